@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+// The `gyre` command line (CONTRACT.md): run a node, run a local cluster, talk to a cluster.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { GyreNode, defaultConfig, type NodeConfig } from './node.js';
+import { createApiServer } from './http/api.js';
+import { isValidPartitionCount } from './core/partitioner.js';
+import { isValidNodeId } from './net/messages.js';
+import { LocalCluster } from './supervisor.js';
+
+function defaultDir(): string {
+  return process.env.GYRE_DIR ?? join(homedir(), '.gyre');
+}
+
+function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max}`);
+    return n;
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const program = new Command();
+program.name('gyre').description('Gyre: a Dynamo-style leaderless key-value store').showHelpAfterError();
+
+program
+  .command('node')
+  .description('run one node in the foreground')
+  .requiredOption('--id <id>', 'node id (letters, digits, - and _)')
+  .option('--dir <path>', 'data folder (default $GYRE_DIR/<id>)')
+  .requiredOption('--port <port>', 'client HTTP port', int('port', 0, 65535))
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--seeds <list>', 'other nodes, host:port of their client port, comma-separated', '')
+  .option('--internode-port <port>', 'internode listener port (default: any free port, announced in /status)', int('internode port', 0, 65535), 0)
+  .option('--n <n>', 'replicas per key (fixed at cluster creation)', int('n', 1, 16), defaultConfig.n)
+  .option('--r <r>', 'default read quorum', int('r', 1, 16), defaultConfig.r)
+  .option('--w <w>', 'default write quorum', int('w', 1, 16), defaultConfig.w)
+  .option('--partitions <q>', 'ring partitions, a power of two (fixed at cluster creation)', int('partitions', 1, 65536), defaultConfig.partitions)
+  .option('--timeout-ms <ms>', 'request timeout', int('timeout', 1, 600_000), defaultConfig.requestTimeoutMs)
+  .addOption(new Option('--sync <mode>', 'SQLite sync: normal survives process crashes, full also power loss').choices(['normal', 'full']).default(defaultConfig.sync))
+  .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
+  .option('--log-level <level>', 'log level', defaultConfig.logLevel)
+  .action(async (o: { id: string; dir?: string; port: number; host: string; seeds: string; internodePort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string }) => {
+    const token = o.token ?? process.env.GYRE_TOKEN ?? undefined;
+    if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
+    if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
+    if (o.r > o.n || o.w > o.n) fail(`--r and --w must not exceed --n (${o.n})`);
+    if (!isLoopback(o.host) && !token) fail(`refusing to listen on ${o.host} without a cluster token (set GYRE_TOKEN or --token)`);
+    const seeds = o.seeds.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const s of seeds) if (!/^[^:\s]+:\d+$/.test(s)) fail(`bad seed ${JSON.stringify(s)}: expected host:port`);
+    const config: NodeConfig = {
+      id: o.id,
+      dir: resolve(o.dir ?? join(defaultDir(), o.id)),
+      host: o.host,
+      port: o.port,
+      internodePort: o.internodePort,
+      seeds,
+      n: o.n,
+      r: o.r,
+      w: o.w,
+      partitions: o.partitions,
+      token: token || undefined,
+      requestTimeoutMs: o.timeoutMs,
+      sync: o.sync,
+      logLevel: o.logLevel,
+    };
+    const node = await GyreNode.start(config);
+    const server = createApiServer(node);
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(config.port, config.host, () => res());
+    });
+    const port = (server.address() as AddressInfo).port;
+    node.log.info({ http: `${config.host}:${port}`, internode: node.self.internode, dir: config.dir }, 'node ready');
+    let stopping = false;
+    const shutdown = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      node.log.info({ signal: sig }, 'shutting down');
+      server.close();
+      server.closeAllConnections();
+      node.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          node.log.error({ err: String(e) }, 'unclean shutdown');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('up')
+  .description('start a local cluster of node processes and wait until all see each other up')
+  .option('--nodes <n>', 'number of nodes', int('nodes', 1, 64), 3)
+  .option('--port <port>', 'client port of the first node; the others follow', int('port', 1, 65535), 7070)
+  .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
+  .option('--foreground', 'stay in the foreground; Ctrl-C stops the cluster')
+  .action(async (o: { nodes: number; port: number; dir?: string; foreground?: boolean }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const token = process.env.GYRE_TOKEN || undefined;
+    const existing = LocalCluster.load(dir, token);
+    let cluster: LocalCluster;
+    if (existing && existing.running().length > 0) {
+      cluster = existing;
+      for (const n of cluster.nodes) cluster.startNode(n.id);
+      console.log(`reusing the cluster in ${dir}`);
+    } else {
+      cluster = LocalCluster.create({ dir, nodes: o.nodes, port: o.port, token });
+      cluster.start();
+    }
+    try {
+      await cluster.waitUntilUp();
+    } catch (e) {
+      console.error(`gyre up: ${(e as Error).message}`);
+      await cluster.stop();
+      process.exit(1);
+    }
+    console.log(`gyre: ${cluster.nodes.length} nodes up (data in ${dir})`);
+    for (const n of cluster.nodes) console.log(`${n.id} ${cluster.url(n.id)}`);
+    if (!o.foreground) return;
+    console.log('Ctrl-C stops the cluster');
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      console.log('stopping the cluster...');
+      cluster.stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    setInterval(() => {}, 1 << 30);
+  });
+
+program
+  .command('down')
+  .description('stop the local cluster started by `gyre up`')
+  .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
+  .action(async (o: { dir?: string }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const cluster = LocalCluster.load(dir);
+    if (!cluster) {
+      console.log(`no cluster recorded in ${dir}`);
+      return;
+    }
+    await cluster.stop();
+    console.log(`stopped the cluster in ${dir}`);
+  });
+
+interface ClientOpts {
+  url: string;
+  r?: number;
+  w?: number;
+  token?: string;
+  json?: boolean;
+}
+
+function clientOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'any node of the cluster', 'http://127.0.0.1:7070')
+    .option('--r <r>', 'read quorum for this request', int('r', 1, 16))
+    .option('--w <w>', 'write quorum for this request', int('w', 1, 16))
+    .option('--token <token>', 'cluster token (default $GYRE_TOKEN)');
+}
+
+function authHeaders(o: ClientOpts): Record<string, string> {
+  const token = o.token ?? process.env.GYRE_TOKEN;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+function kvUrl(o: ClientOpts, key: string): string {
+  const q = new URLSearchParams();
+  if (o.r) q.set('r', String(o.r));
+  if (o.w) q.set('w', String(o.w));
+  const qs = q.toString();
+  return `${o.url.replace(/\/$/, '')}/kv/${encodeURIComponent(key)}${qs ? `?${qs}` : ''}`;
+}
+
+async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  } catch (e) {
+    fail(`cannot reach ${url}: ${(e as Error).cause ? String((e as Error).cause) : (e as Error).message}`);
+  }
+}
+
+async function failFromResponse(res: Response): Promise<never> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: string; message?: string };
+    fail(`${res.status} ${body.error ?? ''}: ${body.message ?? text}`);
+  } catch {
+    fail(`${res.status}: ${text}`);
+  }
+}
+
+clientOptions(program.command('get <key>').description('read a key; the value goes to stdout, its context to stderr'))
+  .option('--json', 'print status, context and every sibling as JSON')
+  .action(async (key: string, o: ClientOpts) => {
+    const res = await request(kvUrl(o, key), { headers: { ...authHeaders(o), ...(o.json ? { accept: 'application/json' } : {}) } });
+    const context = res.headers.get('x-gyre-context');
+    if (res.status === 404) {
+      if (context) console.error(`context: ${context}`);
+      fail('not found', 1);
+    }
+    if (res.status !== 200 && res.status !== 300) await failFromResponse(res);
+    if (context) console.error(`context: ${context}`);
+    if (res.status === 300 || o.json) {
+      const body = (await res.json()) as { context: string; siblings: { value: string; contentType: string; deleted: boolean }[] };
+      console.log(JSON.stringify({ status: res.status, context: body.context, siblings: body.siblings.map((s) => ({ ...s, text: Buffer.from(s.value, 'base64').toString('utf8') })) }, null, 2));
+      return;
+    }
+    process.stdout.write(Buffer.from(await res.arrayBuffer()));
+    if (process.stdout.isTTY) process.stdout.write('\n');
+  });
+
+clientOptions(program.command('put <key> <value>').description('write a value; prints the new context'))
+  .option('--context <context>', 'context from a previous get (supersedes what it covers)')
+  .option('--content-type <type>', 'content type stored with the value', 'text/plain; charset=utf-8')
+  .action(async (key: string, value: string, o: ClientOpts & { context?: string; contentType: string }) => {
+    const res = await request(kvUrl(o, key), {
+      method: 'PUT',
+      body: value,
+      headers: { ...authHeaders(o), 'content-type': o.contentType, ...(o.context ? { 'x-gyre-context': o.context } : {}) },
+    });
+    if (res.status !== 204) await failFromResponse(res);
+    console.log(res.headers.get('x-gyre-context'));
+  });
+
+clientOptions(program.command('del <key>').description('delete a key (writes a tombstone)'))
+  .option('--context <context>', 'context from a previous get (without it, the key is read first)')
+  .action(async (key: string, o: ClientOpts & { context?: string }) => {
+    const res = await request(kvUrl(o, key), { method: 'DELETE', headers: { ...authHeaders(o), ...(o.context ? { 'x-gyre-context': o.context } : {}) } });
+    if (res.status !== 204) await failFromResponse(res);
+    console.log(res.headers.get('x-gyre-context'));
+  });
+
+clientOptions(program.command('status').description("print a node's view of the cluster"))
+  .option('--json', 'print the raw JSON')
+  .action(async (o: ClientOpts) => {
+    const res = await request(`${o.url.replace(/\/$/, '')}/status`, { headers: authHeaders(o) });
+    if (res.status !== 200) await failFromResponse(res);
+    const body = (await res.json()) as { node: { id: string }; config: Record<string, number>; members: { id: string; address: string; status: string; partitions: number }[]; hintsPending: number };
+    if (o.json) {
+      console.log(JSON.stringify(body, null, 2));
+      return;
+    }
+    const c = body.config;
+    console.log(`node ${body.node.id}  N=${c.n} R=${c.r} W=${c.w} Q=${c.partitions}  hints pending: ${body.hintsPending}`);
+    for (const m of body.members) console.log(`  ${m.id.padEnd(12)} ${m.status.padEnd(8)} ${m.address.padEnd(22)} ${m.partitions} partitions`);
+  });
+
+function fail(message: string, code = 2): never {
+  console.error(`gyre: ${message}`);
+  process.exit(code);
+}
+
+program.parseAsync(process.argv).catch((e: unknown) => fail((e as Error).message));

@@ -1,0 +1,310 @@
+// The client HTTP API of CONTRACT.md. Parses and validates every input once (key, value
+// size, context, r/w) and turns coordinator results into statuses; holds no logic of its own.
+
+import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { decodeContext, encodeContext } from '../core/context.js';
+import { keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
+import { partitionOf } from '../core/partitioner.js';
+import { type Version, versionToJson } from '../core/siblings.js';
+import { emptyClock, type VClock } from '../core/vclock.js';
+import { type GyreNode, contextSecret } from '../node.js';
+import type { Failure } from '../core/coordinator.js';
+
+const contextHeader = 'x-gyre-context';
+const defaultContentType = 'application/octet-stream';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Percent-decodes a path segment to raw bytes (keys are bytes, not necessarily UTF-8). */
+export function decodeKeySegment(segment: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = segment.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new HttpError(400, 'bad_key', `malformed percent-encoding at offset ${i}`);
+      out.push(parseInt(hex, 16));
+      i += 2;
+    } else if (c < 0x80) out.push(c);
+    else for (const b of Buffer.from(segment[i]!)) out.push(b);
+    if (out.length > keyBytesMax) throw new HttpError(400, 'key_too_long', `keys are at most ${keyBytesMax} bytes`);
+  }
+  if (out.length === 0) throw new HttpError(400, 'bad_key', 'the key is empty');
+  return Buffer.from(out);
+}
+
+function send(res: http.ServerResponse, status: number, body: string | Buffer | undefined, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers });
+  res.end(body);
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+}
+
+function sendError(res: http.ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: code, message }, headers);
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > limit) {
+      reject(new HttpError(413, 'value_too_large', `values are at most ${limit} bytes; this one is ${declared}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.byteLength;
+      if (size > limit) {
+        failed = true;
+        reject(new HttpError(413, 'value_too_large', `values are at most ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+/** Bytes of a refused body we read and discard so the client sees our answer; past this we hang up. */
+const refusedBodyDrainBytesMax = 8 * 1024 * 1024;
+
+function drainOrClose(req: http.IncomingMessage): void {
+  let drained = 0;
+  req.on('data', (c: Buffer) => {
+    drained += c.byteLength;
+    if (drained > refusedBodyDrainBytesMax) req.socket.destroy();
+  });
+  req.resume();
+}
+
+function parseQuorumParam(url: URL, name: 'r' | 'w', n: number, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  if (!/^\d+$/.test(raw)) throw new HttpError(400, `bad_${name}`, `${name} must be an integer in 1..${n}`);
+  const v = Number(raw);
+  if (v < 1 || v > n) throw new HttpError(400, `bad_${name}`, `${name} must be an integer in 1..${n}, got ${v}`);
+  return v;
+}
+
+function parseTimeout(url: URL, fallback: number): number {
+  const raw = url.searchParams.get('timeout');
+  if (raw === null) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 60_000) throw new HttpError(400, 'bad_timeout', 'timeout must be an integer number of ms in 1..60000');
+  return v;
+}
+
+function failureResponse(res: http.ServerResponse, f: Failure): void {
+  sendError(res, f.status, f.error, f.message);
+}
+
+function tokenOk(expected: string | undefined, header: string | undefined): boolean {
+  if (expected === undefined) return true;
+  if (!header?.startsWith('Bearer ')) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(header.slice(7));
+  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+}
+
+export function createApiServer(node: GyreNode): http.Server {
+  const { config } = node;
+  const secret = contextSecret(config.token);
+
+  const contextFor = (clock: VClock, key: Buffer) => encodeContext(clock, key, secret);
+
+  const parseContext = (req: http.IncomingMessage, key: Buffer): VClock | undefined => {
+    const raw = req.headers[contextHeader];
+    if (raw === undefined) return undefined;
+    const token = Array.isArray(raw) ? raw.join('') : raw;
+    const parsed = decodeContext(token.trim(), key, secret);
+    if (!parsed.ok) throw new HttpError(400, 'bad_context', parsed.reason);
+    return parsed.clock;
+  };
+
+  const siblingsJson = (versions: readonly Version[]) =>
+    versions.map((v) => ({ value: Buffer.from(v.value).toString('base64'), contentType: v.contentType, deleted: v.deleted }));
+
+  async function kv(req: http.IncomingMessage, res: http.ServerResponse, url: URL, key: Buffer, op: string): Promise<number> {
+    const timeoutMs = parseTimeout(url, config.requestTimeoutMs);
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const r = parseQuorumParam(url, 'r', config.n, config.r);
+      const out = await node.coordinator.get(key, r, timeoutMs);
+      if (!('versions' in out)) {
+        failureResponse(res, out);
+        return out.status;
+      }
+      const headers: Record<string, string> = out.context ? { 'X-Gyre-Context': contextFor(out.context, key) } : {};
+      if (out.status === 404) {
+        sendError(res, 404, 'not_found', out.versions.length > 0 ? 'the key is deleted' : 'no such key', headers);
+        return 404;
+      }
+      const wantsJson = (req.headers.accept ?? '').includes('application/json');
+      if (out.status === 300 || wantsJson) {
+        sendJson(res, out.status, { context: headers['X-Gyre-Context'], siblings: siblingsJson(out.versions) }, headers);
+        return out.status;
+      }
+      const v = out.versions[0]!;
+      send(res, 200, req.method === 'HEAD' ? undefined : Buffer.from(v.value), { ...headers, 'content-type': v.contentType || defaultContentType });
+      return 200;
+    }
+    if (req.method === 'PUT' || req.method === 'DELETE') {
+      const w = parseQuorumParam(url, 'w', config.n, config.w);
+      let context = parseContext(req, key);
+      const deleted = req.method === 'DELETE';
+      const value = deleted ? Buffer.alloc(0) : await readBody(req, valueBytesMax);
+      if (deleted && context === undefined) {
+        // Without a context a tombstone would delete nothing it could name; like Riak, read
+        // the key first and delete exactly what that read saw.
+        const r = parseQuorumParam(url, 'r', config.n, config.r);
+        const got = await node.coordinator.get(key, r, timeoutMs);
+        if (!('versions' in got)) {
+          failureResponse(res, got);
+          return got.status;
+        }
+        if (got.versions.length === 0) {
+          sendError(res, 404, 'not_found', 'no such key');
+          return 404;
+        }
+        context = got.context;
+      }
+      const contentTypeRaw = req.headers['content-type'] ?? defaultContentType;
+      if (contentTypeRaw.length > contentTypeBytesMax) throw new HttpError(400, 'bad_content_type', `content types are at most ${contentTypeBytesMax} characters`);
+      const out = await node.coordinator.put({
+        key,
+        payload: { deleted, value, contentType: deleted ? '' : contentTypeRaw },
+        context: context ?? emptyClock,
+        w,
+        timeoutMs,
+      });
+      if (out.status !== 204) {
+        failureResponse(res, out);
+        return out.status;
+      }
+      send(res, 204, undefined, { 'X-Gyre-Context': contextFor(out.clock, key) });
+      return 204;
+    }
+    void op;
+    sendError(res, 405, 'method_not_allowed', `${req.method} is not supported on /kv/{key}`, { allow: 'GET, HEAD, PUT, DELETE' });
+    return 405;
+  }
+
+  async function replicas(res: http.ServerResponse, key: Buffer): Promise<void> {
+    const partition = partitionOf(key, config.partitions);
+    const pref = node.preferenceList(partition);
+    const timeoutMs = config.requestTimeoutMs;
+    const replicasOut = await Promise.all(
+      pref.map(async (id) => {
+        try {
+          const versions = await node.readReplica(id, key, timeoutMs);
+          return { node: id, reachable: true, versions: versions.map(versionToJson) };
+        } catch (e) {
+          return { node: id, reachable: false, error: (e as Error).message, versions: [] };
+        }
+      }),
+    );
+    sendJson(res, 200, { key: key.toString('utf8'), partition, preferenceList: pref, replicas: replicasOut });
+  }
+
+  function status(res: http.ServerResponse): void {
+    const ring = node.membership.ring();
+    const owned = new Map<string, number>();
+    for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
+    const now = node.env.now();
+    sendJson(res, 200, {
+      node: { id: config.id, address: node.self.http, startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: '0.1.0' },
+      listeners: { http: node.self.http, internode: node.self.internode },
+      config: { n: config.n, r: config.r, w: config.w, partitions: config.partitions, requestTimeoutMs: config.requestTimeoutMs },
+      members: node.membership.members().map((m) => {
+        const seen = node.membership.lastSeenMs(m.id);
+        return {
+          id: m.id,
+          address: m.http,
+          internode: m.internode,
+          status: node.membership.status(m.id),
+          partitions: owned.get(m.id) ?? 0,
+          lastSeenMsAgo: m.id === config.id ? 0 : seen === undefined ? null : now - seen,
+        };
+      }),
+      hintsPending: 0,
+      storage: node.store.stats(),
+    });
+  }
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+    let op = 'other';
+    const finish = (status: number) => {
+      node.metrics.requests.inc({ op, status: String(status) });
+      node.metrics.requestSeconds.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    const run = async (): Promise<number> => {
+      if (!tokenOk(config.token, req.headers.authorization)) {
+        sendError(res, 401, 'unauthorized', 'this cluster requires Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+        return 401;
+      }
+      const url = new URL(rawUrl, 'http://gyre.invalid');
+      if (path.startsWith('/kv/')) {
+        op = req.method === 'PUT' ? 'put' : req.method === 'DELETE' ? 'delete' : 'get';
+        return kv(req, res, url, decodeKeySegment(path.slice(4)), op);
+      }
+      if (path.startsWith('/replicas/') && req.method === 'GET') {
+        op = 'replicas';
+        await replicas(res, decodeKeySegment(path.slice(10)));
+        return 200;
+      }
+      if (path === '/status' && req.method === 'GET') {
+        op = 'status';
+        status(res);
+        return 200;
+      }
+      if (path === '/metrics' && req.method === 'GET') {
+        op = 'metrics';
+        const text = await node.metrics.registry.metrics();
+        send(res, 200, text, { 'content-type': node.metrics.registry.contentType });
+        return 200;
+      }
+      sendError(res, 404, 'no_route', `no route for ${req.method} ${path}`);
+      return 404;
+    };
+    run().then(finish, (e: unknown) => {
+      if (e instanceof HttpError) {
+        if (e.status === 413) drainOrClose(req);
+        sendError(res, e.status, e.code, e.message);
+        finish(e.status);
+        return;
+      }
+      node.log.error({ err: String(e), path }, 'request failed');
+      sendError(res, 500, 'internal', 'internal error');
+      finish(500);
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 30_000;
+  server.maxHeadersCount = 100;
+  return server;
+}
+

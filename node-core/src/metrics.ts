@@ -1,0 +1,44 @@
+// Prometheus metrics (prom-client), one registry per node so several nodes can share a
+// process (tests, simulator) without mixing their figures.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'op' | 'status'>;
+  readonly requestSeconds: Histogram<'op'>;
+  readonly readRepairs: Counter;
+  readonly internode: Counter<'type' | 'outcome'>;
+  readonly internodeRejected: Counter<'reason'>;
+  readonly storeKeys: Gauge;
+  readonly storeBytes: Gauge;
+  readonly members: Gauge<'status'>;
+
+  constructor(opts: { defaultMetrics: boolean; storeStats: () => { keys: number; bytes: number }; memberStatuses: () => Record<string, number> }) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'gyre_requests_total', help: 'Client requests by operation and HTTP status', labelNames: ['op', 'status'], registers });
+    this.requestSeconds = new Histogram({
+      name: 'gyre_request_duration_seconds',
+      help: 'Client request latency by operation',
+      labelNames: ['op'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.readRepairs = new Counter({ name: 'gyre_read_repairs_total', help: 'Replicas sent a merged sibling set after a read found them stale', registers });
+    this.internode = new Counter({ name: 'gyre_internode_requests_total', help: 'Internode requests sent, by type and outcome', labelNames: ['type', 'outcome'], registers });
+    this.internodeRejected = new Counter({ name: 'gyre_internode_rejected_total', help: 'Internode requests refused as malformed or unauthorized', labelNames: ['reason'], registers });
+    this.storeKeys = new Gauge({ name: 'gyre_store_keys', help: 'Keys held by this node', registers, collect: () => this.storeKeys.set(opts.storeStats().keys) });
+    this.storeBytes = new Gauge({ name: 'gyre_store_bytes', help: 'Bytes of sibling sets held by this node', registers, collect: () => this.storeBytes.set(opts.storeStats().bytes) });
+    this.members = new Gauge({
+      name: 'gyre_members',
+      help: 'Cluster members by status, as this node sees them',
+      labelNames: ['status'],
+      registers,
+      collect: () => {
+        this.members.reset();
+        for (const [status, n] of Object.entries(opts.memberStatuses())) this.members.set({ status }, n);
+      },
+    });
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gyre_process_' });
+  }
+}

@@ -1,0 +1,357 @@
+// Internode transport over TCP: one persistent connection per peer (we dial out; peers dial
+// in), requests multiplexed by id, frames of [u32 length][msgpack], size-limited, with
+// reconnect and exponential backoff. Written by hand because no maintained library does
+// exactly "multiplexed msgpack RPC over one socket" small enough to audit; socket.io is
+// kept for the control plane (issue 5), where its browser support matters.
+//
+// Frames (msgpack arrays):
+//   [hello, protocolVersion, nodeId, token|null]  first frame a client sends
+//   [request, id, body]   [reply, id, body]   [failure, id, code, message]
+
+import net from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import { type RequestHandler, type Transport, TransportError } from './transport.js';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+const frameHello = 0;
+const frameRequest = 1;
+const frameReply = 2;
+const frameFailure = 3;
+const protocolVersion = 1;
+
+/** Largest frame accepted or sent: a sibling set of a few 1 MiB values plus framing. */
+export const frameBytesMax = 64 * 1024 * 1024;
+/** Requests waiting on one connection (sent or queued) before new ones are refused. */
+export const requestsInFlightMax = 8192;
+/** Requests a peer may have us serving at once before we answer "overloaded". */
+export const servingPerConnectionMax = 4096;
+export const reconnectBackoffMinMs = 50;
+export const reconnectBackoffMaxMs = 5000;
+export const connectTimeoutMs = 2000;
+const helloTimeoutMs = 5000;
+
+export interface TcpTransportOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly nodeId: string;
+  readonly token?: string | undefined;
+  readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** Jitter source for backoff; injected so tests can pin it. */
+  readonly random?: () => number;
+}
+
+/** Splits a byte stream into frames; throws on an oversized or zero-length frame. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.byteLength;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.chunks = [head];
+      const len = head.readUInt32BE(0);
+      if (len === 0 || len > frameBytesMax) throw new TransportError('too_large', `frame of ${len} bytes (limit ${frameBytesMax})`);
+      if (this.buffered < 4 + len) break;
+      frames.push(head.subarray(4, 4 + len));
+      const rest = head.subarray(4 + len);
+      this.chunks = rest.byteLength > 0 ? [rest] : [];
+      this.buffered = rest.byteLength;
+    }
+    return frames;
+  }
+}
+
+export function encodeFrame(payload: unknown): Buffer {
+  const body = packr.pack(payload);
+  if (body.byteLength > frameBytesMax) throw new TransportError('too_large', `message of ${body.byteLength} bytes exceeds ${frameBytesMax}`);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.byteLength);
+  return Buffer.concat([head, body]);
+}
+
+function tokensMatch(expected: string | undefined, given: unknown): boolean {
+  if (expected === undefined) return true;
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Our outgoing connection to one peer. */
+class Connection {
+  private socket: net.Socket | undefined;
+  private state: 'idle' | 'connecting' | 'open' | 'backoff' = 'idle';
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private queued: Buffer[] = [];
+  private failures = 0;
+  private retryAt = 0;
+
+  constructor(
+    private readonly address: string,
+    private readonly owner: TcpTransport,
+  ) {}
+
+  request(body: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.state === 'backoff' && Date.now() < this.retryAt) {
+      return Promise.reject(new TransportError('unreachable', `${this.address} unreachable (retrying in ${this.retryAt - Date.now()} ms)`));
+    }
+    if (this.pending.size >= requestsInFlightMax) {
+      return Promise.reject(new TransportError('overloaded', `${requestsInFlightMax} requests already in flight to ${this.address}`));
+    }
+    let frame: Buffer;
+    const id = this.nextId++;
+    try {
+      frame = encodeFrame([frameRequest, id, body]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TransportError('timeout', `no reply from ${this.address} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      if (this.state === 'open') this.socket!.write(frame);
+      else {
+        this.queued.push(frame);
+        if (this.state !== 'connecting') this.connect();
+      }
+    });
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    const [host, portText] = splitAddress(this.address);
+    const socket = net.connect({ host, port: Number(portText) });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    const connectTimer = setTimeout(() => socket.destroy(new Error('connect timeout')), connectTimeoutMs);
+    const reader = new FrameReader();
+    socket.on('connect', () => {
+      clearTimeout(connectTimer);
+      socket.write(encodeFrame([frameHello, protocolVersion, this.owner.nodeId, this.owner.token ?? null]));
+      this.state = 'open';
+      this.failures = 0;
+      for (const f of this.queued) socket.write(f);
+      this.queued = [];
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (e) {
+        socket.destroy(e as Error);
+        return;
+      }
+      for (const f of frames) this.onFrame(f, socket);
+    });
+    socket.on('error', () => {
+      /* reported through 'close' */
+    });
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.failures++;
+      const backoff = Math.min(reconnectBackoffMaxMs, reconnectBackoffMinMs * 2 ** Math.min(this.failures - 1, 10));
+      this.retryAt = Date.now() + backoff * (0.5 + 0.5 * this.owner.random());
+      this.state = 'backoff';
+      const err = new TransportError('unreachable', `connection to ${this.address} closed`);
+      for (const [, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      this.pending.clear();
+      this.queued = [];
+    });
+  }
+
+  private onFrame(frame: Buffer, socket: net.Socket): void {
+    let msg: unknown;
+    try {
+      msg = packr.unpack(frame);
+    } catch {
+      socket.destroy(new Error('undecodable frame'));
+      return;
+    }
+    if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
+      socket.destroy(new Error('malformed frame'));
+      return;
+    }
+    const p = this.pending.get(msg[1]);
+    if (!p) return; // a reply after its timeout: the caller has already moved on
+    this.pending.delete(msg[1]);
+    clearTimeout(p.timer);
+    if (msg[0] === frameReply) p.resolve(msg[2]);
+    else if (msg[0] === frameFailure) p.reject(new TransportError('remote', `${String(msg[2])}: ${String(msg[3])}`));
+    else p.reject(new TransportError('remote', 'unexpected frame kind'));
+  }
+
+  close(): void {
+    this.state = 'idle';
+    this.socket?.destroy();
+  }
+}
+
+export function splitAddress(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}
+
+export class TcpTransport implements Transport {
+  private readonly server: net.Server;
+  private readonly connections = new Map<string, Connection>();
+  private readonly inbound = new Set<net.Socket>();
+  private handler: RequestHandler = async () => {
+    throw new Error('no handler');
+  };
+  readonly nodeId: string;
+  readonly token: string | undefined;
+  readonly random: () => number;
+  private boundAddress = '';
+
+  private constructor(private readonly opts: TcpTransportOptions) {
+    this.nodeId = opts.nodeId;
+    this.token = opts.token;
+    this.random = opts.random ?? Math.random;
+    this.server = net.createServer((s) => this.serve(s));
+  }
+
+  static async listen(opts: TcpTransportOptions): Promise<TcpTransport> {
+    const t = new TcpTransport(opts);
+    await new Promise<void>((resolve, reject) => {
+      t.server.once('error', reject);
+      t.server.listen(opts.port, opts.host, () => resolve());
+    });
+    const a = t.server.address() as net.AddressInfo;
+    t.boundAddress = `${opts.host}:${a.port}`;
+    return t;
+  }
+
+  get address(): string {
+    return this.boundAddress;
+  }
+
+  setHandler(handler: RequestHandler): void {
+    this.handler = handler;
+  }
+
+  request(to: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    let c = this.connections.get(to);
+    if (!c) {
+      c = new Connection(to, this);
+      this.connections.set(to, c);
+    }
+    return c.request(body, timeoutMs);
+  }
+
+  private serve(socket: net.Socket): void {
+    this.inbound.add(socket);
+    socket.setNoDelay(true);
+    const reader = new FrameReader();
+    let peer: string | undefined;
+    let serving = 0;
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const drop = (why: string) => {
+      this.opts.log?.('warn', 'internode connection dropped', { remote, peer, why });
+      socket.destroy();
+    };
+    const helloTimer = setTimeout(() => {
+      if (!peer) drop('no hello within timeout');
+    }, helloTimeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (e) {
+        drop((e as Error).message);
+        return;
+      }
+      for (const frame of frames) {
+        if (socket.destroyed) return;
+        let msg: unknown;
+        try {
+          msg = packr.unpack(frame);
+        } catch {
+          drop('undecodable frame');
+          return;
+        }
+        if (!Array.isArray(msg)) {
+          drop('frame is not an array');
+          return;
+        }
+        if (peer === undefined) {
+          if (msg[0] !== frameHello || msg[1] !== protocolVersion || typeof msg[2] !== 'string' || msg[2].length > 256) {
+            drop('first frame is not a valid hello');
+            return;
+          }
+          if (!tokensMatch(this.token, msg[3])) {
+            drop('bad cluster token');
+            return;
+          }
+          peer = msg[2];
+          clearTimeout(helloTimer);
+          continue;
+        }
+        if (msg[0] !== frameRequest || typeof msg[1] !== 'number') {
+          drop('unexpected frame');
+          return;
+        }
+        const id = msg[1];
+        if (serving >= servingPerConnectionMax) {
+          this.reply(socket, [frameFailure, id, 'overloaded', 'too many requests in flight on this connection']);
+          continue;
+        }
+        serving++;
+        const from = peer;
+        this.handler(msg[2], from).then(
+          (body) => {
+            serving--;
+            this.reply(socket, [frameReply, id, body]);
+          },
+          (err: unknown) => {
+            serving--;
+            const e = err as { code?: unknown; message?: unknown };
+            this.reply(socket, [frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
+          },
+        );
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(helloTimer);
+      this.inbound.delete(socket);
+    });
+  }
+
+  private reply(socket: net.Socket, frame: unknown[]): void {
+    if (socket.destroyed) return;
+    let buf: Buffer;
+    try {
+      buf = encodeFrame(frame);
+    } catch (e) {
+      buf = encodeFrame([frameFailure, frame[1], 'too_large', (e as Error).message]);
+    }
+    socket.write(buf);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections.values()) c.close();
+    for (const s of this.inbound) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
