@@ -4,7 +4,8 @@
 import { pack, unpack } from 'msgpackr';
 import { pino, type Logger } from 'pino';
 import { Coordinator, type CoordinateRequest, type Replicas } from './core/coordinator.js';
-import { type Env, realEnv, type TimerHandle } from './core/env.js';
+import type { Env, TimerHandle } from './core/env.js';
+import { realEnv } from './real-env.js';
 import { Membership } from './core/membership.js';
 import { partitionOf } from './core/partitioner.js';
 import { computePreferenceList } from './core/ring.js';

@@ -11,15 +11,6 @@ export interface Env {
   setTimer(ms: number, fn: () => void): TimerHandle;
 }
 
-export const realEnv: Env = {
-  now: () => Date.now(),
-  random: () => Math.random(),
-  setTimer(ms, fn) {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  },
-};
-
 /** Resolves after `ms` of the env's time. */
 export function sleep(env: Env, ms: number): Promise<void> {
   return new Promise((resolve) => env.setTimer(ms, resolve));

@@ -66,7 +66,7 @@ function parseMember(raw: unknown): MemberInfo | undefined {
 }
 
 export function isValidNodeId(id: string): boolean {
-  return id.length > 0 && Buffer.byteLength(id) <= idBytesMax && /^[A-Za-z0-9_\-]+$/.test(id);
+  return id.length > 0 && Buffer.byteLength(id) <= idBytesMax && /^[A-Za-z0-9_-]+$/.test(id);
 }
 
 function isKey(raw: unknown): raw is Uint8Array {

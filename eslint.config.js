@@ -1,0 +1,47 @@
+// Lint, including the layering rules of STYLE.md point 6: node-core never imports the
+// console (electron/, renderer/); the renderer never imports Node APIs.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'renderer/dist/**', 'build/output/**', 'artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+      eqeqeq: ['error', 'smart'],
+    },
+  },
+  {
+    files: ['node-core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/electron/**', '**/renderer/**', 'electron'], message: 'node-core must not depend on the console (STYLE 6).' }] }],
+    },
+  },
+  {
+    files: ['node-core/src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/electron/**', '**/renderer/**', 'electron'], message: 'node-core must not depend on the console (STYLE 6).' },
+            { group: ['node:net', 'node:http', 'node:fs', 'node:child_process', 'better-sqlite3', '../node.js', '../http/*', '../store/sqlite-store.js', '../net/tcp-transport.js'], message: 'core/ is pure: effects come in through interfaces (STYLE 1).' },
+          ],
+        },
+      ],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'core/ takes time from its Env (STYLE 2).' }, { object: 'Math', property: 'random', message: 'core/ takes randomness from its Env (STYLE 2).' }],
+      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'core/ uses env.setTimer (STYLE 2).' }, { name: 'setInterval', message: 'core/ uses env.setTimer (STYLE 2).' }],
+    },
+  },
+  {
+    files: ['renderer/**/*.ts', 'renderer/**/*.svelte'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'electron', '**/node-core/src/*.js', '**/node-core/src/store/**', '**/node-core/src/net/**'], message: 'the renderer runs in a browser: no Node APIs (STYLE 6).' }] }],
+    },
+  },
+);
