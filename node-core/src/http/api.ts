@@ -12,6 +12,8 @@ import { type GyreNode, contextSecret } from '../node.js';
 import type { Failure } from '../core/coordinator.js';
 
 const contextHeader = 'x-gyre-context';
+/** Client connections served at once; more wait in the kernel backlog. */
+export const httpConnectionsMax = 4096;
 const defaultContentType = 'application/octet-stream';
 
 class HttpError extends Error {
@@ -305,6 +307,7 @@ export function createApiServer(node: GyreNode): http.Server {
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 30_000;
   server.maxHeadersCount = 100;
+  server.maxConnections = httpConnectionsMax;
   return server;
 }
 

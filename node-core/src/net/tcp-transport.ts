@@ -75,6 +75,21 @@ export function encodeFrame(payload: unknown): Buffer {
   return Buffer.concat([head, body]);
 }
 
+/**
+ * Writes a frame, coalescing every frame written in the same tick into one syscall: a
+ * coordinator fans a request out to N-1 peers and answers many requests per turn.
+ */
+function writeCoalesced(socket: net.Socket, frame: Buffer): void {
+  if (socket.writableCorked === 0) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  socket.write(frame);
+}
+
+/** Inbound internode connections served at once; more are refused by the kernel backlog. */
+export const inboundConnectionsMax = 1024;
+
 function tokensMatch(expected: string | undefined, given: unknown): boolean {
   if (expected === undefined) return true;
   if (typeof given !== 'string') return false;
@@ -124,7 +139,7 @@ class Connection {
         reject(new TransportError('timeout', `no reply from ${this.address} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      if (this.state === 'open') this.socket!.write(frame);
+      if (this.state === 'open') writeCoalesced(this.socket!, frame);
       else {
         this.queued.push(frame);
         if (this.state !== 'connecting') this.connect();
@@ -229,6 +244,7 @@ export class TcpTransport implements Transport {
     this.token = opts.token;
     this.random = opts.random ?? Math.random;
     this.server = net.createServer((s) => this.serve(s));
+    this.server.maxConnections = inboundConnectionsMax;
   }
 
   static async listen(opts: TcpTransportOptions): Promise<TcpTransport> {
@@ -346,7 +362,7 @@ export class TcpTransport implements Transport {
     } catch (e) {
       buf = encodeFrame([frameFailure, frame[1], 'too_large', (e as Error).message]);
     }
-    socket.write(buf);
+    writeCoalesced(socket, buf);
   }
 
   async close(): Promise<void> {

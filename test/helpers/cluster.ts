@@ -1,0 +1,420 @@
+// A real local cluster for integration tests (STYLE 16): `gyre node` child processes on
+// loopback, each with its own temp data folder, plus small HTTP helpers. It kills exactly
+// the processes it spawned (by pid), never anything found by name, and removes its folder.
+//
+//   const cluster = new TestCluster({ nodes: 3 });
+//   before(() => cluster.start());
+//   after(() => cluster.stop());        // or t.after(...) for a per-test cluster
+//
+// Every wait here is bounded in time and in iterations.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli.js');
+
+/** Ports are drawn from here, below Linux's default ephemeral range (32768+), so a port we
+ *  picked is not handed to some outgoing connection before the node binds it. */
+const portLow = 20_000;
+const portHigh = 32_000;
+const portAttemptsMax = 200;
+export const upTimeoutMs = 30_000;
+const pollIntervalMs = 100;
+const exitWaitMs = 5_000;
+export const requestTimeoutMs = 15_000;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const portsTaken = new Set<number>();
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A free loopback port in [portLow, portHigh) not handed out before by this process. */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < portAttemptsMax; i++) {
+    const port = portLow + Math.floor(Math.random() * (portHigh - portLow));
+    if (portsTaken.has(port)) continue;
+    if (await portIsFree(port)) {
+      portsTaken.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${portAttemptsMax} attempts`);
+}
+
+// --- HTTP -----------------------------------------------------------------------------
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export interface HttpOptions {
+  readonly headers?: Record<string, string>;
+  readonly body?: Buffer | string;
+  /** Send the body in chunks without Content-Length (chunked transfer encoding). */
+  readonly chunked?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * One HTTP request on a fresh connection (no pooling: a pooled socket to a node we just
+ * killed would turn into confusing errors in the next test). `path` is sent byte for byte,
+ * so percent-encoding is under the caller's control.
+ */
+export function httpRequest(baseUrl: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
+  const u = new URL(baseUrl);
+  const body = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (body !== undefined && !opts.chunked) headers['content-length'] = String(body.byteLength);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: u.hostname, port: Number(u.port), method, path, headers, agent: false, signal: AbortSignal.timeout(opts.timeoutMs ?? requestTimeoutMs) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body !== undefined && opts.chunked) {
+      const chunk = 64 * 1024;
+      for (let i = 0; i < body.byteLength; i += chunk) req.write(body.subarray(i, i + chunk));
+      req.end();
+    } else req.end(body);
+  });
+}
+
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+export interface SiblingJson {
+  readonly value: string;
+  readonly contentType: string;
+  readonly deleted: boolean;
+}
+
+export interface SiblingsJson {
+  readonly context: string;
+  readonly siblings: SiblingJson[];
+}
+
+export interface ErrorJson {
+  readonly error: string;
+  readonly message: string;
+}
+
+export interface ReplicaVersionJson {
+  readonly clock: Record<string, number>;
+  readonly deleted: boolean;
+  readonly size: number;
+  readonly dot?: { readonly actor: string; readonly counter: number };
+}
+
+export interface ReplicasJson {
+  readonly partition: number;
+  readonly preferenceList: string[];
+  readonly replicas: { readonly node: string; readonly reachable: boolean; readonly versions: ReplicaVersionJson[] }[];
+}
+
+export interface StatusJson {
+  readonly node: { readonly id: string };
+  readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number };
+  readonly listeners: { readonly http: string; readonly internode: string };
+  readonly members: { readonly id: string; readonly address: string; readonly status: string }[];
+  readonly hintsPending: number;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parses a JSON body, failing with the body in the message when it is not JSON. */
+export function jsonBody(res: HttpResponse): unknown {
+  try {
+    return JSON.parse(res.body.toString('utf8')) as unknown;
+  } catch {
+    throw new Error(`expected a JSON body, got status ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+  }
+}
+
+/** The `{context, siblings}` form of CONTRACT.md, checked field by field. */
+export function parseSiblings(res: HttpResponse): SiblingsJson {
+  const b = jsonBody(res);
+  if (!isRecord(b) || typeof b.context !== 'string' || !Array.isArray(b.siblings)) throw new Error(`not a siblings document: ${res.body.toString('utf8').slice(0, 300)}`);
+  const siblings: SiblingJson[] = [];
+  for (const s of b.siblings as unknown[]) {
+    if (!isRecord(s) || typeof s.value !== 'string' || typeof s.contentType !== 'string' || typeof s.deleted !== 'boolean') throw new Error(`malformed sibling: ${JSON.stringify(s)}`);
+    siblings.push({ value: s.value, contentType: s.contentType, deleted: s.deleted });
+  }
+  return { context: b.context, siblings };
+}
+
+/** The `{error, message}` form of CONTRACT.md. */
+export function parseError(res: HttpResponse): ErrorJson {
+  const b = jsonBody(res);
+  if (!isRecord(b) || typeof b.error !== 'string' || typeof b.message !== 'string' || b.error.length === 0) throw new Error(`not an error document (status ${res.status}): ${res.body.toString('utf8').slice(0, 300)}`);
+  return { error: b.error, message: b.message };
+}
+
+export function parseReplicas(res: HttpResponse): ReplicasJson {
+  const b = jsonBody(res);
+  if (!isRecord(b) || typeof b.partition !== 'number' || !Array.isArray(b.preferenceList) || !Array.isArray(b.replicas)) throw new Error(`not a replicas document: ${res.body.toString('utf8').slice(0, 300)}`);
+  return b as unknown as ReplicasJson;
+}
+
+export function parseStatus(res: HttpResponse): StatusJson {
+  const b = jsonBody(res);
+  if (!isRecord(b) || !isRecord(b.node) || !Array.isArray(b.members) || !isRecord(b.listeners) || typeof b.listeners.internode !== 'string') throw new Error(`not a status document: ${res.body.toString('utf8').slice(0, 300)}`);
+  return b as unknown as StatusJson;
+}
+
+/** The decoded values of a sibling list, as strings (latin1 keeps arbitrary bytes 1:1). */
+export function siblingValues(doc: SiblingsJson, encoding: BufferEncoding = 'utf8'): string[] {
+  return doc.siblings.map((s) => Buffer.from(s.value, 'base64').toString(encoding));
+}
+
+// --- the cluster ----------------------------------------------------------------------
+
+export interface TestNode {
+  readonly id: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly log: string;
+  readonly url: string;
+  child: ChildProcess | undefined;
+  /** Set when the process exited; `expectedExit` tells whether we caused it. */
+  exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  expectedExit: boolean;
+}
+
+export interface TestClusterOptions {
+  readonly nodes?: number;
+  /** Extra flags for every `gyre node`. */
+  readonly args?: readonly string[];
+}
+
+/** Pids spawned by any cluster in this process: the exit hook kills whatever is left. */
+const livePids = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort if the runner exits without running `after` hooks: kill only our own pids.
+  process.on('exit', () => {
+    for (const pid of livePids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+export class TestCluster {
+  readonly root: string;
+  readonly nodes: TestNode[] = [];
+  private readonly count: number;
+  private readonly args: readonly string[];
+  private stopped = false;
+
+  constructor(opts: TestClusterOptions = {}) {
+    this.count = opts.nodes ?? 3;
+    this.args = opts.args ?? ['--partitions', '16'];
+    this.root = mkdtempSync(join(tmpdir(), 'gyre-it-'));
+    installExitHook();
+  }
+
+  /** Picks ports, spawns every node, waits until all see each other up. */
+  async start(): Promise<void> {
+    if (!existsSync(cliPath)) throw new Error(`${cliPath} not found: build with tsc first`);
+    for (let i = 0; i < this.count; i++) {
+      const id = `n${i + 1}`;
+      const port = await freePort();
+      this.nodes.push({ id, port, dir: join(this.root, id), log: join(this.root, `${id}.log`), url: `http://127.0.0.1:${port}`, child: undefined, exited: undefined, expectedExit: false });
+    }
+    for (const n of this.nodes) this.spawnNode(n);
+    await this.waitUntilUp();
+  }
+
+  node(id: string): TestNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  url(id: string): string {
+    return this.node(id).url;
+  }
+
+  pid(id: string): number {
+    const pid = this.node(id).child?.pid;
+    if (pid === undefined) throw new Error(`node ${id} has no process`);
+    return pid;
+  }
+
+  /** True while the process we spawned for `id` has not exited. */
+  isRunning(id: string): boolean {
+    const n = this.node(id);
+    if (!n.child || n.exited || n.child.pid === undefined) return false;
+    try {
+      process.kill(n.child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private spawnNode(n: TestNode): void {
+    if (this.stopped) throw new Error('cluster already stopped');
+    const seeds = this.nodes.filter((x) => x.id !== n.id).map((x) => `127.0.0.1:${x.port}`);
+    const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', '127.0.0.1', ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...this.args];
+    const out = openSync(n.log, 'a');
+    const env = { ...process.env };
+    delete env.GYRE_TOKEN; // tests talk to the nodes without a token
+    const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env });
+    closeSync(out);
+    n.child = child;
+    n.exited = undefined;
+    n.expectedExit = false;
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not spawn node ${n.id}`);
+    livePids.add(pid);
+    child.on('exit', (code, signal) => {
+      livePids.delete(pid);
+      if (n.child === child) n.exited = { code, signal };
+    });
+  }
+
+  /** SIGKILL one node by its pid and wait until the process is gone. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const n = this.node(id);
+    const child = n.child;
+    if (!child || n.exited || child.pid === undefined) throw new Error(`node ${id} is not running`);
+    n.expectedExit = true;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    process.kill(child.pid, signal);
+    await Promise.race([gone, sleep(exitWaitMs)]);
+    if (!n.exited) throw new Error(`node ${id} (pid ${child.pid}) did not exit within ${exitWaitMs} ms of ${signal}`);
+  }
+
+  /** Starts a stopped node again with the same --id, --dir and --port. */
+  restart(id: string): void {
+    const n = this.node(id);
+    if (this.isRunning(id)) throw new Error(`node ${id} is still running`);
+    this.spawnNode(n);
+  }
+
+  async status(id: string, timeoutMs = 2000): Promise<StatusJson> {
+    return parseStatus(await httpRequest(this.url(id), 'GET', '/status', { timeoutMs }));
+  }
+
+  /** Waits until each of `observers` reports each of `targets` with `status` in GET /status. */
+  async waitForStatus(observers: readonly string[], targets: readonly string[], status: string, timeoutMs = upTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const rounds = Math.ceil(timeoutMs / pollIntervalMs) + 1;
+    let last = '';
+    for (let i = 0; i < rounds; i++) {
+      const views = await Promise.all(
+        observers.map(async (o) => {
+          try {
+            return await this.status(o, 1000);
+          } catch (e) {
+            return (e as Error).message;
+          }
+        }),
+      );
+      const ok = views.every((v) => typeof v !== 'string' && targets.every((t) => v.members.some((m) => m.id === t && m.status === status)));
+      if (ok) return;
+      last = JSON.stringify(views.map((v) => (typeof v === 'string' ? v : { node: v.node.id, members: v.members.map((m) => `${m.id}:${m.status}`) })));
+      const unexpected = this.nodes.filter((n) => observers.includes(n.id) && n.exited && !n.expectedExit);
+      if (unexpected.length > 0) throw new Error(`node(s) ${unexpected.map((n) => `${n.id} (${JSON.stringify(n.exited)})`).join(', ')} exited\n${this.logTails(unexpected.map((n) => n.id))}`);
+      if (Date.now() > deadline) break;
+      await sleep(pollIntervalMs);
+    }
+    throw new Error(`after ${timeoutMs} ms, not every one of ${observers.join(',')} sees ${targets.join(',')} ${status}; last views: ${last}\n${this.logTails(observers)}`);
+  }
+
+  /** Waits until every running node sees every node up. */
+  waitUntilUp(timeoutMs = upTimeoutMs): Promise<void> {
+    const ids = this.nodes.map((n) => n.id);
+    return this.waitForStatus(ids, ids, 'up', timeoutMs);
+  }
+
+  logTail(id: string, lines = 30): string {
+    const n = this.node(id);
+    if (!existsSync(n.log)) return '';
+    return readFileSync(n.log, 'utf8').split('\n').filter(Boolean).slice(-lines).join('\n');
+  }
+
+  logTails(ids: readonly string[]): string {
+    return ids.map((id) => `--- ${id} log ---\n${this.logTail(id)}`).join('\n');
+  }
+
+  /** Kills every process this cluster spawned (by pid) and removes its temp folder. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const child = n.child;
+        if (!child || n.exited || child.pid === undefined) return;
+        n.expectedExit = true;
+        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          return; // already gone
+        }
+        await Promise.race([gone, sleep(exitWaitMs)]);
+      }),
+    );
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  // --- client API shortcuts -------------------------------------------------------------
+
+  get(id: string, key: string, query = '', headers: Record<string, string> = {}): Promise<HttpResponse> {
+    return httpRequest(this.url(id), 'GET', `/kv/${key}${query ? `?${query}` : ''}`, { headers });
+  }
+
+  put(id: string, key: string, value: Buffer | string, opts: { context?: string | undefined; contentType?: string; query?: string } = {}): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'text/plain' };
+    if (opts.context !== undefined) headers['x-gyre-context'] = opts.context;
+    return httpRequest(this.url(id), 'PUT', `/kv/${key}${opts.query ? `?${opts.query}` : ''}`, { headers, body: value });
+  }
+
+  del(id: string, key: string, opts: { context?: string | undefined; query?: string } = {}): Promise<HttpResponse> {
+    const headers: Record<string, string> = {};
+    if (opts.context !== undefined) headers['x-gyre-context'] = opts.context;
+    return httpRequest(this.url(id), 'DELETE', `/kv/${key}${opts.query ? `?${opts.query}` : ''}`, { headers });
+  }
+
+  async replicas(id: string, key: string): Promise<ReplicasJson> {
+    const res = await httpRequest(this.url(id), 'GET', `/replicas/${key}`);
+    if (res.status !== 200) throw new Error(`GET /replicas/${key} on ${id}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
+    return parseReplicas(res);
+  }
+}
+
+/** A key unique to this run, safe to put in a path as is. */
+export function uniqueKey(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
