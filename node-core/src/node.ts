@@ -81,21 +81,29 @@ export class GyreNode {
   private readonly unresolvedSeeds: Set<string>;
   private readonly replicaClient: Replicas;
 
-  private constructor(
-    readonly config: NodeConfig,
-    readonly store: Store,
-    readonly transport: Transport,
-    readonly self: MemberInfo,
-    log: Logger,
-  ) {
-    this.env = realEnv;
+  readonly config: NodeConfig;
+  readonly store: Store;
+  readonly transport: Transport;
+  readonly self: MemberInfo;
+  private readonly seedLookup: SeedLookup;
+
+  /** Wires a node from its parts; production uses `start`, the simulator passes its own. */
+  constructor(parts: NodeParts) {
+    const { config, store, transport, log } = parts;
+    this.config = config;
+    this.store = store;
+    this.transport = transport;
+    this.self = { id: config.id, http: parts.httpAddress, internode: transport.address };
+    this.env = parts.env;
+    this.seedLookup = parts.seedLookup;
     this.log = log;
+    const self = this.self;
     this.startedAtMs = this.env.now();
     this.membership = new Membership(self, config.partitions);
     for (const m of loadMembers(store)) this.membership.add(m);
     this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== self.http));
     this.metrics = new NodeMetrics({
-      defaultMetrics: true,
+      defaultMetrics: parts.defaultMetrics ?? false,
       storeStats: () => this.store.stats(),
       memberStatuses: () => {
         const out: Record<string, number> = { up: 0, suspect: 0, down: 0 };
@@ -144,10 +152,14 @@ export class GyreNode {
       await store.close();
       throw e;
     }
-    const self: MemberInfo = { id: cfg.id, http: `${cfg.host}:${cfg.port}`, internode: transport.address };
-    const node = new GyreNode(cfg, store, transport, self, log);
-    node.scheduleHello(0);
+    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true });
+    node.begin();
     return node;
+  }
+
+  /** Starts the node's periodic work (membership exchange). */
+  begin(): void {
+    this.scheduleHello(0);
   }
 
   /** What one replica holds for a key, read from it directly (GET /replicas). */
@@ -277,23 +289,11 @@ export class GyreNode {
     );
   }
 
-  /** Seeds are client HTTP addresses: ask one for its status to learn the members' internode addresses. */
   private async resolveSeed(seed: string): Promise<void> {
-    try {
-      const headers: Record<string, string> = this.config.token ? { authorization: `Bearer ${this.config.token}` } : {};
-      const res = await fetch(`http://${seed}/status`, { headers, signal: AbortSignal.timeout(seedFetchTimeoutMs) });
-      if (!res.ok) return;
-      const body = (await res.json()) as { members?: unknown };
-      if (!Array.isArray(body.members)) return;
-      const found: MemberInfo[] = [];
-      for (const m of body.members as { id?: unknown; address?: unknown; internode?: unknown }[]) {
-        if (typeof m.id === 'string' && typeof m.address === 'string' && typeof m.internode === 'string') found.push({ id: m.id, http: m.address, internode: m.internode });
-      }
-      this.learn(found);
-      this.unresolvedSeeds.delete(seed);
-    } catch {
-      // Not up yet: the next round asks again.
-    }
+    const found = await this.seedLookup(seed);
+    if (!found) return; // not up yet: the next round asks again
+    this.learn(found);
+    this.unresolvedSeeds.delete(seed);
   }
 
   async stop(): Promise<void> {
@@ -303,6 +303,41 @@ export class GyreNode {
     await this.transport.close();
     await this.store.close();
   }
+}
+
+/** Asks a seed (a client address) for the members it knows; undefined if it cannot answer yet. */
+export type SeedLookup = (seed: string) => Promise<MemberInfo[] | undefined>;
+
+export interface NodeParts {
+  readonly config: NodeConfig;
+  readonly store: Store;
+  readonly transport: Transport;
+  readonly env: Env;
+  readonly log: Logger;
+  /** The client address peers and seeds name this node by. */
+  readonly httpAddress: string;
+  readonly seedLookup: SeedLookup;
+  readonly defaultMetrics?: boolean;
+}
+
+/** Seeds are client HTTP addresses: GET /status of one tells the members' internode addresses. */
+export function httpSeedLookup(token: string | undefined): SeedLookup {
+  return async (seed) => {
+    try {
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      const res = await fetch(`http://${seed}/status`, { headers, signal: AbortSignal.timeout(seedFetchTimeoutMs) });
+      if (!res.ok) return undefined;
+      const body = (await res.json()) as { members?: unknown };
+      if (!Array.isArray(body.members)) return undefined;
+      const found: MemberInfo[] = [];
+      for (const m of body.members as { id?: unknown; address?: unknown; internode?: unknown }[]) {
+        if (typeof m.id === 'string' && typeof m.address === 'string' && typeof m.internode === 'string') found.push({ id: m.id, http: m.address, internode: m.internode });
+      }
+      return found;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 function toCoordinateRequest(req: Extract<Request, { t: 'coordinate' }>): CoordinateRequest {
