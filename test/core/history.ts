@@ -23,14 +23,15 @@ export type Op =
 const clientArb = fc.nat({ max: clientCount - 1 });
 const replicaArb = fc.nat({ max: replicaCount - 1 });
 
+// Weighted so that most histories overwrite some writes (reads feed contexts to puts).
 export const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('get' as const), client: clientArb, replicas: fc.integer({ min: 1, max: (1 << replicaCount) - 1 }), repair: fc.boolean() }),
-  fc.record({ kind: fc.constant('put' as const), client: clientArb, replica: replicaArb, deleted: fc.boolean() }),
-  fc.record({ kind: fc.constant('blind' as const), client: clientArb, replica: replicaArb }),
-  fc.record({ kind: fc.constant('sync' as const), from: replicaArb, to: replicaArb }),
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('get' as const), client: clientArb, replicas: fc.integer({ min: 1, max: (1 << replicaCount) - 1 }), repair: fc.boolean() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('put' as const), client: clientArb, replica: replicaArb, deleted: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('blind' as const), client: clientArb, replica: replicaArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('sync' as const), from: replicaArb, to: replicaArb }) },
 );
 
-export const historyArb = fc.array(opArb, { minLength: 1, maxLength: 40 });
+export const historyArb = fc.array(opArb, { minLength: 4, maxLength: 48, size: 'medium' });
 
 export function dotKey(v: Version): string {
   return ev(v.dot.actor, v.dot.counter);

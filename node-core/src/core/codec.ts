@@ -75,7 +75,7 @@ export function parseVersions(raw: unknown): Parsed<Version[]> {
     const value = asBytes(valueRaw);
     if (!dot || !entries || !dots) return { ok: false, reason: 'version: malformed clock' };
     if (typeof deleted !== 'boolean') return { ok: false, reason: 'version: deleted is not a boolean' };
-    if (typeof contentType !== 'string' || contentType.length > contentTypeBytesMax) return { ok: false, reason: 'version: bad content type' };
+    if (typeof contentType !== 'string' || Buffer.byteLength(contentType) > contentTypeBytesMax) return { ok: false, reason: 'version: bad content type' };
     if (!value || value.byteLength > valueBytesMax) return { ok: false, reason: 'version: value missing or too large' };
     const clock = normalize(entries, dots);
     // Invariant: a version's clock contains the event that created it.

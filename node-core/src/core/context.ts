@@ -57,6 +57,9 @@ export function decodeContext(token: string, key: Uint8Array, secret: string): C
   if (token.length > (contextBytesMax * 4) / 3 + 4) return { ok: false, reason: 'context too long' };
   if (!/^[A-Za-z0-9_-]+$/.test(token)) return { ok: false, reason: 'context is not base64url' };
   const raw = Buffer.from(token, 'base64url');
+  // Node's decoder ignores unused low bits of the last character and a dangling final
+  // character: insist on the canonical spelling so that any edit of the token is refused.
+  if (raw.toString('base64url') !== token) return { ok: false, reason: 'context is not canonical base64url' };
   if (raw.byteLength <= macBytes) return { ok: false, reason: 'context too short' };
   const payload = raw.subarray(0, raw.byteLength - macBytes);
   const given = raw.subarray(raw.byteLength - macBytes);

@@ -74,13 +74,14 @@ function partitionsOf(owners: readonly NodeId[], node: NodeId): number[] {
 export function claimForJoin(ring: Ring, node: NodeId): Ring {
   const owners = [...ring.owners];
   const counts = ownerCounts(ring);
-  if (counts.has(node)) return ring; // already a member: nothing to claim
-  counts.set(node, 0);
+  // A node that already owns some partitions (its earlier claim lost a race with another
+  // join) tops up to its fair share the same way.
+  if (!counts.has(node)) counts.set(node, 0);
   const q = ring.partitions;
   const m = counts.size;
   const floorT = Math.floor(q / m);
   const ceilT = Math.ceil(q / m);
-  const mine: number[] = [];
+  const mine: number[] = partitionsOf(owners, node);
   for (;;) {
     let donor: NodeId | undefined;
     let donorCount = -1;
@@ -113,10 +114,15 @@ export function claimForJoin(ring: Ring, node: NodeId): Ring {
   return { partitions: q, owners };
 }
 
-/** Removes `node`, handing each of its partitions to the least loaded remaining node. */
-export function claimForLeave(ring: Ring, node: NodeId): Ring {
+/**
+ * Removes `node`, handing each of its partitions to the least loaded remaining node.
+ * `members` lists every remaining member, including any that own nothing yet (more nodes
+ * than partitions): they are the least loaded of all.
+ */
+export function claimForLeave(ring: Ring, node: NodeId, members: readonly NodeId[] = []): Ring {
   const counts = ownerCounts(ring);
   if (!counts.has(node)) return ring;
+  for (const m of members) if (!counts.has(m)) counts.set(m, 0);
   counts.delete(node);
   if (counts.size === 0) throw new RangeError('cannot remove the last member of a ring');
   const owners = [...ring.owners];

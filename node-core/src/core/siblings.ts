@@ -68,13 +68,45 @@ export function coordinatePut(
   nowMs: number,
   payload: Payload,
   limits: PruneLimits = defaultPruneLimits,
+  replicaNodes: readonly string[] = [],
 ): { versions: Version[]; version: Version } {
   const counter = Math.max(maxCounter(contextOf(local), actor), maxCounter(context, actor)) + 1;
   const dot: Entry = { actor, counter, ts: nowMs };
-  const clock = prune(addEvent(context, dot), nowMs, limits, actor);
+  const full = addEvent(context, dot);
+  const clock = prune(full, nowMs, limits, activeActors(full, actor, replicaNodes));
   const version: Version = { dot, clock, deleted: payload.deleted, contentType: payload.contentType, value: payload.value };
   return { versions: syncSiblings(local, [version]), version };
 }
+
+/** The node part of an actor id (`node.tenure`). */
+export function actorNode(actor: ActorId): string {
+  const i = actor.lastIndexOf('.');
+  return i < 0 ? actor : actor.slice(0, i);
+}
+
+function actorTenure(actor: ActorId): number {
+  const i = actor.lastIndexOf('.');
+  return i < 0 ? 0 : parseInt(actor.slice(i + 1), 36) || 0;
+}
+
+/**
+ * Actors that may still coordinate writes to a key: our own, and for each replica node the
+ * newest tenure named in the clock (a node has one live actor per partition; older tenures
+ * of the same node, and actors of nodes that no longer replicate the key, are retired: they
+ * dropped the key's data and will never issue on it again).
+ */
+export function activeActors(clock: VClock, own: ActorId, replicaNodes: readonly string[]): (actor: ActorId) => boolean {
+  const newest = new Map<string, ActorId>();
+  for (const e of [...clock.entries, ...clock.dots]) {
+    const node = actorNode(e.actor);
+    if (!replicaNodes.includes(node)) continue;
+    const have = newest.get(node);
+    if (!have || actorTenure(e.actor) > actorTenure(have)) newest.set(node, e.actor);
+  }
+  const keep = new Set([own, ...newest.values()]);
+  return (actor) => keep.has(actor);
+}
+
 
 export function sameSiblings(a: Siblings, b: Siblings): boolean {
   if (a.length !== b.length) return false;
@@ -90,7 +122,7 @@ export function liveVersions(versions: Siblings): Version[] {
 
 export function siblingsBytes(versions: Siblings): number {
   let n = 0;
-  for (const v of versions) n += v.value.byteLength + v.contentType.length + 64;
+  for (const v of versions) n += v.value.byteLength + Buffer.byteLength(v.contentType) + 64;
   return n;
 }
 

@@ -152,16 +152,22 @@ export const defaultPruneLimits: PruneLimits = { entriesSmall: 50, entriesBig: 5
 /**
  * Bounds the clock's size by dropping the oldest prefix entries (riak_core vclock:prune/3).
  * Pruning only forgets events, so it can turn a descendant into a sibling but never makes
- * a version supersede one it did not see. `keep` (the version's own actor) is never pruned.
+ * a version supersede one it did not see.
+ *
+ * `keep` names actors that must survive: the version's own actor and every actor that may
+ * still coordinate writes to the key. Forgetting an actor that writes again would let it
+ * reissue a counter it already used (its next counter is derived from what the key's clocks
+ * remember of it), and two versions with one dot are taken for one version.
  */
-export function prune(clock: VClock, nowMs: number, limits: PruneLimits = defaultPruneLimits, keep?: ActorId): VClock {
+export function prune(clock: VClock, nowMs: number, limits: PruneLimits = defaultPruneLimits, keep?: ActorId | ((actor: ActorId) => boolean)): VClock {
+  const isKept = typeof keep === 'function' ? keep : (a: ActorId) => a === keep;
   if (clock.entries.length <= limits.entriesSmall) return clock;
   const byAge = [...clock.entries].sort((x, y) => x.ts - y.ts || byActor(x, y));
   const dropped = new Set<ActorId>();
   let remaining = byAge.length;
   for (const e of byAge) {
     if (remaining <= limits.entriesSmall) break;
-    if (e.actor === keep) continue;
+    if (isKept(e.actor)) continue;
     const age = nowMs - e.ts;
     if (age <= limits.youngMs) break;
     if (remaining > limits.entriesBig || age > limits.oldMs) {

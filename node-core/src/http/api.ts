@@ -190,7 +190,7 @@ export function createApiServer(node: GyreNode): http.Server {
         context = got.context;
       }
       const contentTypeRaw = req.headers['content-type'] ?? defaultContentType;
-      if (contentTypeRaw.length > contentTypeBytesMax) throw new HttpError(400, 'bad_content_type', `content types are at most ${contentTypeBytesMax} characters`);
+      if (Buffer.byteLength(contentTypeRaw) > contentTypeBytesMax) throw new HttpError(400, 'bad_content_type', `content types are at most ${contentTypeBytesMax} bytes`);
       const out = await node.coordinator.put({
         key,
         payload: { deleted, value, contentType: deleted ? '' : contentTypeRaw },

@@ -110,7 +110,7 @@ export function parseRequest(raw: unknown): Parsed<Request> {
       if (!isKey(key)) return bad('coordinate: bad key');
       if (typeof deleted !== 'boolean') return bad('coordinate: bad deleted flag');
       if (!(value instanceof Uint8Array) || value.byteLength > valueBytesMax) return bad('coordinate: bad value');
-      if (typeof contentType !== 'string' || contentType.length > contentTypeBytesMax) return bad('coordinate: bad content type');
+      if (typeof contentType !== 'string' || Buffer.byteLength(contentType) > contentTypeBytesMax) return bad('coordinate: bad content type');
       const context = parseClock(ctx);
       if (!context) return bad('coordinate: bad context');
       if (!Number.isSafeInteger(w) || (w as number) < 1) return bad('coordinate: bad w');

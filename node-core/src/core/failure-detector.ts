@@ -1,0 +1,111 @@
+// Accrual failure detector (Hayashibara et al., as in Cassandra and Akka): instead of a fixed
+// timeout, each node keeps the recent inter-arrival times of a peer's heartbeats and computes
+// phi, the -log10 of the probability that a heartbeat this late would still arrive. Each node
+// has its own view; nothing here changes membership (Dynamo 4.8.1: an outage is not a departure).
+//
+// Request outcomes feed it too: refused connections are stronger evidence than a quiet
+// gossip channel, and a reply is proof of life.
+// Pure: callers pass nowMs.
+
+export type Liveness = 'up' | 'suspect' | 'down';
+
+export interface DetectorOptions {
+  /** Samples of inter-arrival time kept per peer. */
+  readonly windowSize: number;
+  /** Floor for the standard deviation, so a very regular peer is not convicted by jitter. */
+  readonly minStdDevMs: number;
+  /** Extra delay tolerated before phi rises (GC pauses, busy event loop). */
+  readonly acceptablePauseMs: number;
+  readonly suspectPhi: number;
+  readonly downPhi: number;
+  /** Consecutive failed requests (with no reply since) that make a peer down regardless of phi. */
+  readonly failuresForDown: number;
+  /** Assumed interval before the first samples arrive. */
+  readonly firstIntervalMs: number;
+}
+
+export const defaultDetectorOptions: DetectorOptions = {
+  windowSize: 100,
+  minStdDevMs: 200,
+  acceptablePauseMs: 1500,
+  suspectPhi: 5,
+  downPhi: 8,
+  failuresForDown: 2,
+  firstIntervalMs: 1000,
+};
+
+interface PeerHistory {
+  intervals: number[];
+  lastHeartbeatMs: number | undefined;
+  failures: number;
+}
+
+/** phi for a delay, given the interval distribution (Akka's logistic approximation of the normal CDF). */
+export function phi(sinceLastMs: number, meanMs: number, stdDevMs: number): number {
+  const y = (sinceLastMs - meanMs) / stdDevMs;
+  const e = Math.exp(-y * (1.5976 + 0.070566 * y * y));
+  if (sinceLastMs > meanMs) return -Math.log10(e / (1 + e));
+  return -Math.log10(1 - 1 / (1 + e));
+}
+
+export class FailureDetector {
+  private readonly peers = new Map<string, PeerHistory>();
+
+  constructor(private readonly opts: DetectorOptions = defaultDetectorOptions) {}
+
+  private history(id: string): PeerHistory {
+    let h = this.peers.get(id);
+    if (!h) {
+      h = { intervals: [], lastHeartbeatMs: undefined, failures: 0 };
+      this.peers.set(id, h);
+    }
+    return h;
+  }
+
+  /** A fresh heartbeat from `id` (its gossip heartbeat advanced, or it spoke to us). */
+  heartbeat(id: string, nowMs: number): void {
+    const h = this.history(id);
+    if (h.lastHeartbeatMs !== undefined) {
+      const interval = nowMs - h.lastHeartbeatMs;
+      // Two observations in the same instant carry no timing information.
+      if (interval <= 0) return;
+      h.intervals.push(interval);
+      if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
+    }
+    h.lastHeartbeatMs = nowMs;
+    h.failures = 0;
+  }
+
+  /** A request to `id` failed to get any answer (refused, reset, timed out). */
+  requestFailed(id: string): void {
+    this.history(id).failures++;
+  }
+
+  phi(id: string, nowMs: number): number {
+    const h = this.peers.get(id);
+    if (!h || h.lastHeartbeatMs === undefined) return Infinity;
+    const n = h.intervals.length;
+    const mean = n === 0 ? this.opts.firstIntervalMs : h.intervals.reduce((a, b) => a + b, 0) / n;
+    const variance = n < 2 ? 0 : h.intervals.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
+    const std = Math.max(Math.sqrt(variance), this.opts.minStdDevMs);
+    return phi(nowMs - h.lastHeartbeatMs, mean + this.opts.acceptablePauseMs, std);
+  }
+
+  liveness(id: string, nowMs: number): Liveness {
+    const h = this.peers.get(id);
+    if (!h || h.lastHeartbeatMs === undefined) return 'down';
+    if (h.failures >= this.opts.failuresForDown) return 'down';
+    const p = this.phi(id, nowMs);
+    if (p >= this.opts.downPhi) return 'down';
+    if (p >= this.opts.suspectPhi || h.failures > 0) return 'suspect';
+    return 'up';
+  }
+
+  lastHeartbeatMs(id: string): number | undefined {
+    return this.peers.get(id)?.lastHeartbeatMs;
+  }
+
+  forget(id: string): void {
+    this.peers.delete(id);
+  }
+}
