@@ -72,7 +72,8 @@ program
       sync: o.sync,
       logLevel: o.logLevel,
     };
-    const node = await GyreNode.start(config);
+    let shutdown: (sig: string) => void = () => process.exit(0);
+    const node = await GyreNode.start(config, { onLeft: () => shutdown('left the cluster') });
     const server = createApiServer(node);
     await new Promise<void>((res, rej) => {
       server.once('error', rej);
@@ -81,7 +82,7 @@ program
     const port = (server.address() as AddressInfo).port;
     node.log.info({ http: `${config.host}:${port}`, internode: node.self.internode, dir: config.dir }, 'node ready');
     let stopping = false;
-    const shutdown = (sig: string) => {
+    shutdown = (sig: string) => {
       if (stopping) return;
       stopping = true;
       node.log.info({ signal: sig }, 'shutting down');
@@ -243,6 +244,13 @@ clientOptions(program.command('del <key>').description('delete a key (writes a t
     const res = await request(kvUrl(o, key), { method: 'DELETE', headers: { ...authHeaders(o), ...(o.context ? { 'x-gyre-context': o.context } : {}) } });
     if (res.status !== 204) await failFromResponse(res);
     console.log(res.headers.get('x-gyre-context'));
+  });
+
+clientOptions(program.command('leave').description('decommission the node at --url: it hands off every partition, then exits'))
+  .action(async (o: ClientOpts) => {
+    const res = await request(`${o.url.replace(/\/$/, '')}/admin/leave`, { method: 'POST', headers: authHeaders(o) });
+    if (res.status !== 202) await failFromResponse(res);
+    console.log(`${o.url}: leaving; watch \`gyre status\` for its partitions to move`);
   });
 
 clientOptions(program.command('status').description("print a node's view of the cluster"))

@@ -13,8 +13,22 @@ export class NodeMetrics {
   readonly storeKeys: Gauge;
   readonly storeBytes: Gauge;
   readonly members: Gauge<'status'>;
+  readonly hintsPending: Gauge<'target'>;
+  readonly hintsWritten: Counter<'target' | 'stand_in'>;
+  readonly hintsDelivered: Counter<'target'>;
+  readonly siblingWrites: Counter;
+  readonly transferKeys: Counter;
+  readonly transfersCompleted: Counter;
+  readonly handoffKeys: Counter;
+  readonly aeExchanges: Counter<'outcome'>;
+  readonly aeKeysRepaired: Counter;
 
-  constructor(opts: { defaultMetrics: boolean; storeStats: () => { keys: number; bytes: number }; memberStatuses: () => Record<string, number> }) {
+  constructor(opts: {
+    defaultMetrics: boolean;
+    storeStats: () => { keys: number; bytes: number };
+    memberStatuses: () => Record<string, number>;
+    hintCounts: () => Map<string, number>;
+  }) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'gyre_requests_total', help: 'Client requests by operation and HTTP status', labelNames: ['op', 'status'], registers });
     this.requestSeconds = new Histogram({
@@ -39,6 +53,24 @@ export class NodeMetrics {
         for (const [status, n] of Object.entries(opts.memberStatuses())) this.members.set({ status }, n);
       },
     });
+    this.hintsPending = new Gauge({
+      name: 'gyre_hints_pending',
+      help: 'Hinted-handoff backlog held by this node, per target node',
+      labelNames: ['target'],
+      registers,
+      collect: () => {
+        this.hintsPending.reset();
+        for (const [target, n] of opts.hintCounts()) this.hintsPending.set({ target }, n);
+      },
+    });
+    this.hintsWritten = new Counter({ name: 'gyre_hinted_writes_total', help: 'Replica writes sent to a stand-in for a down node (sloppy quorum)', labelNames: ['target', 'stand_in'], registers });
+    this.hintsDelivered = new Counter({ name: 'gyre_hints_delivered_total', help: 'Hinted keys delivered to their owner and deleted here', labelNames: ['target'], registers });
+    this.siblingWrites = new Counter({ name: 'gyre_sibling_writes_total', help: 'Coordinated writes that left the key with siblings', registers });
+    this.transferKeys = new Counter({ name: 'gyre_transfer_keys_total', help: 'Keys received by ownership transfers that were new or newer here', registers });
+    this.transfersCompleted = new Counter({ name: 'gyre_transfers_completed_total', help: 'Partition ownership transfers completed by this node', registers });
+    this.handoffKeys = new Counter({ name: 'gyre_handoff_keys_total', help: 'Keys of partitions this node no longer replicates, handed to their replicas and dropped', registers });
+    this.aeExchanges = new Counter({ name: 'gyre_ae_exchanges_total', help: 'Anti-entropy exchanges by outcome', labelNames: ['outcome'], registers });
+    this.aeKeysRepaired = new Counter({ name: 'gyre_ae_keys_repaired_total', help: 'Keys found different by anti-entropy and merged', registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gyre_process_' });
   }
 }

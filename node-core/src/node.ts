@@ -1,41 +1,65 @@
-// One Gyre node: the driver that wires the pure core (ring, clocks, coordinator) to its
-// effects (SQLite, TCP, HTTP, timers). Everything here is plumbing; decisions live in core/.
+// One Gyre node: the driver that wires the pure core (ring, clocks, coordinator, gossip,
+// failure detector) to its effects (SQLite, TCP, HTTP, timers). Decisions live in core/;
+// the background loops (handoff, transfers, anti-entropy) live in their own modules.
 
 import { pack, unpack } from 'msgpackr';
 import { pino, type Logger } from 'pino';
-import { Coordinator, type CoordinateRequest, type Replicas } from './core/coordinator.js';
+import { Coordinator, type CoordinateRequest, type Placement, type Replicas, type Target } from './core/coordinator.js';
 import type { Env, TimerHandle } from './core/env.js';
-import { realEnv } from './real-env.js';
-import { Membership } from './core/membership.js';
+import { FailureDetector, type Liveness } from './core/failure-detector.js';
+import {
+  type ClusterState,
+  type MemberRecord,
+  activeMembers,
+  admitIfSettled,
+  beat,
+  completeTransfer,
+  foundState,
+  joiningState,
+  markLeftIfDone,
+  mergeStates,
+  pickGossipPeer,
+  planJoin,
+  planLeave,
+  ringOf,
+  sameState,
+} from './core/gossip.js';
 import { partitionOf } from './core/partitioner.js';
 import { computePreferenceList } from './core/ring.js';
 import { type Version, syncSiblings, sameSiblings } from './core/siblings.js';
+import { realEnv } from './real-env.js';
 import { NodeMetrics } from './metrics.js';
 import {
   type MemberInfo,
   type Request,
   ackReply,
   encodeCoordinateReply,
-  encodeHelloReply,
+  encodeFoldReply,
+  encodeGossipReply,
   encodeRequest,
   encodeVersionsReply,
   isAck,
+  packState,
   parseCoordinateReply,
-  parseHelloReply,
+  parseGossipReply,
   parseRequest,
+  parseState,
   parseVersionsReply,
 } from './net/messages.js';
 import { TcpTransport } from './net/tcp-transport.js';
 import type { Transport } from './net/transport.js';
 import { SqliteStore } from './store/sqlite-store.js';
-import type { Store } from './store/store.js';
+import { type Store, dataSpace, hintSpace } from './store/store.js';
+import { Handoff } from './handoff.js';
+import { Transfers } from './transfer.js';
+import { AntiEntropy } from './exchange.js';
 
 export interface NodeConfig {
   readonly id: string;
   readonly dir: string;
   readonly host: string;
   readonly port: number;
-  /** Internode listener port; default port + 1. */
+  /** Internode listener port; 0 picks a free one (announced in /status and gossip). */
   readonly internodePort: number;
   /** Seeds: other nodes' client HTTP addresses, host:port. */
   readonly seeds: readonly string[];
@@ -59,9 +83,9 @@ export const defaultConfig = {
   logLevel: 'info',
 };
 
-/** How often a node exchanges membership with each peer (also its heartbeat for now). */
-export const helloIntervalMs = 1000;
-export const helloTimeoutMs = 1000;
+/** Dynamo 4.8: each node gossips with one random peer about once a second. */
+export const gossipIntervalMs = 1000;
+export const gossipTimeoutMs = 1000;
 export const seedFetchTimeoutMs = 1000;
 
 /** The HMAC key for contexts: the cluster token, or a fixed key when the cluster has none. */
@@ -69,23 +93,47 @@ export function contextSecret(token: string | undefined): string {
   return token ?? 'gyre-default-context-key';
 }
 
+/** Asks a seed (a client address) for the cluster state it knows; undefined if it cannot answer yet. */
+export type SeedLookup = (seed: string) => Promise<MemberInfo[] | undefined>;
+
+export interface NodeParts {
+  readonly config: NodeConfig;
+  readonly store: Store;
+  readonly transport: Transport;
+  readonly env: Env;
+  readonly log: Logger;
+  /** The client address peers and seeds name this node by. */
+  readonly httpAddress: string;
+  readonly seedLookup: SeedLookup;
+  readonly defaultMetrics?: boolean;
+  /** Called when the node has left the cluster and may exit. */
+  readonly onLeft?: () => void;
+}
+
+export type MemberStatus = Liveness | 'joining' | 'leaving';
+
 export class GyreNode {
   readonly log: Logger;
   readonly env: Env;
   readonly metrics: NodeMetrics;
-  readonly membership: Membership;
   readonly coordinator: Coordinator;
+  readonly detector = new FailureDetector();
   readonly startedAtMs: number;
-  private helloTimer: TimerHandle | undefined;
-  private stopped = false;
-  private readonly unresolvedSeeds: Set<string>;
-  private readonly replicaClient: Replicas;
-
   readonly config: NodeConfig;
   readonly store: Store;
   readonly transport: Transport;
   readonly self: MemberInfo;
+  readonly handoff: Handoff;
+  readonly transfers: Transfers;
+  readonly antiEntropy: AntiEntropy;
+  private state: ClusterState;
+  private gossipTimer: TimerHandle | undefined;
+  private stopped = false;
+  private readonly unresolvedSeeds: Set<string>;
+  private readonly replicaClient: Replicas;
   private readonly seedLookup: SeedLookup;
+  private readonly onLeft: (() => void) | undefined;
+  private readonly rounds = { gossip: 0 };
 
   /** Wires a node from its parts; production uses `start`, the simulator passes its own. */
   constructor(parts: NodeParts) {
@@ -96,20 +144,23 @@ export class GyreNode {
     this.self = { id: config.id, http: parts.httpAddress, internode: transport.address };
     this.env = parts.env;
     this.seedLookup = parts.seedLookup;
+    this.onLeft = parts.onLeft;
     this.log = log;
-    const self = this.self;
     this.startedAtMs = this.env.now();
-    this.membership = new Membership(self, config.partitions);
-    for (const m of loadMembers(store)) this.membership.add(m);
-    this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== self.http));
+    this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== this.self.http));
+    this.state = this.initialState();
     this.metrics = new NodeMetrics({
       defaultMetrics: parts.defaultMetrics ?? false,
       storeStats: () => this.store.stats(),
       memberStatuses: () => {
-        const out: Record<string, number> = { up: 0, suspect: 0, down: 0 };
-        for (const m of this.membership.members()) out[this.membership.status(m.id)]!++;
+        const out: Record<string, number> = {};
+        for (const m of activeMembers(this.state)) {
+          const s = this.memberStatus(m);
+          out[s] = (out[s] ?? 0) + 1;
+        }
         return out;
       },
+      hintCounts: () => this.store.hintCounts(),
     });
     this.replicaClient = this.replicas();
     this.coordinator = new Coordinator({
@@ -118,16 +169,21 @@ export class GyreNode {
       store,
       replicas: this.replicaClient,
       partitionOf: (key) => partitionOf(key, config.partitions),
-      preferenceList: (p) => this.preferenceList(p),
+      placement: (p) => this.placement(p),
       events: {
         readRepair: (_key, nodes) => this.metrics.readRepairs.inc(nodes.length),
         replicaFailed: (node, error) => this.log.debug({ node, err: String(error) }, 'replica request failed'),
+        hinted: (_key, standIn, target) => this.metrics.hintsWritten.inc({ target, stand_in: standIn }),
+        siblingsCreated: () => this.metrics.siblingWrites.inc(),
       },
     });
+    this.handoff = new Handoff(this);
+    this.transfers = new Transfers(this);
+    this.antiEntropy = new AntiEntropy(this);
     transport.setHandler((body, from) => this.handle(body, from));
   }
 
-  static async start(config: NodeConfig, opts: { log?: Logger } = {}): Promise<GyreNode> {
+  static async start(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void } = {}): Promise<GyreNode> {
     const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id } });
     const store = new SqliteStore(config.dir, { nodeId: config.id, now: () => realEnv.now(), sync: config.sync });
     const shape = loadShape(store);
@@ -152,23 +208,197 @@ export class GyreNode {
       await store.close();
       throw e;
     }
-    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true });
+    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft });
     node.begin();
     return node;
   }
 
-  /** Starts the node's periodic work (membership exchange). */
+  private initialState(): ClusterState {
+    const raw = this.store.getMeta('cluster');
+    const saved = raw ? parseState(unpack(raw)) : undefined;
+    if (saved && saved.partitions === this.config.partitions && saved.n === this.config.n && saved.members.has(this.config.id)) return saved;
+    // Nobody to join: found a one-node cluster. Otherwise wait to hear from a seed.
+    if (this.unresolvedSeeds.size === 0) return foundState(this.self, this.config.partitions, this.config.n);
+    return joiningState(this.self, this.config.partitions, this.config.n, undefined);
+  }
+
+  /** Starts the node's background work: gossip, then handoff, transfers and anti-entropy. */
   begin(): void {
-    this.scheduleHello(0);
+    this.scheduleGossip(0);
+    this.handoff.start();
+    this.transfers.start();
+    this.antiEntropy.start();
   }
 
-  /** What one replica holds for a key, read from it directly (GET /replicas). */
-  readReplica(node: string, key: Uint8Array, timeoutMs: number): Promise<Version[]> {
-    return this.replicaClient.read(node, key, timeoutMs);
+  // Cluster state
+
+  clusterState(): ClusterState {
+    return this.state;
   }
 
+  /** Replaces the cluster state (merge results and our own changes), persisting it. */
+  setState(next: ClusterState, why: string): void {
+    if (sameState(next, this.state)) return;
+    const before = this.state;
+    this.state = next;
+    this.noteHeartbeats(before, next);
+    const ownersChanged = before.ring.some((r, p) => r.owner !== next.ring[p]!.owner || r.pendingTo !== next.ring[p]!.pendingTo);
+    const membersChanged = [...next.members.values()].some((m) => {
+      const o = before.members.get(m.id);
+      return !o || o.state !== m.state || o.version !== m.version;
+    });
+    if (ownersChanged || membersChanged) {
+      this.log.info({ why, members: activeMembers(next).map((m) => `${m.id}:${m.state}`), pending: next.ring.filter((r) => r.pendingTo).length }, 'cluster state changed');
+    }
+    void this.store.setMeta('cluster', pack(packState(next))).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist cluster state'));
+  }
+
+  /** A member's heartbeat rising is the failure detector's evidence that it is alive. */
+  private noteHeartbeats(before: ClusterState, after: ClusterState): void {
+    const now = this.env.now();
+    for (const [id, m] of after.members) {
+      if (id === this.config.id) continue;
+      const old = before.members.get(id);
+      if (!old || m.heartbeat > old.heartbeat) this.detector.heartbeat(id, now);
+    }
+  }
+
+  member(id: string): MemberRecord | undefined {
+    return this.state.members.get(id);
+  }
+
+  liveness(id: string): Liveness {
+    if (id === this.config.id) return 'up';
+    return this.detector.liveness(id, this.env.now());
+  }
+
+  isUp(id: string): boolean {
+    return this.liveness(id) === 'up';
+  }
+
+  memberStatus(m: MemberRecord): MemberStatus {
+    const live = this.liveness(m.id);
+    if (live !== 'up') return live;
+    if (m.state === 'joining' || m.state === 'leaving') return m.state;
+    return 'up';
+  }
+
+  /** The strict preference list of a partition under the current ring. */
   preferenceList(partition: number): string[] {
-    return computePreferenceList(this.membership.ring(), partition, this.config.n);
+    return computePreferenceList(ringOf(this.state), partition, this.config.n);
+  }
+
+  /**
+   * Sloppy quorum (Dynamo 4.6): the preference list with every node we see down replaced by
+   * the next healthy node walking on around the ring, which holds the replica as a hint.
+   */
+  placement(partition: number): Placement {
+    const ring = ringOf(this.state);
+    const walk = computePreferenceList(ring, partition, ring.partitions).filter((id) => this.state.members.get(id)?.state !== 'left');
+    const pref = walk.slice(0, this.config.n);
+    const fallbacks = walk.slice(this.config.n).filter((id) => this.isUp(id));
+    const targets: Target[] = [];
+    const upPref: string[] = [];
+    for (const node of pref) {
+      if (this.isUp(node)) {
+        targets.push({ node, hintFor: undefined });
+        upPref.push(node);
+      } else {
+        const standIn = fallbacks.shift();
+        if (standIn !== undefined) targets.push({ node: standIn, hintFor: node });
+      }
+    }
+    return { pref, targets, upPref };
+  }
+
+  // Gossip
+
+  private scheduleGossip(ms: number): void {
+    if (this.stopped) return;
+    this.gossipTimer = this.env.setTimer(ms, () => {
+      void this.gossipRound().finally(() => this.scheduleGossip(gossipIntervalMs));
+    });
+  }
+
+  private async gossipRound(): Promise<void> {
+    this.rounds.gossip++;
+    this.setState(beat(this.state, this.self), 'heartbeat');
+    if (this.unresolvedSeeds.size > 0) await Promise.all([...this.unresolvedSeeds].map((s) => this.resolveSeed(s)));
+    const peer = pickGossipPeer(this.state, this.config.id, () => this.env.random());
+    if (peer) await this.gossipWith(peer.id);
+    this.afterGossip();
+  }
+
+  private async gossipWith(id: string): Promise<void> {
+    try {
+      const reply = await this.call(id, { t: 'gossip', state: this.state }, gossipTimeoutMs);
+      const parsed = parseGossipReply(reply);
+      if (parsed.ok) this.mergeState(parsed.value, `gossip with ${id}`);
+    } catch {
+      // Recorded by call(); another peer next round.
+    }
+  }
+
+  private mergeState(remote: ClusterState, why: string): void {
+    // Guard: a peer of another cluster shape is not part of this cluster.
+    if (remote.partitions !== this.config.partitions || remote.n !== this.config.n) {
+      this.metrics.internodeRejected.inc({ reason: 'shape' });
+      return;
+    }
+    this.setState(mergeStates(this.state, remote), why);
+  }
+
+  /** Explicit membership steps that follow from the state: claim a share when joining, finish leaving. */
+  private afterGossip(): void {
+    const me = this.state.members.get(this.config.id);
+    if (!me) return;
+    const others = activeMembers(this.state).filter((m) => m.id !== this.config.id);
+    // A joining node claims its share; a member tops up if a concurrent join won the race for
+    // some of the partitions it claimed (claims resolve per partition, so a loser can end up short).
+    if ((me.state === 'joining' || me.state === 'member') && others.length > 0) {
+      this.setState(admitIfSettled(planJoin(this.state, this.self), this.config.id), 'join');
+    }
+    if (me.state === 'leaving') {
+      const next = markLeftIfDone(this.state, this.config.id);
+      if (next !== this.state && this.store.partitionsHeld().length === 0 && this.store.hintCounts().size === 0) {
+        this.setState(next, 'left');
+        this.log.info('left the cluster: every partition handed off');
+        // Let a few rounds carry the news before exiting.
+        this.env.setTimer(3 * gossipIntervalMs, () => this.onLeft?.());
+      }
+    }
+  }
+
+  /** Explicit decommission (gyre leave): plan the hand-off of every partition we own. */
+  leave(): { ok: boolean; message: string } {
+    const me = this.state.members.get(this.config.id);
+    if (!me || me.state === 'left') return { ok: false, message: 'not a member' };
+    const next = planLeave(this.state, this.config.id);
+    if (next === this.state) return { ok: false, message: 'the last member of a cluster cannot leave' };
+    this.setState(next, 'leave');
+    return { ok: true, message: 'leaving: partitions are being handed off' };
+  }
+
+  /** Ownership of p switches to us: its data has arrived. */
+  completeTransfer(p: number): void {
+    this.setState(completeTransfer(this.state, p, this.config.id), `transfer of partition ${p} complete`);
+  }
+
+  private async resolveSeed(seed: string): Promise<void> {
+    const found = await this.seedLookup(seed);
+    if (!found) return; // not up yet: the next round asks again
+    for (const m of found) {
+      if (m.id === this.config.id || this.state.members.has(m.id)) continue;
+      // Just an address to gossip with: its own record arrives with its state.
+      try {
+        const reply = await this.transport.request(m.internode, encodeRequest({ t: 'gossip', state: this.state }), gossipTimeoutMs);
+        const parsed = parseGossipReply(reply);
+        if (parsed.ok) this.mergeState(parsed.value, `seed ${seed}`);
+      } catch {
+        return;
+      }
+    }
+    this.unresolvedSeeds.delete(seed);
   }
 
   // Internode
@@ -182,49 +412,82 @@ export class GyreNode {
     }
     const req: Request = parsed.value;
     switch (req.t) {
-      case 'hello': {
-        if (req.shape.partitions !== this.config.partitions || req.shape.n !== this.config.n) {
-          this.metrics.internodeRejected.inc({ reason: 'shape' });
-          throw Object.assign(new Error(`cluster shape mismatch: we have Q=${this.config.partitions} N=${this.config.n}, ${req.from.id} has Q=${req.shape.partitions} N=${req.shape.n}`), { code: 'shape_mismatch' });
-        }
-        this.learn([req.from, ...req.members]);
-        this.membership.observe(req.from.id, true, this.env.now());
-        return encodeHelloReply(this.self, this.membership.members());
-      }
+      case 'gossip':
+        this.detector.heartbeat(from, this.env.now());
+        this.mergeState(req.state, `gossip from ${from}`);
+        return encodeGossipReply(this.state);
       case 'read':
-        return encodeVersionsReply(await this.store.read(req.key));
+        return encodeVersionsReply(await this.store.read(req.key, req.hintFor ? hintSpace(req.hintFor) : dataSpace));
       case 'write':
-        await this.mergeLocal(req.key, req.partition, req.versions);
+        await this.mergeLocal(req.key, req.partition, req.versions, req.hintFor);
+        return ackReply;
+      case 'writeMany':
+        await Promise.all(req.items.map((i) => this.mergeLocal(i.key, i.partition, i.versions, undefined)));
         return ackReply;
       case 'coordinate': {
         const r = await this.coordinator.put(toCoordinateRequest(req), true);
         return encodeCoordinateReply(r.status === 204 ? { status: 204, clock: r.clock, error: undefined, message: undefined } : { status: r.status, clock: undefined, error: r.error, message: r.message });
       }
+      case 'fold': {
+        const items = this.store.scanPartition(req.partition, req.afterKey, req.limit);
+        return encodeFoldReply(items, items.length < req.limit);
+      }
+      case 'aeRoots':
+        return this.antiEntropy.rootsReply(req.partitions);
+      case 'aeLeaves':
+        return this.antiEntropy.leavesReply(req.partition);
+      case 'aeKeys':
+        return this.antiEntropy.keysReply(req.partition, req.leaves);
     }
   }
 
-  /** Merges versions from elsewhere into the local replica, committing only if something changed. */
-  mergeLocal(key: Uint8Array, partition: number, incoming: readonly Version[]): Promise<void> {
-    return this.store.update(key, partition, (cur) => {
-      const merged = syncSiblings(cur, incoming);
-      return { versions: sameSiblings(merged, cur) ? undefined : merged, result: undefined };
-    });
+  /**
+   * Merges versions from elsewhere into the local replica (or, with `hintFor`, into the hints
+   * held for that node), committing only if something changed.
+   */
+  async mergeLocal(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined): Promise<void> {
+    await this.merge(key, partition, incoming, hintFor);
+  }
+
+  /** As mergeLocal, into our own data; true if something changed. */
+  mergeLocalChanged(key: Uint8Array, partition: number, incoming: readonly Version[]): Promise<boolean> {
+    return this.merge(key, partition, incoming, undefined);
+  }
+
+  private merge(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined): Promise<boolean> {
+    // A hint addressed to ourselves is just data (we came back before the stand-in knew).
+    const space = hintFor && hintFor !== this.config.id ? hintSpace(hintFor) : dataSpace;
+    return this.store.update(
+      key,
+      partition,
+      (cur) => {
+        const merged = syncSiblings(cur, incoming);
+        const same = sameSiblings(merged, cur);
+        return { versions: same ? undefined : merged, result: !same };
+      },
+      space,
+    );
+  }
+
+  /** What one replica holds for a key, read from it directly (GET /replicas). */
+  readReplica(node: string, key: Uint8Array, timeoutMs: number): Promise<Version[]> {
+    return this.replicaClient.read({ node, hintFor: undefined }, key, timeoutMs);
   }
 
   private replicas(): Replicas {
     const self = this.config.id;
     return {
-      read: async (node, key, timeoutMs) => {
-        if (node === self) return this.store.read(key);
-        const reply = await this.call(node, { t: 'read', key }, timeoutMs);
+      read: async (t, key, timeoutMs) => {
+        if (t.node === self) return this.store.read(key, t.hintFor ? hintSpace(t.hintFor) : dataSpace);
+        const reply = await this.call(t.node, { t: 'read', key, hintFor: t.hintFor }, timeoutMs);
         const parsed = parseVersionsReply(reply);
-        if (!parsed.ok) throw new Error(`bad read reply from ${node}: ${parsed.reason}`);
+        if (!parsed.ok) throw new Error(`bad read reply from ${t.node}: ${parsed.reason}`);
         return parsed.value;
       },
-      write: async (node, key, partition, versions, timeoutMs) => {
-        if (node === self) return this.mergeLocal(key, partition, versions);
-        const reply = await this.call(node, { t: 'write', key, partition, versions }, timeoutMs);
-        if (!isAck(reply)) throw new Error(`bad write reply from ${node}`);
+      write: async (t, key, partition, versions, timeoutMs) => {
+        if (t.node === self) return this.mergeLocal(key, partition, versions, t.hintFor);
+        const reply = await this.call(t.node, { t: 'write', key, partition, versions, hintFor: t.hintFor }, timeoutMs);
+        if (!isAck(reply)) throw new Error(`bad write reply from ${t.node}`);
       },
       coordinate: async (node, req, timeoutMs) => {
         const reply = await this.call(node, { t: 'coordinate', key: req.key, deleted: req.payload.deleted, value: req.payload.value, contentType: req.payload.contentType, context: req.context, w: req.w, timeoutMs: req.timeoutMs }, timeoutMs);
@@ -235,89 +498,37 @@ export class GyreNode {
     };
   }
 
-  /** One internode request to a member; its outcome feeds this node's view of that member. */
-  private async call(node: string, req: Request, timeoutMs: number): Promise<unknown> {
-    const info = this.membership.get(node);
+  /** One internode request to a member; its outcome feeds the failure detector. */
+  async call(node: string, req: Request, timeoutMs: number): Promise<unknown> {
+    const info = this.state.members.get(node);
     if (!info) throw new Error(`unknown node ${node}`);
     try {
       const reply = await this.transport.request(info.internode, encodeRequest(req), timeoutMs);
-      this.membership.observe(node, true, this.env.now());
       this.metrics.internode.inc({ type: req.t, outcome: 'ok' });
       return reply;
     } catch (e) {
       const code = (e as { code?: string }).code;
       // A remote error is an answer: the peer is alive, it just refused this request.
-      this.membership.observe(node, code === 'remote', this.env.now());
+      if (code !== 'remote') this.detector.requestFailed(node);
       this.metrics.internode.inc({ type: req.t, outcome: code ?? 'error' });
       throw e;
     }
   }
 
-  // Membership (seed-based; gossip replaces this)
-
-  private learn(members: readonly MemberInfo[]): void {
-    let changed = false;
-    for (const m of members) if (this.membership.add(m)) changed = true;
-    if (changed) {
-      this.log.info({ members: this.membership.members().map((m) => m.id) }, 'membership changed');
-      void this.store.setMeta('members', pack(this.membership.members())).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist members'));
-    }
-  }
-
-  private scheduleHello(ms: number): void {
-    if (this.stopped) return;
-    this.helloTimer = this.env.setTimer(ms, () => {
-      void this.helloRound().finally(() => this.scheduleHello(helloIntervalMs));
-    });
-  }
-
-  private async helloRound(): Promise<void> {
-    await Promise.all([...this.unresolvedSeeds].map((s) => this.resolveSeed(s)));
-    const hello: Request = { t: 'hello', from: this.self, shape: { partitions: this.config.partitions, n: this.config.n }, members: this.membership.members() };
-    await Promise.all(
-      this.membership
-        .members()
-        .filter((m) => m.id !== this.config.id)
-        .map(async (m) => {
-          try {
-            const parsed = parseHelloReply(await this.call(m.id, hello, helloTimeoutMs));
-            if (parsed.ok) this.learn([parsed.value.from, ...parsed.value.members]);
-          } catch {
-            // Recorded by call(); the next round tries again.
-          }
-        }),
-    );
-  }
-
-  private async resolveSeed(seed: string): Promise<void> {
-    const found = await this.seedLookup(seed);
-    if (!found) return; // not up yet: the next round asks again
-    this.learn(found);
-    this.unresolvedSeeds.delete(seed);
-  }
-
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.helloTimer?.cancel();
+    this.gossipTimer?.cancel();
+    this.handoff.stop();
+    this.transfers.stop();
+    this.antiEntropy.stop();
     await this.transport.close();
     await this.store.close();
   }
-}
 
-/** Asks a seed (a client address) for the members it knows; undefined if it cannot answer yet. */
-export type SeedLookup = (seed: string) => Promise<MemberInfo[] | undefined>;
-
-export interface NodeParts {
-  readonly config: NodeConfig;
-  readonly store: Store;
-  readonly transport: Transport;
-  readonly env: Env;
-  readonly log: Logger;
-  /** The client address peers and seeds name this node by. */
-  readonly httpAddress: string;
-  readonly seedLookup: SeedLookup;
-  readonly defaultMetrics?: boolean;
+  isStopped(): boolean {
+    return this.stopped;
+  }
 }
 
 /** Seeds are client HTTP addresses: GET /status of one tells the members' internode addresses. */
@@ -327,13 +538,12 @@ export function httpSeedLookup(token: string | undefined): SeedLookup {
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const res = await fetch(`http://${seed}/status`, { headers, signal: AbortSignal.timeout(seedFetchTimeoutMs) });
       if (!res.ok) return undefined;
-      const body = (await res.json()) as { members?: unknown };
-      if (!Array.isArray(body.members)) return undefined;
-      const found: MemberInfo[] = [];
-      for (const m of body.members as { id?: unknown; address?: unknown; internode?: unknown }[]) {
-        if (typeof m.id === 'string' && typeof m.address === 'string' && typeof m.internode === 'string') found.push({ id: m.id, http: m.address, internode: m.internode });
-      }
-      return found;
+      const body = (await res.json()) as { node?: { id?: unknown }; listeners?: { internode?: unknown; http?: unknown } };
+      const id = body.node?.id;
+      const internode = body.listeners?.internode;
+      const http = body.listeners?.http;
+      if (typeof id !== 'string' || typeof internode !== 'string' || typeof http !== 'string') return undefined;
+      return [{ id, http, internode }];
     } catch {
       return undefined;
     }
@@ -350,12 +560,4 @@ function loadShape(store: Store): { partitions: number; n: number } | undefined 
   const v = unpack(raw) as { partitions?: unknown; n?: unknown };
   if (typeof v.partitions === 'number' && typeof v.n === 'number') return { partitions: v.partitions, n: v.n };
   return undefined;
-}
-
-function loadMembers(store: Store): MemberInfo[] {
-  const raw = store.getMeta('members');
-  if (!raw) return [];
-  const v = unpack(raw) as unknown;
-  if (!Array.isArray(v)) return [];
-  return v.filter((m): m is MemberInfo => typeof m?.id === 'string' && typeof m?.http === 'string' && typeof m?.internode === 'string');
 }

@@ -28,16 +28,36 @@ export interface CoordinateRequest {
   readonly timeoutMs: number;
 }
 
+/**
+ * Where a key's replicas go right now (Dynamo 4.6): `pref` is the strict preference list;
+ * `targets` replaces each preference-list node that this node sees down by the next healthy
+ * node beyond the list, tagged with a hint naming the node it stands in for.
+ */
+export interface Target {
+  readonly node: NodeId;
+  readonly hintFor: NodeId | undefined;
+}
+
+export interface Placement {
+  readonly pref: readonly NodeId[];
+  readonly targets: readonly Target[];
+  /** Preference-list nodes this node sees up, in preference order. */
+  readonly upPref: readonly NodeId[];
+}
+
 /** How the coordinator reaches one replica: the local store for itself, the network otherwise. */
 export interface Replicas {
-  read(node: NodeId, key: Uint8Array, timeoutMs: number): Promise<Version[]>;
-  write(node: NodeId, key: Uint8Array, partition: number, versions: readonly Version[], timeoutMs: number): Promise<void>;
+  read(target: Target, key: Uint8Array, timeoutMs: number): Promise<Version[]>;
+  write(target: Target, key: Uint8Array, partition: number, versions: readonly Version[], timeoutMs: number): Promise<void>;
   coordinate(node: NodeId, req: CoordinateRequest, timeoutMs: number): Promise<CoordinateReply>;
 }
 
 export interface CoordinatorEvents {
   readRepair?(key: Uint8Array, nodes: readonly NodeId[]): void;
   replicaFailed?(node: NodeId, error: unknown): void;
+  /** A write went to a stand-in for a down preference-list node. */
+  hinted?(key: Uint8Array, standIn: NodeId, target: NodeId): void;
+  siblingsCreated?(key: Uint8Array, count: number): void;
 }
 
 export interface CoordinatorDeps {
@@ -46,7 +66,7 @@ export interface CoordinatorDeps {
   readonly store: Store;
   readonly replicas: Replicas;
   readonly partitionOf: (key: Uint8Array) => number;
-  readonly preferenceList: (partition: number) => NodeId[];
+  readonly placement: (partition: number) => Placement;
   readonly events?: CoordinatorEvents;
   /** A write that would leave more siblings than this is refused (resolve them first). */
   readonly siblingsMax?: number;
@@ -65,10 +85,10 @@ export type ReadResult =
 
 export type WriteResult = { readonly status: 204; readonly clock: VClock } | Failure;
 
-interface Outcome<T> {
+interface Outcome<T, N = NodeId> {
   readonly vote: VoteResult;
-  readonly replies: { node: NodeId; value: T }[];
-  readonly failures: { node: NodeId; error: unknown }[];
+  readonly replies: { node: N; value: T }[];
+  readonly failures: { node: N; error: unknown }[];
 }
 
 /**
@@ -76,22 +96,22 @@ interface Outcome<T> {
  * succeed (or at the timeout, with vote 'pending'), and `settled` once every call ended or
  * the timeout passed.
  */
-export function gatherQuorum<T>(
+export function gatherQuorum<T, N = NodeId>(
   env: Env,
-  targets: readonly NodeId[],
+  targets: readonly N[],
   needed: number,
   timeoutMs: number,
-  call: (node: NodeId) => Promise<T>,
-): { decided: Promise<Outcome<T>>; settled: Promise<Outcome<T>> } {
-  const replies: { node: NodeId; value: T }[] = [];
-  const failures: { node: NodeId; error: unknown }[] = [];
-  let decide!: (o: Outcome<T>) => void;
-  let settle!: (o: Outcome<T>) => void;
-  const decided = new Promise<Outcome<T>>((r) => (decide = r));
-  const settled = new Promise<Outcome<T>>((r) => (settle = r));
+  call: (node: N) => Promise<T>,
+): { decided: Promise<Outcome<T, N>>; settled: Promise<Outcome<T, N>> } {
+  const replies: { node: N; value: T }[] = [];
+  const failures: { node: N; error: unknown }[] = [];
+  let decide!: (o: Outcome<T, N>) => void;
+  let settle!: (o: Outcome<T, N>) => void;
+  const decided = new Promise<Outcome<T, N>>((r) => (decide = r));
+  const settled = new Promise<Outcome<T, N>>((r) => (settle = r));
   let isDecided = false;
   let isSettled = false;
-  const snapshot = (vote: VoteResult): Outcome<T> => ({ vote, replies: [...replies], failures: [...failures] });
+  const snapshot = (vote: VoteResult): Outcome<T, N> => ({ vote, replies: [...replies], failures: [...failures] });
   const check = () => {
     const vote = quorumResult(replies.length, failures.length, needed, targets.length);
     if (!isDecided && vote !== 'pending') {
@@ -136,53 +156,63 @@ function unavailable(message: string): Failure {
 }
 
 export class Coordinator {
+  private lastOneShotMs = 0;
+
   constructor(private readonly deps: CoordinatorDeps) {}
 
   async get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
     const { env, replicas } = this.deps;
     const partition = this.deps.partitionOf(key);
-    const pref = this.deps.preferenceList(partition);
-    if (r > pref.length) return unavailable(`r=${r} but the cluster has only ${pref.length} replicas for this key`);
-    const { decided, settled } = gatherQuorum(env, pref, r, timeoutMs, (node) => replicas.read(node, key, timeoutMs));
+    const { targets } = this.deps.placement(partition);
+    if (r > targets.length) return unavailable(`r=${r} but only ${targets.length} healthy replicas can be reached for this key`);
+    const { decided, settled } = gatherQuorum(env, targets, r, timeoutMs, (t) => replicas.read(t, key, timeoutMs));
     void settled.then((o) => this.readRepair(key, partition, o));
     const o = await decided;
     if (o.vote !== 'won') {
       return unavailable(`only ${o.replies.length} of r=${r} replicas answered within ${timeoutMs} ms`);
     }
-    const versions = mergeReplies(o.replies.map((x) => ({ node: x.node, versions: x.value })));
+    const versions = mergeReplies(o.replies.map((x) => ({ node: x.node.node, versions: x.value })));
     const context = versions.length > 0 ? contextOf(versions) : undefined;
     const live = versions.filter((v) => !v.deleted);
     const status = live.length === 0 ? 404 : versions.length === 1 ? 200 : 300;
     return { status, versions, context, replied: o.replies.length };
   }
 
-  private readRepair(key: Uint8Array, partition: number, o: Outcome<Version[]>): void {
-    const replies: ReplicaReply[] = o.replies.map((x) => ({ node: x.node, versions: x.value }));
-    if (replies.length < 2) return;
-    const merged = mergeReplies(replies);
+  private readRepair(key: Uint8Array, partition: number, o: Outcome<Version[], Target>): void {
+    // Stand-ins hold hints, which handoff delivers: only real replicas are repaired.
+    const replies: ReplicaReply[] = o.replies.filter((x) => x.node.hintFor === undefined).map((x) => ({ node: x.node.node, versions: x.value }));
+    if (replies.length < 2 && o.replies.length < 2) return;
+    const merged = mergeReplies(o.replies.map((x) => ({ node: x.node.node, versions: x.value })));
     const stale = staleReplicas(replies, merged);
     if (stale.length === 0) return;
     this.deps.events?.readRepair?.(key, stale);
     for (const node of stale) {
-      this.deps.replicas.write(node, key, partition, merged, 5000).catch((e: unknown) => this.deps.events?.replicaFailed?.(node, e));
+      this.deps.replicas.write({ node, hintFor: undefined }, key, partition, merged, 5000).catch((e: unknown) => this.deps.events?.replicaFailed?.(node, e));
     }
   }
 
   /** A put or delete (a delete is a put of a tombstone). */
   async put(req: CoordinateRequest, forwarded = false): Promise<WriteResult> {
     const partition = this.deps.partitionOf(req.key);
-    const pref = this.deps.preferenceList(partition);
-    if (req.w > pref.length) return unavailable(`w=${req.w} but the cluster has only ${pref.length} replicas for this key`);
+    const placement = this.deps.placement(partition);
+    if (req.w > placement.targets.length) return unavailable(`w=${req.w} but only ${placement.targets.length} healthy nodes can take this key`);
+    if (placement.pref.includes(this.deps.selfId)) return this.coordinate(req, partition, placement, true);
     // A forwarded request is coordinated here even if our ring disagrees, so it never loops.
-    if (!forwarded && !pref.includes(this.deps.selfId)) return this.forward(req, pref);
-    return this.coordinate(req, partition, pref);
+    if (!forwarded) {
+      const reply = await this.forward(req, placement);
+      if (reply) return reply;
+    }
+    // No replica of the key could coordinate: stay writeable (4.6) and coordinate here.
+    return this.coordinate(req, partition, placement, false);
   }
 
-  private async forward(req: CoordinateRequest, pref: readonly NodeId[]): Promise<WriteResult> {
+  /** Hands the write to the first preference-list node that takes it; undefined if none could. */
+  private async forward(req: CoordinateRequest, placement: Placement): Promise<WriteResult | undefined> {
     const { env } = this.deps;
     const deadline = env.now() + req.timeoutMs;
-    for (const node of pref) {
-      const left = deadline - env.now();
+    for (const node of placement.upPref) {
+      // Keep half of what is left for the fallback path.
+      const left = Math.floor((deadline - env.now()) / 2);
       if (left <= 0) break;
       try {
         const reply = await this.deps.replicas.coordinate(node, { ...req, timeoutMs: left }, left);
@@ -196,40 +226,60 @@ export class Coordinator {
         this.deps.events?.replicaFailed?.(node, e);
       }
     }
-    return unavailable(`no replica of this key could coordinate the write within ${req.timeoutMs} ms`);
+    return undefined;
   }
 
-  private async coordinate(req: CoordinateRequest, partition: number, pref: readonly NodeId[]): Promise<WriteResult> {
+  /**
+   * An actor used for exactly one write, by a coordinator outside the preference list: it
+   * holds no copy of the key, so it cannot know its own earlier counters there, and a fresh
+   * actor makes the dot unique by construction. `~` keeps it apart from partition actors
+   * (node.tenure), so pruning treats it as retired.
+   */
+  private oneShotActor(): string {
+    const ms = Math.max(this.deps.env.now(), this.lastOneShotMs + 1);
+    this.lastOneShotMs = ms;
+    return `${this.deps.selfId}~${ms.toString(36)}`;
+  }
+
+  private async coordinate(req: CoordinateRequest, partition: number, placement: Placement, asReplica: boolean): Promise<WriteResult> {
     const { env, store, selfId } = this.deps;
     const siblingsMax = this.deps.siblingsMax ?? defaultSiblingsMax;
     const objectBytesMax = this.deps.objectBytesMax ?? defaultObjectBytesMax;
     let made: { versions: Version[]; version: Version } | Failure;
-    try {
-      made = await store.update<{ versions: Version[]; version: Version } | Failure>(req.key, partition, (cur, tools) => {
-        const out = coordinatePut(cur, req.context, tools.actorFor(partition), env.now(), req.payload, defaultPruneLimits, pref);
-        if (out.versions.length > siblingsMax) {
-          return { versions: undefined, result: { status: 413, error: 'too_many_siblings', message: `the write would leave ${out.versions.length} siblings (limit ${siblingsMax}); read the key and write with its context to resolve them` } as Failure };
-        }
-        if (siblingsBytes(out.versions) > objectBytesMax) {
-          return { versions: undefined, result: { status: 413, error: 'object_too_large', message: `the key's versions would exceed ${objectBytesMax} bytes; resolve its siblings first` } as Failure };
-        }
-        return { versions: out.versions, result: out };
-      });
-    } catch (e) {
-      return unavailable(`local commit failed: ${(e as Error).message}`);
+    if (asReplica) {
+      try {
+        made = await store.update<{ versions: Version[]; version: Version } | Failure>(req.key, partition, (cur, tools) => {
+          const out = coordinatePut(cur, req.context, tools.actorFor(partition), env.now(), req.payload, defaultPruneLimits, placement.pref);
+          if (out.versions.length > siblingsMax) {
+            return { versions: undefined, result: { status: 413, error: 'too_many_siblings', message: `the write would leave ${out.versions.length} siblings (limit ${siblingsMax}); read the key and write with its context to resolve them` } as Failure };
+          }
+          if (siblingsBytes(out.versions) > objectBytesMax) {
+            return { versions: undefined, result: { status: 413, error: 'object_too_large', message: `the key's versions would exceed ${objectBytesMax} bytes; resolve its siblings first` } as Failure };
+          }
+          return { versions: out.versions, result: out };
+        });
+      } catch (e) {
+        return unavailable(`local commit failed: ${(e as Error).message}`);
+      }
+    } else {
+      made = coordinatePut([], req.context, this.oneShotActor(), env.now(), req.payload, defaultPruneLimits, placement.pref);
     }
     if ('status' in made) return made;
     const { versions, version } = made;
-    const others = pref.filter((n) => n !== selfId);
-    // The local commit is the first ack; the remaining W-1 come from the other replicas.
-    const needed = req.w - 1;
+    if (versions.length > 1) this.deps.events?.siblingsCreated?.(req.key, versions.length);
+    // As a replica, the local commit is the first ack; the other W-1 come from the targets.
+    const others = placement.targets.filter((t) => !(asReplica && t.node === selfId));
+    for (const t of others) if (t.hintFor !== undefined) this.deps.events?.hinted?.(req.key, t.node, t.hintFor);
+    const needed = req.w - (asReplica ? 1 : 0);
+    const send = (t: Target) => this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
     if (needed <= 0) {
-      for (const node of others) this.deps.replicas.write(node, req.key, partition, versions, req.timeoutMs).catch((e: unknown) => this.deps.events?.replicaFailed?.(node, e));
+      for (const t of others) send(t).catch((e: unknown) => this.deps.events?.replicaFailed?.(t.node, e));
       return { status: 204, clock: version.clock };
     }
-    const { decided } = gatherQuorum(env, others, needed, req.timeoutMs, (node) => this.deps.replicas.write(node, req.key, partition, versions, req.timeoutMs));
+    const { decided } = gatherQuorum(env, others, needed, req.timeoutMs, send);
     const o = await decided;
     if (o.vote === 'won') return { status: 204, clock: version.clock };
-    return unavailable(`only ${o.replies.length + 1} of w=${req.w} replicas acknowledged within ${req.timeoutMs} ms (the write may still be applied)`);
+    const acks = o.replies.length + (asReplica ? 1 : 0);
+    return unavailable(`only ${acks} of w=${req.w} replicas acknowledged within ${req.timeoutMs} ms (the write may still be applied)`);
   }
 }

@@ -163,10 +163,22 @@ export function completeTransfer(state: ClusterState, p: number, to: string): Cl
   const r = state.ring[p];
   if (!r || r.pendingTo !== to) return state; // superseded by a newer plan: nothing to switch
   const ring = state.ring.map((x, i) => (i === p ? { owner: to, epoch: r.epoch + 1, pendingTo: undefined } : x));
-  let next: ClusterState = { ...state, ring };
-  const joining = next.members.get(to);
-  if (joining && joining.state === 'joining' && !next.ring.some((x) => x.pendingTo === to)) next = withMember(next, { ...joining, state: 'member', version: joining.version + 1 });
-  return next;
+  return { ...state, ring };
+}
+
+/**
+ * A joining node becomes a member once it owns its fair share (floor(Q/m)) with nothing
+ * pending: claims of concurrent joins resolve per partition, so "no transfer pending" alone
+ * could mean "lost every race", not "done".
+ */
+export function admitIfSettled(state: ClusterState, id: string): ClusterState {
+  const me = state.members.get(id);
+  if (!me || me.state !== 'joining') return state;
+  if (state.ring.some((r) => r.pendingTo === id)) return state;
+  const active = [...state.members.values()].filter((m) => m.state === 'joining' || m.state === 'member').length;
+  const owned = state.ring.filter((r) => r.owner === id).length;
+  if (owned < Math.floor(state.partitions / Math.max(1, active))) return state;
+  return withMember(state, { ...me, state: 'member', version: me.version + 1 });
 }
 
 /** A leaving member that owns nothing and has nothing pending is gone. */

@@ -9,6 +9,7 @@ import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
 import { type GyreNode, contextSecret } from '../node.js';
+import { activeMembers } from '../core/gossip.js';
 import type { Failure } from '../core/coordinator.js';
 
 const contextHeader = 'x-gyre-context';
@@ -228,26 +229,41 @@ export function createApiServer(node: GyreNode): http.Server {
   }
 
   function status(res: http.ServerResponse): void {
-    const ring = node.membership.ring();
+    const state = node.clusterState();
     const owned = new Map<string, number>();
-    for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
+    for (const r of state.ring) owned.set(r.owner, (owned.get(r.owner) ?? 0) + 1);
     const now = node.env.now();
+    const hints = node.store.hintCounts();
+    const me = state.members.get(config.id);
     sendJson(res, 200, {
-      node: { id: config.id, address: node.self.http, startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: '0.1.0' },
+      node: { id: config.id, address: node.self.http, state: me?.state ?? 'joining', startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: '0.1.0' },
       listeners: { http: node.self.http, internode: node.self.internode },
       config: { n: config.n, r: config.r, w: config.w, partitions: config.partitions, requestTimeoutMs: config.requestTimeoutMs },
-      members: node.membership.members().map((m) => {
-        const seen = node.membership.lastSeenMs(m.id);
+      members: activeMembers(state).map((m) => {
+        const last = node.detector.lastHeartbeatMs(m.id);
+        const phi = m.id === config.id ? 0 : node.detector.phi(m.id, now);
         return {
           id: m.id,
           address: m.http,
           internode: m.internode,
-          status: node.membership.status(m.id),
+          status: node.memberStatus(m),
+          state: m.state,
+          phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : null,
+          heartbeat: m.heartbeat,
+          heartbeatAgeMs: m.id === config.id ? 0 : last === undefined ? null : now - last,
           partitions: owned.get(m.id) ?? 0,
-          lastSeenMsAgo: m.id === config.id ? 0 : seen === undefined ? null : now - seen,
         };
       }),
-      hintsPending: 0,
+      hintsPending: [...hints.values()].reduce((a, b) => a + b, 0),
+      hints: { byTarget: Object.fromEntries(hints), ...node.handoff.status() },
+      transfers: {
+        pending: state.ring.flatMap((r, partition) => (r.pendingTo ? [{ partition, from: r.owner, to: r.pendingTo }] : [])),
+        active: node.transfers.active(),
+        completed: node.transfers.completed,
+        keysReceived: node.transfers.keysReceived,
+      },
+      antiEntropy: node.antiEntropy.status(),
+      ring: state.partitions <= 4096 ? { partitions: state.partitions, owners: state.ring.map((r) => r.owner) } : { partitions: state.partitions },
       storage: node.store.stats(),
     });
   }
@@ -276,6 +292,12 @@ export function createApiServer(node: GyreNode): http.Server {
         op = 'replicas';
         await replicas(res, decodeKeySegment(path.slice(10)));
         return 200;
+      }
+      if (path === '/admin/leave' && req.method === 'POST') {
+        op = 'admin';
+        const r = node.leave();
+        sendJson(res, r.ok ? 202 : 409, r.ok ? { ok: true, message: r.message } : { error: 'cannot_leave', message: r.message });
+        return r.ok ? 202 : 409;
       }
       if (path === '/status' && req.method === 'GET') {
         op = 'status';

@@ -5,6 +5,9 @@
 import { type Parsed, type PackedVersion, packClock, packVersions, parseClock, parseVersions, keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { VClock } from '../core/vclock.js';
+import type { ClusterState, MemberRecord, MemberState, PartitionRecord } from '../core/gossip.js';
+import { partitionsMax } from '../core/partitioner.js';
+import { digestBytes } from '../core/merkle.js';
 
 export interface MemberInfo {
   readonly id: string;
@@ -14,18 +17,26 @@ export interface MemberInfo {
   readonly internode: string;
 }
 
-export interface ClusterShape {
-  readonly partitions: number;
-  readonly n: number;
-}
-
 export const membersPerMessageMax = 10_000;
 export const idBytesMax = 64;
+/** Keys in one writeMany or fold batch. */
+export const batchKeysMax = 512;
+/** Keys listed in one anti-entropy key-digest reply. */
+export const aeKeysMax = 8192;
+/** Leaves of one Merkle tree. */
+export const merkleLeavesMax = 4096;
+
+export interface KeyVersions {
+  readonly key: Uint8Array;
+  readonly partition: number;
+  readonly versions: readonly Version[];
+}
 
 export type Request =
-  | { readonly t: 'hello'; readonly from: MemberInfo; readonly shape: ClusterShape; readonly members: readonly MemberInfo[] }
-  | { readonly t: 'read'; readonly key: Uint8Array }
-  | { readonly t: 'write'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[] }
+  | { readonly t: 'gossip'; readonly state: ClusterState }
+  | { readonly t: 'read'; readonly key: Uint8Array; readonly hintFor: string | undefined }
+  | { readonly t: 'write'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[]; readonly hintFor: string | undefined }
+  | { readonly t: 'writeMany'; readonly items: readonly KeyVersions[] }
   | {
       readonly t: 'coordinate';
       readonly key: Uint8Array;
@@ -35,23 +46,72 @@ export type Request =
       readonly context: VClock;
       readonly w: number;
       readonly timeoutMs: number;
-    };
+    }
+  | { readonly t: 'fold'; readonly partition: number; readonly afterKey: Uint8Array | undefined; readonly limit: number }
+  | { readonly t: 'aeRoots'; readonly partitions: readonly number[] }
+  | { readonly t: 'aeLeaves'; readonly partition: number }
+  | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] };
+
+const memberStates: readonly MemberState[] = ['joining', 'member', 'leaving', 'left'];
+
+export function packState(s: ClusterState): unknown[] {
+  return [
+    s.partitions,
+    s.n,
+    [...s.members.values()].map((m) => [m.id, m.http, m.internode, m.state, m.version, m.heartbeat]),
+    s.ring.map((r) => [r.owner, r.epoch, r.pendingTo ?? null]),
+  ];
+}
+
+export function parseState(raw: unknown): ClusterState | undefined {
+  if (!Array.isArray(raw) || raw.length !== 4) return undefined;
+  const [partitions, n, members, ring] = raw as unknown[];
+  if (!Number.isSafeInteger(partitions) || (partitions as number) < 1 || (partitions as number) > partitionsMax) return undefined;
+  if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > 16) return undefined;
+  if (!Array.isArray(members) || members.length === 0 || members.length > membersPerMessageMax) return undefined;
+  if (!Array.isArray(ring) || ring.length !== partitions) return undefined;
+  const map = new Map<string, MemberRecord>();
+  for (const m of members) {
+    if (!Array.isArray(m) || m.length !== 6) return undefined;
+    const [id, http, internode, state, version, heartbeat] = m as unknown[];
+    const info = parseMember([id, http, internode]);
+    if (!info || !memberStates.includes(state as MemberState)) return undefined;
+    if (!Number.isSafeInteger(version) || (version as number) < 0 || !Number.isSafeInteger(heartbeat) || (heartbeat as number) < 0) return undefined;
+    map.set(info.id, { ...info, state: state as MemberState, version: version as number, heartbeat: heartbeat as number });
+  }
+  const records: PartitionRecord[] = [];
+  for (const r of ring) {
+    if (!Array.isArray(r) || r.length !== 3) return undefined;
+    const [owner, epoch, pendingTo] = r as unknown[];
+    if (typeof owner !== 'string' || !isValidNodeId(owner)) return undefined;
+    if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) return undefined;
+    if (pendingTo !== null && (typeof pendingTo !== 'string' || !isValidNodeId(pendingTo))) return undefined;
+    records.push({ owner, epoch: epoch as number, pendingTo: pendingTo ?? undefined });
+  }
+  return { partitions: partitions as number, n: n as number, members: map, ring: records };
+}
 
 export function encodeRequest(r: Request): unknown[] {
   switch (r.t) {
-    case 'hello':
-      return ['hello', packMember(r.from), [r.shape.partitions, r.shape.n], r.members.map(packMember)];
+    case 'gossip':
+      return ['gossip', packState(r.state)];
     case 'read':
-      return ['read', r.key];
+      return ['read', r.key, r.hintFor ?? null];
     case 'write':
-      return ['write', r.key, r.partition, packVersions(r.versions)];
+      return ['write', r.key, r.partition, packVersions(r.versions), r.hintFor ?? null];
+    case 'writeMany':
+      return ['writeMany', r.items.map((i) => [i.key, i.partition, packVersions(i.versions)])];
     case 'coordinate':
       return ['coordinate', r.key, r.deleted, r.value, r.contentType, packClock(r.context), r.w, r.timeoutMs];
+    case 'fold':
+      return ['fold', r.partition, r.afterKey ?? null, r.limit];
+    case 'aeRoots':
+      return ['aeRoots', r.partitions];
+    case 'aeLeaves':
+      return ['aeLeaves', r.partition];
+    case 'aeKeys':
+      return ['aeKeys', r.partition, r.leaves];
   }
-}
-
-function packMember(m: MemberInfo): [string, string, string] {
-  return [m.id, m.http, m.internode];
 }
 
 const addressPattern = /^[A-Za-z0-9.\-:[\]]{1,255}:\d{1,5}$/;
@@ -73,37 +133,61 @@ function isKey(raw: unknown): raw is Uint8Array {
   return raw instanceof Uint8Array && raw.byteLength >= 1 && raw.byteLength <= keyBytesMax;
 }
 
+function isPartition(raw: unknown): raw is number {
+  return Number.isSafeInteger(raw) && (raw as number) >= 0 && (raw as number) < partitionsMax;
+}
+
+function optionalNodeId(raw: unknown): { ok: true; value: string | undefined } | { ok: false } {
+  if (raw === null || raw === undefined) return { ok: true, value: undefined };
+  if (typeof raw === 'string' && isValidNodeId(raw)) return { ok: true, value: raw };
+  return { ok: false };
+}
+
 function bad(reason: string): { ok: false; reason: string } {
   return { ok: false, reason };
+}
+
+function parseKeyVersions(raw: unknown): Parsed<KeyVersions> {
+  if (!Array.isArray(raw) || raw.length !== 3) return bad('item: not a triple');
+  if (!isKey(raw[0])) return bad('item: bad key');
+  if (!isPartition(raw[1])) return bad('item: bad partition');
+  const versions = parseVersions(raw[2]);
+  if (!versions.ok) return bad(`item: ${versions.reason}`);
+  return { ok: true, value: { key: raw[0], partition: raw[1], versions: versions.value } };
 }
 
 export function parseRequest(raw: unknown): Parsed<Request> {
   if (!Array.isArray(raw) || typeof raw[0] !== 'string') return bad('request is not a tagged array');
   switch (raw[0]) {
-    case 'hello': {
-      const from = parseMember(raw[1]);
-      const shape = raw[2];
-      const members = raw[3];
-      if (!from) return bad('hello: bad sender');
-      if (!Array.isArray(shape) || !Number.isSafeInteger(shape[0]) || !Number.isSafeInteger(shape[1])) return bad('hello: bad cluster shape');
-      if (!Array.isArray(members) || members.length > membersPerMessageMax) return bad('hello: bad member list');
-      const parsed: MemberInfo[] = [];
-      for (const m of members) {
-        const pm = parseMember(m);
-        if (!pm) return bad('hello: bad member');
-        parsed.push(pm);
-      }
-      return { ok: true, value: { t: 'hello', from, shape: { partitions: shape[0] as number, n: shape[1] as number }, members: parsed } };
+    case 'gossip': {
+      const state = parseState(raw[1]);
+      if (!state) return bad('gossip: malformed cluster state');
+      return { ok: true, value: { t: 'gossip', state } };
     }
-    case 'read':
+    case 'read': {
       if (!isKey(raw[1])) return bad('read: bad key');
-      return { ok: true, value: { t: 'read', key: raw[1] } };
+      const hintFor = optionalNodeId(raw[2]);
+      if (!hintFor.ok) return bad('read: bad hint target');
+      return { ok: true, value: { t: 'read', key: raw[1], hintFor: hintFor.value } };
+    }
     case 'write': {
       if (!isKey(raw[1])) return bad('write: bad key');
-      if (!Number.isSafeInteger(raw[2]) || (raw[2] as number) < 0) return bad('write: bad partition');
+      if (!isPartition(raw[2])) return bad('write: bad partition');
       const versions = parseVersions(raw[3]);
       if (!versions.ok) return bad(`write: ${versions.reason}`);
-      return { ok: true, value: { t: 'write', key: raw[1], partition: raw[2] as number, versions: versions.value } };
+      const hintFor = optionalNodeId(raw[4]);
+      if (!hintFor.ok) return bad('write: bad hint target');
+      return { ok: true, value: { t: 'write', key: raw[1], partition: raw[2], versions: versions.value, hintFor: hintFor.value } };
+    }
+    case 'writeMany': {
+      if (!Array.isArray(raw[1]) || raw[1].length > batchKeysMax) return bad('writeMany: bad batch');
+      const items: KeyVersions[] = [];
+      for (const i of raw[1]) {
+        const kv = parseKeyVersions(i);
+        if (!kv.ok) return bad(`writeMany: ${kv.reason}`);
+        items.push(kv.value);
+      }
+      return { ok: true, value: { t: 'writeMany', items } };
     }
     case 'coordinate': {
       const [, key, deleted, value, contentType, ctx, w, timeoutMs] = raw as unknown[];
@@ -117,6 +201,24 @@ export function parseRequest(raw: unknown): Parsed<Request> {
       if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 600_000) return bad('coordinate: bad timeout');
       return { ok: true, value: { t: 'coordinate', key, deleted, value, contentType, context, w: w as number, timeoutMs: timeoutMs as number } };
     }
+    case 'fold': {
+      if (!isPartition(raw[1])) return bad('fold: bad partition');
+      if (raw[2] !== null && !isKey(raw[2])) return bad('fold: bad cursor');
+      if (!Number.isSafeInteger(raw[3]) || (raw[3] as number) < 1 || (raw[3] as number) > batchKeysMax) return bad('fold: bad limit');
+      return { ok: true, value: { t: 'fold', partition: raw[1], afterKey: (raw[2] as Uint8Array | null) ?? undefined, limit: raw[3] as number } };
+    }
+    case 'aeRoots': {
+      if (!Array.isArray(raw[1]) || raw[1].length > partitionsMax || !raw[1].every(isPartition)) return bad('aeRoots: bad partitions');
+      return { ok: true, value: { t: 'aeRoots', partitions: raw[1] as number[] } };
+    }
+    case 'aeLeaves':
+      if (!isPartition(raw[1])) return bad('aeLeaves: bad partition');
+      return { ok: true, value: { t: 'aeLeaves', partition: raw[1] } };
+    case 'aeKeys': {
+      if (!isPartition(raw[1])) return bad('aeKeys: bad partition');
+      if (!Array.isArray(raw[2]) || raw[2].length > merkleLeavesMax || !raw[2].every((l) => Number.isSafeInteger(l) && l >= 0 && l < merkleLeavesMax)) return bad('aeKeys: bad leaves');
+      return { ok: true, value: { t: 'aeKeys', partition: raw[1], leaves: raw[2] as number[] } };
+    }
     default:
       return bad(`unknown request type ${JSON.stringify(String(raw[0]).slice(0, 32))}`);
   }
@@ -124,25 +226,7 @@ export function parseRequest(raw: unknown): Parsed<Request> {
 
 // Replies
 
-export type HelloReply = { readonly from: MemberInfo; readonly members: readonly MemberInfo[] };
 export type CoordinateReply = { readonly status: number; readonly clock: VClock | undefined; readonly error: string | undefined; readonly message: string | undefined };
-
-export function encodeHelloReply(from: MemberInfo, members: readonly MemberInfo[]): unknown[] {
-  return ['hello', packMember(from), members.map(packMember)];
-}
-
-export function parseHelloReply(raw: unknown): Parsed<HelloReply> {
-  if (!Array.isArray(raw) || raw[0] !== 'hello') return bad('hello reply: malformed');
-  const from = parseMember(raw[1]);
-  if (!from || !Array.isArray(raw[2]) || raw[2].length > membersPerMessageMax) return bad('hello reply: malformed');
-  const members: MemberInfo[] = [];
-  for (const m of raw[2]) {
-    const pm = parseMember(m);
-    if (!pm) return bad('hello reply: bad member');
-    members.push(pm);
-  }
-  return { ok: true, value: { from, members } };
-}
 
 export function encodeVersionsReply(versions: readonly Version[]): [string, PackedVersion[]] {
   return ['versions', packVersions(versions)];
@@ -170,4 +254,58 @@ export function parseCoordinateReply(raw: unknown): Parsed<CoordinateReply> {
   const error = typeof raw[3] === 'string' ? raw[3] : undefined;
   const message = typeof raw[4] === 'string' ? raw[4] : undefined;
   return { ok: true, value: { status: raw[1] as number, clock, error, message } };
+}
+
+export function encodeGossipReply(state: ClusterState): unknown[] {
+  return ['gossip', packState(state)];
+}
+
+export function parseGossipReply(raw: unknown): Parsed<ClusterState> {
+  if (!Array.isArray(raw) || raw[0] !== 'gossip') return bad('gossip reply: malformed');
+  const s = parseState(raw[1]);
+  return s ? { ok: true, value: s } : bad('gossip reply: malformed state');
+}
+
+export function encodeFoldReply(items: readonly KeyVersions[], done: boolean): unknown[] {
+  return ['fold', items.map((i) => [i.key, i.partition, packVersions(i.versions)]), done];
+}
+
+export function parseFoldReply(raw: unknown): Parsed<{ items: KeyVersions[]; done: boolean }> {
+  if (!Array.isArray(raw) || raw[0] !== 'fold' || !Array.isArray(raw[1]) || raw[1].length > batchKeysMax || typeof raw[2] !== 'boolean') return bad('fold reply: malformed');
+  const items: KeyVersions[] = [];
+  for (const i of raw[1]) {
+    const kv = parseKeyVersions(i);
+    if (!kv.ok) return bad(`fold reply: ${kv.reason}`);
+    items.push(kv.value);
+  }
+  return { ok: true, value: { items, done: raw[2] } };
+}
+
+function isDigest(raw: unknown): raw is Uint8Array {
+  return raw instanceof Uint8Array && raw.byteLength === digestBytes;
+}
+
+export function parseRootsReply(raw: unknown): Parsed<Map<number, Uint8Array>> {
+  if (!Array.isArray(raw) || raw[0] !== 'aeRoots' || !Array.isArray(raw[1]) || raw[1].length > partitionsMax) return bad('aeRoots reply: malformed');
+  const out = new Map<number, Uint8Array>();
+  for (const pair of raw[1]) {
+    if (!Array.isArray(pair) || !isPartition(pair[0]) || !isDigest(pair[1])) return bad('aeRoots reply: bad entry');
+    out.set(pair[0], pair[1]);
+  }
+  return { ok: true, value: out };
+}
+
+export function parseLeavesReply(raw: unknown): Parsed<Uint8Array[]> {
+  if (!Array.isArray(raw) || raw[0] !== 'aeLeaves' || !Array.isArray(raw[1]) || raw[1].length > merkleLeavesMax || !raw[1].every(isDigest)) return bad('aeLeaves reply: malformed');
+  return { ok: true, value: raw[1] as Uint8Array[] };
+}
+
+export function parseKeysReply(raw: unknown): Parsed<{ key: Uint8Array; digest: Uint8Array }[]> {
+  if (!Array.isArray(raw) || raw[0] !== 'aeKeys' || !Array.isArray(raw[1]) || raw[1].length > aeKeysMax) return bad('aeKeys reply: malformed');
+  const out: { key: Uint8Array; digest: Uint8Array }[] = [];
+  for (const pair of raw[1]) {
+    if (!Array.isArray(pair) || !isKey(pair[0]) || !isDigest(pair[1])) return bad('aeKeys reply: bad entry');
+    out.push({ key: pair[0], digest: pair[1] });
+  }
+  return { ok: true, value: out };
 }

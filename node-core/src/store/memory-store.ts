@@ -1,15 +1,28 @@
 // In-memory Store: the same contract as SqliteStore (commit before resolve, updaters applied
-// in order), for unit tests and the simulator, where "durable" means "survives a simulated
-// crash" because the simulator keeps this object across restarts.
+// in order, change listeners after commit), for unit tests and the simulator, where
+// "durable" means "survives a simulated crash" because the simulator keeps this object
+// across restarts of the node built on it.
 
 import type { Version } from '../core/siblings.js';
 import type { ActorId } from '../core/vclock.js';
-import { type Store, type StoreStats, type Updater, makeActorId } from './store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, dataSpace, makeActorId } from './store.js';
+
+interface Row {
+  readonly key: Buffer;
+  readonly partition: number;
+  readonly versions: readonly Version[];
+}
+
+function hex(key: Uint8Array): string {
+  return Buffer.from(key).toString('hex');
+}
 
 export class MemoryStore implements Store {
-  private readonly data = new Map<string, { partition: number; versions: readonly Version[] }>();
+  private readonly data = new Map<string, Row>();
+  private readonly hints = new Map<string, Map<string, Row>>();
   private readonly meta = new Map<string, Uint8Array>();
   private readonly actors = new Map<number, ActorId>();
+  private readonly listeners: ChangeListener[] = [];
   private lastActorMs = 0;
 
   constructor(
@@ -17,21 +30,29 @@ export class MemoryStore implements Store {
     private readonly now: () => number,
   ) {}
 
-  private static k(key: Uint8Array): string {
-    return Buffer.from(key).toString('base64');
+  private table(space: Space): Map<string, Row> {
+    if (space.kind === 'data') return this.data;
+    let t = this.hints.get(space.target);
+    if (!t) {
+      t = new Map();
+      this.hints.set(space.target, t);
+    }
+    return t;
   }
 
-  async read(key: Uint8Array): Promise<Version[]> {
-    return [...(this.data.get(MemoryStore.k(key))?.versions ?? [])];
+  async read(key: Uint8Array, space: Space = dataSpace): Promise<Version[]> {
+    return [...(this.table(space).get(hex(key))?.versions ?? [])];
   }
 
-  async update<T>(key: Uint8Array, partition: number, f: Updater<T>): Promise<T> {
-    const k = MemoryStore.k(key);
-    const cur = this.data.get(k)?.versions ?? [];
+  async update<T>(key: Uint8Array, partition: number, f: Updater<T>, space: Space = dataSpace): Promise<T> {
+    const t = this.table(space);
+    const k = hex(key);
+    const cur = t.get(k)?.versions ?? [];
     const { versions, result } = f(cur, { actorFor: (p) => this.actorFor(p) });
     if (versions !== undefined) {
-      if (versions.length === 0) this.data.delete(k);
-      else this.data.set(k, { partition, versions });
+      if (versions.length === 0) t.delete(k);
+      else t.set(k, { key: Buffer.from(key), partition, versions });
+      if (space.kind === 'data') for (const l of this.listeners) l(key, partition, cur, versions);
     }
     return result;
   }
@@ -44,6 +65,41 @@ export class MemoryStore implements Store {
     const actor = makeActorId(this.nodeId, ms);
     this.actors.set(partition, actor);
     return actor;
+  }
+
+  private static scan(rows: Iterable<Row>, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
+    const after = afterKey ? Buffer.from(afterKey) : undefined;
+    return [...rows]
+      .filter((r) => !after || Buffer.compare(r.key, after) > 0)
+      .sort((a, b) => Buffer.compare(a.key, b.key))
+      .slice(0, limit)
+      .map((r) => ({ key: r.key, partition: r.partition, versions: [...r.versions] }));
+  }
+
+  scanPartition(partition: number, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
+    return MemoryStore.scan([...this.data.values()].filter((r) => r.partition === partition), afterKey, limit);
+  }
+
+  scanHints(target: string, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
+    return MemoryStore.scan(this.hints.get(target)?.values() ?? [], afterKey, limit);
+  }
+
+  partitionsHeld(): number[] {
+    return [...new Set([...this.data.values()].map((r) => r.partition))].sort((a, b) => a - b);
+  }
+
+  hintCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [target, t] of this.hints) if (t.size > 0) out.set(target, t.size);
+    return out;
+  }
+
+  retireActor(partition: number): void {
+    this.actors.delete(partition);
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
   }
 
   getMeta(name: string): Uint8Array | undefined {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { packVersions, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId } from '../core/vclock.js';
-import { type Store, type StoreStats, type Updater, makeActorId } from './store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, dataSpace, makeActorId } from './store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
@@ -31,6 +31,7 @@ export interface SqliteStoreOptions {
 }
 
 interface PendingUpdate {
+  readonly space: Space;
   readonly key: Buffer;
   readonly partition: number;
   readonly f: Updater<unknown>;
@@ -49,6 +50,8 @@ export class SqliteStore implements Store {
   private byteCount = 0;
   private readonly actors = new Map<number, ActorId>();
   private readonly meta = new Map<string, Uint8Array>();
+  private readonly hints = new Map<string, number>();
+  private readonly listeners: ChangeListener[] = [];
   private readonly stmts;
 
   constructor(
@@ -70,6 +73,13 @@ export class SqliteStore implements Store {
       CREATE INDEX IF NOT EXISTS kv_partition ON kv (partition, key);
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS actors (partition INTEGER PRIMARY KEY, actor TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS hints (
+        target TEXT NOT NULL,
+        key BLOB NOT NULL,
+        partition INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (target, key)
+      );
     `);
     this.stmts = {
       get: this.db.prepare<[Buffer], { data: Buffer; bytes: number }>('SELECT data, bytes FROM kv WHERE key = ?'),
@@ -77,7 +87,17 @@ export class SqliteStore implements Store {
       del: this.db.prepare<[Buffer]>('DELETE FROM kv WHERE key = ?'),
       setMeta: this.db.prepare<[string, Buffer]>('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
       setActor: this.db.prepare<[number, string]>('INSERT OR REPLACE INTO actors (partition, actor) VALUES (?, ?)'),
+      delActor: this.db.prepare<[number]>('DELETE FROM actors WHERE partition = ?'),
+      getHint: this.db.prepare<[string, Buffer], { data: Buffer }>('SELECT data FROM hints WHERE target = ? AND key = ?'),
+      putHint: this.db.prepare<[string, Buffer, number, Buffer]>('INSERT OR REPLACE INTO hints (target, key, partition, data) VALUES (?, ?, ?, ?)'),
+      delHint: this.db.prepare<[string, Buffer]>('DELETE FROM hints WHERE target = ? AND key = ?'),
+      scanFirst: this.db.prepare<[number, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM kv WHERE partition = ? ORDER BY key LIMIT ?'),
+      scanAfter: this.db.prepare<[number, Buffer, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM kv WHERE partition = ? AND key > ? ORDER BY key LIMIT ?'),
+      hintsFirst: this.db.prepare<[string, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM hints WHERE target = ? ORDER BY key LIMIT ?'),
+      hintsAfter: this.db.prepare<[string, Buffer, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM hints WHERE target = ? AND key > ? ORDER BY key LIMIT ?'),
+      partitions: this.db.prepare<[], { partition: number }>('SELECT DISTINCT partition FROM kv ORDER BY partition'),
     };
+    for (const row of this.db.prepare<[], { target: string; n: number }>('SELECT target, count(*) AS n FROM hints GROUP BY target').all()) this.hints.set(row.target, row.n);
     const totals = this.db.prepare<[], { n: number; b: number | null }>('SELECT count(*) AS n, sum(bytes) AS b FROM kv').get();
     this.keyCount = totals?.n ?? 0;
     this.byteCount = totals?.b ?? 0;
@@ -97,21 +117,56 @@ export class SqliteStore implements Store {
     return parsed.value;
   }
 
-  private readSync(key: Buffer): { versions: Version[]; bytes: number } {
+  private readSync(key: Buffer, space: Space): { versions: Version[]; bytes: number } {
+    if (space.kind === 'hint') {
+      const row = this.stmts.getHint.get(space.target, key);
+      return row ? { versions: this.decode(row.data), bytes: row.data.byteLength } : { versions: [], bytes: 0 };
+    }
     const row = this.stmts.get.get(key);
     if (!row) return { versions: [], bytes: 0 };
     return { versions: this.decode(row.data), bytes: row.bytes };
   }
 
-  async read(key: Uint8Array): Promise<Version[]> {
+  async read(key: Uint8Array, space: Space = dataSpace): Promise<Version[]> {
     if (this.closed) throw new Error('store is closed');
-    return this.readSync(Buffer.from(key.buffer, key.byteOffset, key.byteLength)).versions;
+    return this.readSync(Buffer.from(key.buffer, key.byteOffset, key.byteLength), space).versions;
   }
 
-  update<T>(key: Uint8Array, partition: number, f: Updater<T>): Promise<T> {
+  private rows(rows: { key: Buffer; partition: number; data: Buffer }[]): StoredKey[] {
+    return rows.map((r) => ({ key: r.key, partition: r.partition, versions: this.decode(r.data) }));
+  }
+
+  scanPartition(partition: number, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
+    if (this.closed) throw new Error('store is closed');
+    return this.rows(afterKey ? this.stmts.scanAfter.all(partition, Buffer.from(afterKey), limit) : this.stmts.scanFirst.all(partition, limit));
+  }
+
+  scanHints(target: string, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
+    if (this.closed) throw new Error('store is closed');
+    return this.rows(afterKey ? this.stmts.hintsAfter.all(target, Buffer.from(afterKey), limit) : this.stmts.hintsFirst.all(target, limit));
+  }
+
+  partitionsHeld(): number[] {
+    return this.stmts.partitions.all().map((r) => r.partition);
+  }
+
+  hintCounts(): Map<string, number> {
+    return new Map(this.hints);
+  }
+
+  retireActor(partition: number): void {
+    this.stmts.delActor.run(partition);
+    this.actors.delete(partition);
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  update<T>(key: Uint8Array, partition: number, f: Updater<T>, space: Space = dataSpace): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ key: Buffer.from(key), partition, f: f as Updater<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ space, key: Buffer.from(key), partition, f: f as Updater<unknown>, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -145,12 +200,14 @@ export class SqliteStore implements Store {
     const batch = this.queue.splice(0, commitBatchCountMax);
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const newActors = new Map<number, ActorId>();
+    const changes: { key: Buffer; partition: number; before: Version[]; after: readonly Version[] }[] = [];
+    const hintDelta = new Map<string, number>();
     let keyDelta = 0;
     let byteDelta = 0;
     try {
       this.db.transaction(() => {
         for (const op of batch) {
-          const { versions: cur, bytes: oldBytes } = this.readSync(op.key);
+          const { versions: cur, bytes: oldBytes } = this.readSync(op.key, op.space);
           let out;
           try {
             out = op.f(cur, { actorFor: (p) => this.actorFor(p, newActors) });
@@ -158,7 +215,19 @@ export class SqliteStore implements Store {
             outcomes.push({ ok: false, error });
             continue;
           }
-          if (out.versions !== undefined) {
+          if (out.versions !== undefined && op.space.kind === 'hint') {
+            const target = op.space.target;
+            if (out.versions.length === 0) {
+              if (cur.length > 0) {
+                this.stmts.delHint.run(target, op.key);
+                hintDelta.set(target, (hintDelta.get(target) ?? 0) - 1);
+              }
+            } else {
+              this.stmts.putHint.run(target, op.key, op.partition, pack(packVersions(out.versions)));
+              if (cur.length === 0) hintDelta.set(target, (hintDelta.get(target) ?? 0) + 1);
+            }
+          } else if (out.versions !== undefined) {
+            changes.push({ key: op.key, partition: op.partition, before: cur, after: out.versions });
             if (out.versions.length === 0) {
               if (oldBytes > 0 || cur.length > 0) {
                 this.stmts.del.run(op.key);
@@ -184,6 +253,12 @@ export class SqliteStore implements Store {
     for (const [p, a] of newActors) this.actors.set(p, a);
     this.keyCount += keyDelta;
     this.byteCount += byteDelta;
+    for (const [target, d] of hintDelta) {
+      const n = (this.hints.get(target) ?? 0) + d;
+      if (n > 0) this.hints.set(target, n);
+      else this.hints.delete(target);
+    }
+    for (const c of changes) for (const l of this.listeners) l(c.key, c.partition, c.before, c.after);
     batch.forEach((op, i) => {
       const o = outcomes[i]!;
       if (o.ok) op.resolve(o.value);

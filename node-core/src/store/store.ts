@@ -27,10 +27,45 @@ export interface StoreStats {
   readonly bytes: number;
 }
 
+/**
+ * Where a sibling set lives: the node's own data, or hints it holds for another node
+ * (sloppy quorum, Dynamo 4.6), kept apart so they are never mistaken for its own replicas.
+ */
+export type Space = { readonly kind: 'data' } | { readonly kind: 'hint'; readonly target: string };
+
+export const dataSpace: Space = Object.freeze({ kind: 'data' });
+
+export function hintSpace(target: string): Space {
+  return { kind: 'hint', target };
+}
+
+export interface StoredKey {
+  readonly key: Buffer;
+  readonly partition: number;
+  readonly versions: Version[];
+}
+
+/** Called after a commit changed a key of the data space (the Merkle trees listen). */
+export type ChangeListener = (key: Uint8Array, partition: number, before: readonly Version[], after: readonly Version[]) => void;
+
 export interface Store {
-  read(key: Uint8Array): Promise<Version[]>;
-  /** Resolves after the result is committed; rejects (and commits nothing for this key) if `f` throws. */
-  update<T>(key: Uint8Array, partition: number, f: Updater<T>): Promise<T>;
+  read(key: Uint8Array, space?: Space): Promise<Version[]>;
+  /**
+   * Resolves after the result is committed; rejects (and commits nothing for this key) if
+   * `f` throws. An empty result deletes the key.
+   */
+  update<T>(key: Uint8Array, partition: number, f: Updater<T>, space?: Space): Promise<T>;
+  /** Keys of a partition in key order after `afterKey`, at most `limit` (bounded batches). */
+  scanPartition(partition: number, afterKey: Uint8Array | undefined, limit: number): StoredKey[];
+  /** Hints held for `target`, in key order after `afterKey`, at most `limit`. */
+  scanHints(target: string, afterKey: Uint8Array | undefined, limit: number): StoredKey[];
+  /** Partitions this node holds any data for. */
+  partitionsHeld(): number[];
+  /** Hints held, by target node. */
+  hintCounts(): Map<string, number>;
+  /** Ends this node's actor for `partition` (after it dropped the partition's data). */
+  retireActor(partition: number): void;
+  onChange(listener: ChangeListener): void;
   getMeta(name: string): Uint8Array | undefined;
   setMeta(name: string, value: Uint8Array): Promise<void>;
   stats(): StoreStats;
