@@ -299,6 +299,7 @@ export class GyreNode {
     const fallbacks = walk.slice(this.config.n).filter((id) => this.isUp(id));
     const targets: Target[] = [];
     const upPref: string[] = [];
+    const uncovered: string[] = [];
     for (const node of pref) {
       if (this.isUp(node)) {
         targets.push({ node, hintFor: undefined });
@@ -306,9 +307,12 @@ export class GyreNode {
       } else {
         const standIn = fallbacks.shift();
         if (standIn !== undefined) targets.push({ node: standIn, hintFor: node });
+        else uncovered.push(node);
       }
     }
-    return { pref, targets, upPref };
+    const keeper = targets.some((t) => t.node === this.config.id) ? this.config.id : targets[0]?.node;
+    const extraHints = keeper === undefined ? [] : uncovered.map((node) => ({ node: keeper, hintFor: node }));
+    return { pref, targets, upPref, extraHints };
   }
 
   // Gossip

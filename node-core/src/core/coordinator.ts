@@ -41,6 +41,13 @@ export interface Target {
 export interface Placement {
   readonly pref: readonly NodeId[];
   readonly targets: readonly Target[];
+  /**
+   * Hints for down preference-list nodes that no spare node could stand in for (a cluster of
+   * N nodes has none): kept by a node that already holds a replica, as Cassandra keeps them
+   * on the coordinator. They bring the node up to date as soon as it is back, but add no
+   * durability, so they do not count towards W.
+   */
+  readonly extraHints: readonly Target[];
   /** Preference-list nodes this node sees up, in preference order. */
   readonly upPref: readonly NodeId[];
 }
@@ -271,7 +278,21 @@ export class Coordinator {
     const others = placement.targets.filter((t) => !(asReplica && t.node === selfId));
     for (const t of others) if (t.hintFor !== undefined) this.deps.events?.hinted?.(req.key, t.node, t.hintFor);
     const needed = req.w - (asReplica ? 1 : 0);
-    const send = (t: Target) => this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+    const write = (t: Target) => this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+    // A replica that did not take the write gets it later by hinted handoff: the coordinator
+    // keeps the hint (it already holds the data, so the hint is cheap and not counted in W).
+    const send = (t: Target) =>
+      write(t).catch((e: unknown) => {
+        if (asReplica && t.hintFor === undefined && t.node !== selfId) {
+          this.deps.events?.hinted?.(req.key, selfId, t.node);
+          write({ node: selfId, hintFor: t.node }).catch(() => {});
+        }
+        throw e;
+      });
+    for (const t of placement.extraHints) {
+      this.deps.events?.hinted?.(req.key, t.node, t.hintFor!);
+      send(t).catch((e: unknown) => this.deps.events?.replicaFailed?.(t.node, e));
+    }
     if (needed <= 0) {
       for (const t of others) send(t).catch((e: unknown) => this.deps.events?.replicaFailed?.(t.node, e));
       return { status: 204, clock: version.clock };
