@@ -13,6 +13,7 @@ import {
   activeMembers,
   admitIfSettled,
   beat,
+  confirmPlaceholders,
   completeTransfer,
   foundState,
   joiningState,
@@ -362,6 +363,7 @@ export class GyreNode {
     if ((me.state === 'joining' || me.state === 'member') && others.length > 0) {
       this.setState(admitIfSettled(planJoin(this.state, this.self), this.config.id), 'join');
     }
+    if (this.state.members.get(this.config.id)?.state === 'member') this.setState(confirmPlaceholders(this.state, this.config.id), 'confirm ring');
     if (me.state === 'leaving') {
       const next = markLeftIfDone(this.state, this.config.id);
       if (next !== this.state && this.store.partitionsHeld().length === 0 && this.store.hintCounts().size === 0) {

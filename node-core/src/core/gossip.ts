@@ -95,6 +95,18 @@ export function foundState(self: MemberInfo, partitions: number, n: number): Clu
   return { partitions, n, members, ring };
 }
 
+/**
+ * Epoch 0 marks a placeholder: the ring a node makes up before it has heard from anyone.
+ * When nodes start together with each other as seeds, those placeholders are all there is,
+ * and the ring the cluster forms from them keeps epoch 0 wherever nobody moved a partition.
+ * A member confirms the placeholders it owns (epoch 1), so a node joining later, whose own
+ * placeholders are epoch 0 too, can never win a partition by tie-break instead of transfer.
+ */
+export function confirmPlaceholders(state: ClusterState, id: string): ClusterState {
+  if (!state.ring.some((r) => r.epoch === 0 && r.owner === id)) return state;
+  return { ...state, ring: state.ring.map((r) => (r.epoch === 0 && r.owner === id ? { ...r, epoch: 1 } : r)) };
+}
+
 /** A node's state before it has heard from anyone: it knows only itself, joining. */
 export function joiningState(self: MemberInfo, partitions: number, n: number, ring: readonly PartitionRecord[] | undefined): ClusterState {
   const members = new Map<string, MemberRecord>([[self.id, { ...self, state: 'joining', version: 1, heartbeat: 0 }]]);
