@@ -15,9 +15,11 @@ import { MerkleTree, diffLeaves, keyDigest, leafOf } from './core/merkle.js';
 import { keyHash } from './core/partitioner.js';
 import { computePreferenceList } from './core/ring.js';
 import type { GyreNode } from './node.js';
-import { aeKeysMax, isAck, parseKeysReply, parseLeavesReply, parseRootsReply, parseVersionsReply } from './net/messages.js';
+import { aeKeysMax, batchKeysMax, isAck, parseFoldReply, parseKeysReply, parseLeavesReply, parseRootsReply } from './net/messages.js';
 
 export const aeIntervalMs = 1000;
+/** Pause between rounds while the last one still found differences. */
+export const aeBusyIntervalMs = 20;
 export const aeLeavesPerPartition = 256;
 /** Partitions repaired per round (after one roots comparison covering all shared ones). */
 export const aePartitionsPerRoundMax = 4;
@@ -76,10 +78,14 @@ export class AntiEntropy {
     this.timer = undefined;
   }
 
-  private schedule(): void {
+  private schedule(ms = aeIntervalMs): void {
     if (this.node.isStopped()) return;
-    this.timer = this.node.env.setTimer(aeIntervalMs, () => {
-      void this.round().finally(() => this.schedule());
+    this.timer = this.node.env.setTimer(ms, () => {
+      // While replicas disagree, keep exchanging back to back; once in sync, at the base rate.
+      void this.round().then(
+        (backlog) => this.schedule(backlog ? aeBusyIntervalMs : aeIntervalMs),
+        () => this.schedule(),
+      );
     });
   }
 
@@ -143,26 +149,29 @@ export class AntiEntropy {
     return out;
   }
 
-  async round(): Promise<void> {
-    if (this.running) return;
+  /** One exchange with a random peer; true if it left differences for the next round. */
+  async round(): Promise<boolean> {
+    if (this.running) return false;
     const self = this.node.config.id;
     const peers = [...this.node.clusterState().members.values()].filter((m) => m.id !== self && m.state !== 'left' && this.node.isUp(m.id));
-    if (peers.length === 0) return;
+    if (peers.length === 0) return false;
     const peer = peers[Math.floor(this.node.env.random() * peers.length)]!.id;
     this.running = true;
     try {
-      await this.exchangeWith(peer);
+      return await this.exchangeWith(peer);
     } catch (e) {
       this.node.metrics.aeExchanges.inc({ outcome: 'error' });
       this.node.log.debug({ peer, err: String(e) }, 'anti-entropy exchange failed');
+      return false;
     } finally {
       this.running = false;
     }
   }
 
-  async exchangeWith(peer: string): Promise<void> {
+  /** Exchanges with `peer`; true if differences remain. */
+  async exchangeWith(peer: string): Promise<boolean> {
     const shared = this.shared(peer);
-    if (shared.length === 0) return;
+    if (shared.length === 0) return false;
     const roots = parseRootsReply(await this.node.call(peer, { t: 'aeRoots', partitions: shared }, aeTimeoutMs));
     if (!roots.ok) throw new Error(roots.reason);
     const now = this.node.env.now();
@@ -182,6 +191,7 @@ export class AntiEntropy {
     for (let i = 0; i < Math.min(differing.length, aePartitionsPerRoundMax); i++) {
       await this.repairPartition(peer, differing[(start + i) % differing.length]!);
     }
+    return differing.length > 0;
   }
 
   private async repairPartition(peer: string, p: number): Promise<void> {
@@ -202,15 +212,21 @@ export class AntiEntropy {
     }
     for (const hex of mine.keys()) if (!theirKeys.has(hex)) keys.set(hex, Buffer.from(hex, 'hex'));
     let repaired = 0;
-    for (const key of [...keys.values()].slice(0, aeKeysPerPartitionMax)) {
-      // Both directions: take theirs, then give them the merge.
-      const remote = parseVersionsReply(await this.node.call(peer, { t: 'read', key, hintFor: undefined }, aeTimeoutMs));
+    const todo = [...keys.values()].slice(0, aeKeysPerPartitionMax);
+    for (let i = 0; i < todo.length; i += batchKeysMax) {
+      // Both directions, a batch at a time: take theirs, merge, give them the merge.
+      const batch = todo.slice(i, i + batchKeysMax);
+      const remote = parseFoldReply(await this.node.call(peer, { t: 'readMany', partition: p, keys: batch }, aeTimeoutMs));
       if (!remote.ok) throw new Error(remote.reason);
-      await this.node.mergeLocalChanged(key, p, remote.value);
-      const merged = await this.node.store.read(key);
-      const ack = await this.node.call(peer, { t: 'write', key, partition: p, versions: merged, hintFor: undefined }, aeTimeoutMs);
-      if (!isAck(ack)) throw new Error('bad write reply');
-      repaired++;
+      const merged = await Promise.all(
+        remote.value.items.map(async (item) => {
+          await this.node.mergeLocalChanged(item.key, p, item.versions);
+          return { key: item.key, partition: p, versions: await this.node.store.read(item.key) };
+        }),
+      );
+      const ack = await this.node.call(peer, { t: 'writeMany', items: merged.filter((m) => m.versions.length > 0) }, aeTimeoutMs);
+      if (!isAck(ack)) throw new Error('bad writeMany reply');
+      repaired += batch.length;
     }
     this.keysRepaired += repaired;
     this.node.metrics.aeKeysRepaired.inc(repaired);

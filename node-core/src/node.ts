@@ -438,6 +438,10 @@ export class GyreNode {
         const items = this.store.scanPartition(req.partition, req.afterKey, req.limit);
         return encodeFoldReply(items, items.length < req.limit);
       }
+      case 'readMany': {
+        const items = await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key) })));
+        return encodeFoldReply(items, true);
+      }
       case 'aeRoots':
         return this.antiEntropy.rootsReply(req.partitions);
       case 'aeLeaves':

@@ -48,6 +48,7 @@ export type Request =
       readonly timeoutMs: number;
     }
   | { readonly t: 'fold'; readonly partition: number; readonly afterKey: Uint8Array | undefined; readonly limit: number }
+  | { readonly t: 'readMany'; readonly partition: number; readonly keys: readonly Uint8Array[] }
   | { readonly t: 'aeRoots'; readonly partitions: readonly number[] }
   | { readonly t: 'aeLeaves'; readonly partition: number }
   | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] };
@@ -105,6 +106,8 @@ export function encodeRequest(r: Request): unknown[] {
       return ['coordinate', r.key, r.deleted, r.value, r.contentType, packClock(r.context), r.w, r.timeoutMs];
     case 'fold':
       return ['fold', r.partition, r.afterKey ?? null, r.limit];
+    case 'readMany':
+      return ['readMany', r.partition, r.keys];
     case 'aeRoots':
       return ['aeRoots', r.partitions];
     case 'aeLeaves':
@@ -206,6 +209,11 @@ export function parseRequest(raw: unknown): Parsed<Request> {
       if (raw[2] !== null && !isKey(raw[2])) return bad('fold: bad cursor');
       if (!Number.isSafeInteger(raw[3]) || (raw[3] as number) < 1 || (raw[3] as number) > batchKeysMax) return bad('fold: bad limit');
       return { ok: true, value: { t: 'fold', partition: raw[1], afterKey: (raw[2] as Uint8Array | null) ?? undefined, limit: raw[3] as number } };
+    }
+    case 'readMany': {
+      if (!isPartition(raw[1])) return bad('readMany: bad partition');
+      if (!Array.isArray(raw[2]) || raw[2].length > batchKeysMax || !raw[2].every(isKey)) return bad('readMany: bad keys');
+      return { ok: true, value: { t: 'readMany', partition: raw[1], keys: raw[2] as Uint8Array[] } };
     }
     case 'aeRoots': {
       if (!Array.isArray(raw[1]) || raw[1].length > partitionsMax || !raw[1].every(isPartition)) return bad('aeRoots: bad partitions');
