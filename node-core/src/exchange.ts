@@ -15,6 +15,7 @@ import { MerkleTree, diffLeaves, keyDigest, leafOf } from './core/merkle.js';
 import { keyHash } from './core/partitioner.js';
 import { computePreferenceList } from './core/ring.js';
 import type { GyreNode } from './node.js';
+import type { Version } from './core/siblings.js';
 import { aeKeysMax, batchKeysMax, isAck, parseFoldReply, parseKeysReply, parseLeavesReply, parseRootsReply } from './net/messages.js';
 
 export const aeIntervalMs = 1000;
@@ -46,18 +47,14 @@ export class AntiEntropy {
   private readonly lastAgreed = new Map<number, boolean>();
 
   constructor(private readonly node: GyreNode) {
-    for (const p of node.store.partitionsHeld()) {
-      let after: Uint8Array | undefined;
-      for (;;) {
-        const batch = node.store.scanPartition(p, after, scanBatch);
-        for (const k of batch) this.tree(p).update(leafOf(keyHash(k.key), aeLeavesPerPartition), undefined, keyDigest(k.key, k.versions));
-        if (batch.length < scanBatch) break;
-        after = batch[batch.length - 1]!.key;
-      }
-    }
     node.store.onChange((key, partition, before, after) => {
       this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), keyDigest(key, before), keyDigest(key, after));
     });
+  }
+
+  /** Adds a stored key to its tree (the node feeds every key once at start). */
+  noteKey(key: Uint8Array, partition: number, versions: readonly Version[]): void {
+    this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), undefined, keyDigest(key, versions));
   }
 
   private tree(p: number): MerkleTree {

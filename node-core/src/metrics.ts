@@ -22,6 +22,7 @@ export class NodeMetrics {
   readonly handoffKeys: Counter;
   readonly aeExchanges: Counter<'outcome'>;
   readonly aeKeysRepaired: Counter;
+  readonly tombstonesReaped: Counter;
 
   constructor(opts: {
     defaultMetrics: boolean;
@@ -71,6 +72,7 @@ export class NodeMetrics {
     this.handoffKeys = new Counter({ name: 'gyre_handoff_keys_total', help: 'Keys of partitions this node no longer replicates, handed to their replicas and dropped', registers });
     this.aeExchanges = new Counter({ name: 'gyre_ae_exchanges_total', help: 'Anti-entropy exchanges by outcome', labelNames: ['outcome'], registers });
     this.aeKeysRepaired = new Counter({ name: 'gyre_ae_keys_repaired_total', help: 'Keys found different by anti-entropy and merged', registers });
+    this.tombstonesReaped = new Counter({ name: 'gyre_tombstones_reaped_total', help: 'Tombstone-only keys reaped after every replica held them and the grace period passed', registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gyre_process_' });
   }
 }

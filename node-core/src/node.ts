@@ -54,6 +54,8 @@ import { type Store, dataSpace, hintSpace } from './store/store.js';
 import { Handoff } from './handoff.js';
 import { Transfers } from './transfer.js';
 import { AntiEntropy } from './exchange.js';
+import { Reaper, reapUpdate } from './reaper.js';
+import { covers } from './core/vclock.js';
 
 export interface NodeConfig {
   readonly id: string;
@@ -72,6 +74,10 @@ export interface NodeConfig {
   readonly requestTimeoutMs: number;
   readonly sync: 'normal' | 'full';
   readonly logLevel: string;
+  /** A tombstone-only key is reaped this long after its newest tombstone. */
+  readonly tombstoneGraceMs: number;
+  /** How long a reaped key's clock is remembered to drop stale copies. */
+  readonly reapedRetainMs: number;
 }
 
 export const defaultConfig = {
@@ -82,6 +88,8 @@ export const defaultConfig = {
   requestTimeoutMs: 3000,
   sync: 'normal' as const,
   logLevel: 'info',
+  tombstoneGraceMs: 3_600_000,
+  reapedRetainMs: 7 * 86_400_000,
 };
 
 /** Dynamo 4.8: each node gossips with one random peer about once a second. */
@@ -127,6 +135,7 @@ export class GyreNode {
   readonly handoff: Handoff;
   readonly transfers: Transfers;
   readonly antiEntropy: AntiEntropy;
+  readonly reaper: Reaper;
   private state: ClusterState;
   private gossipTimer: TimerHandle | undefined;
   private stopped = false;
@@ -181,6 +190,8 @@ export class GyreNode {
     this.handoff = new Handoff(this);
     this.transfers = new Transfers(this);
     this.antiEntropy = new AntiEntropy(this);
+    this.reaper = new Reaper(this, config.tombstoneGraceMs, config.reapedRetainMs);
+    this.scanStoredKeys();
     transport.setHandler((body, from) => this.handle(body, from));
   }
 
@@ -214,6 +225,23 @@ export class GyreNode {
     return node;
   }
 
+  /** One pass over the stored keys at start: builds the Merkle trees and the reaping index. */
+  private scanStoredKeys(): void {
+    const batchKeys = 512;
+    for (const p of this.store.partitionsHeld()) {
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const batch = this.store.scanPartition(p, after, batchKeys);
+        for (const k of batch) {
+          this.antiEntropy.noteKey(k.key, p, k.versions);
+          this.reaper.note(k.key, p, k.versions);
+        }
+        if (batch.length < batchKeys) break;
+        after = batch[batch.length - 1]!.key;
+      }
+    }
+  }
+
   private initialState(): ClusterState {
     const raw = this.store.getMeta('cluster');
     const saved = raw ? parseState(unpack(raw)) : undefined;
@@ -229,6 +257,7 @@ export class GyreNode {
     this.handoff.start();
     this.transfers.start();
     this.antiEntropy.start();
+    this.reaper.start();
   }
 
   // Cluster state
@@ -442,6 +471,8 @@ export class GyreNode {
         const items = await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key) })));
         return encodeFoldReply(items, true);
       }
+      case 'reap':
+        return (await this.store.update(req.key, req.partition, reapUpdate(req.versions))) ? ackReply : ['kept'];
       case 'aeRoots':
         return this.antiEntropy.rootsReply(req.partitions);
       case 'aeLeaves':
@@ -470,13 +501,22 @@ export class GyreNode {
     return this.store.update(
       key,
       partition,
-      (cur) => {
-        const merged = syncSiblings(cur, incoming);
+      (cur, tools) => {
+        // Versions a reaped tombstone covered are stale copies arriving late: drop them.
+        const reaped = space.kind === 'data' ? tools.reaped() : undefined;
+        const fresh = reaped ? incoming.filter((v) => !covers(reaped, v.dot)) : incoming;
+        const merged = syncSiblings(cur, fresh);
         const same = sameSiblings(merged, cur);
         return { versions: same ? undefined : merged, result: !same };
       },
       space,
     );
+  }
+
+  /** Asks a replica to reap a key's tombstones (itself directly). */
+  async reapReplica(node: string, key: Uint8Array, partition: number, versions: readonly Version[]): Promise<boolean> {
+    if (node === this.config.id) return this.store.update(key, partition, reapUpdate(versions));
+    return isAck(await this.call(node, { t: 'reap', key, partition, versions }, 3000));
   }
 
   /** What one replica holds for a key, read from it directly (GET /replicas). */
@@ -532,6 +572,7 @@ export class GyreNode {
     this.handoff.stop();
     this.transfers.stop();
     this.antiEntropy.stop();
+    this.reaper.stop();
     await this.transport.close();
     await this.store.close();
   }

@@ -14,7 +14,7 @@ import type { Env } from './env.js';
 import { quorumResult, type VoteResult } from './quorum.js';
 import { mergeReplies, staleReplicas, type ReplicaReply } from './read-repair.js';
 import { type Payload, type Version, contextOf, coordinatePut, siblingsBytes } from './siblings.js';
-import { type VClock, defaultPruneLimits } from './vclock.js';
+import { type VClock, defaultPruneLimits, join } from './vclock.js';
 import type { Store } from '../store/store.js';
 import type { CoordinateReply } from '../net/messages.js';
 
@@ -256,7 +256,11 @@ export class Coordinator {
     if (asReplica) {
       try {
         made = await store.update<{ versions: Version[]; version: Version } | Failure>(req.key, partition, (cur, tools) => {
-          const out = coordinatePut(cur, req.context, tools.actorFor(partition), env.now(), req.payload, defaultPruneLimits, placement.pref);
+          // Reaped tombstones are history the new version must cover, or replicas still
+          // remembering them would take it for a stale copy (and its counter could repeat).
+          const reaped = tools.reaped();
+          const context = reaped ? join(req.context, reaped) : req.context;
+          const out = coordinatePut(cur, context, tools.actorFor(partition), env.now(), req.payload, defaultPruneLimits, placement.pref);
           if (out.versions.length > siblingsMax) {
             return { versions: undefined, result: { status: 413, error: 'too_many_siblings', message: `the write would leave ${out.versions.length} siblings (limit ${siblingsMax}); read the key and write with its context to resolve them` } as Failure };
           }

@@ -263,6 +263,7 @@ export function createApiServer(node: GyreNode): http.Server {
         keysReceived: node.transfers.keysReceived,
       },
       antiEntropy: node.antiEntropy.status(),
+      tombstones: node.reaper.status(),
       ring: state.partitions <= 4096 ? { partitions: state.partitions, owners: state.ring.map((r) => r.owner) } : { partitions: state.partitions },
       storage: node.store.stats(),
     });

@@ -49,6 +49,7 @@ export type Request =
     }
   | { readonly t: 'fold'; readonly partition: number; readonly afterKey: Uint8Array | undefined; readonly limit: number }
   | { readonly t: 'readMany'; readonly partition: number; readonly keys: readonly Uint8Array[] }
+  | { readonly t: 'reap'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[] }
   | { readonly t: 'aeRoots'; readonly partitions: readonly number[] }
   | { readonly t: 'aeLeaves'; readonly partition: number }
   | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] };
@@ -108,6 +109,8 @@ export function encodeRequest(r: Request): unknown[] {
       return ['fold', r.partition, r.afterKey ?? null, r.limit];
     case 'readMany':
       return ['readMany', r.partition, r.keys];
+    case 'reap':
+      return ['reap', r.key, r.partition, packVersions(r.versions)];
     case 'aeRoots':
       return ['aeRoots', r.partitions];
     case 'aeLeaves':
@@ -209,6 +212,11 @@ export function parseRequest(raw: unknown): Parsed<Request> {
       if (raw[2] !== null && !isKey(raw[2])) return bad('fold: bad cursor');
       if (!Number.isSafeInteger(raw[3]) || (raw[3] as number) < 1 || (raw[3] as number) > batchKeysMax) return bad('fold: bad limit');
       return { ok: true, value: { t: 'fold', partition: raw[1], afterKey: (raw[2] as Uint8Array | null) ?? undefined, limit: raw[3] as number } };
+    }
+    case 'reap': {
+      const kv = parseKeyVersions(raw.slice(1));
+      if (!kv.ok) return bad(`reap: ${kv.reason}`);
+      return { ok: true, value: { t: 'reap', ...kv.value } };
     }
     case 'readMany': {
       if (!isPartition(raw[1])) return bad('readMany: bad partition');

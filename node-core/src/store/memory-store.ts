@@ -4,7 +4,7 @@
 // across restarts of the node built on it.
 
 import type { Version } from '../core/siblings.js';
-import type { ActorId } from '../core/vclock.js';
+import type { ActorId, VClock } from '../core/vclock.js';
 import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, dataSpace, makeActorId } from './store.js';
 
 interface Row {
@@ -23,6 +23,7 @@ export class MemoryStore implements Store {
   private readonly meta = new Map<string, Uint8Array>();
   private readonly actors = new Map<number, ActorId>();
   private readonly listeners: ChangeListener[] = [];
+  private readonly reaped = new Map<string, { clock: VClock; at: number }>();
   private lastActorMs = 0;
 
   constructor(
@@ -48,8 +49,9 @@ export class MemoryStore implements Store {
     const t = this.table(space);
     const k = hex(key);
     const cur = t.get(k)?.versions ?? [];
-    const { versions, result } = f(cur, { actorFor: (p) => this.actorFor(p) });
+    const { versions, result, reaped } = f(cur, { actorFor: (p) => this.actorFor(p), reaped: () => (space.kind === 'data' ? this.reaped.get(k)?.clock : undefined) });
     if (versions !== undefined) {
+      if (reaped && versions.length === 0 && space.kind === 'data') this.reaped.set(k, { clock: reaped, at: this.now() });
       if (versions.length === 0) t.delete(k);
       else t.set(k, { key: Buffer.from(key), partition, versions });
       if (space.kind === 'data') for (const l of this.listeners) l(key, partition, cur, versions);
@@ -92,6 +94,21 @@ export class MemoryStore implements Store {
     const out = new Map<string, number>();
     for (const [target, t] of this.hints) if (t.size > 0) out.set(target, t.size);
     return out;
+  }
+
+  reapedClock(key: Uint8Array): VClock | undefined {
+    return this.reaped.get(hex(key))?.clock;
+  }
+
+  expireReaped(beforeMs: number): number {
+    let n = 0;
+    for (const [k, r] of this.reaped) {
+      if (r.at < beforeMs) {
+        this.reaped.delete(k);
+        n++;
+      }
+    }
+    return n;
   }
 
   retireActor(partition: number): void {

@@ -16,9 +16,9 @@ import Database from 'better-sqlite3';
 import { pack, unpack } from 'msgpackr';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { packVersions, parseVersions } from '../core/codec.js';
+import { packClock, packVersions, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
-import type { ActorId } from '../core/vclock.js';
+import type { ActorId, VClock } from '../core/vclock.js';
 import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, dataSpace, makeActorId } from './store.js';
 
 /** Updates committed in one transaction at most. */
@@ -80,6 +80,8 @@ export class SqliteStore implements Store {
         data BLOB NOT NULL,
         PRIMARY KEY (target, key)
       );
+      CREATE TABLE IF NOT EXISTS reaped (key BLOB PRIMARY KEY, clock BLOB NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS reaped_at ON reaped (at);
     `);
     this.stmts = {
       get: this.db.prepare<[Buffer], { data: Buffer; bytes: number }>('SELECT data, bytes FROM kv WHERE key = ?'),
@@ -96,6 +98,9 @@ export class SqliteStore implements Store {
       hintsFirst: this.db.prepare<[string, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM hints WHERE target = ? ORDER BY key LIMIT ?'),
       hintsAfter: this.db.prepare<[string, Buffer, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM hints WHERE target = ? AND key > ? ORDER BY key LIMIT ?'),
       partitions: this.db.prepare<[], { partition: number }>('SELECT DISTINCT partition FROM kv ORDER BY partition'),
+      getReaped: this.db.prepare<[Buffer], { clock: Buffer }>('SELECT clock FROM reaped WHERE key = ?'),
+      putReaped: this.db.prepare<[Buffer, Buffer, number]>('INSERT OR REPLACE INTO reaped (key, clock, at) VALUES (?, ?, ?)'),
+      expireReaped: this.db.prepare<[number]>('DELETE FROM reaped WHERE at < ?'),
     };
     for (const row of this.db.prepare<[], { target: string; n: number }>('SELECT target, count(*) AS n FROM hints GROUP BY target').all()) this.hints.set(row.target, row.n);
     const totals = this.db.prepare<[], { n: number; b: number | null }>('SELECT count(*) AS n, sum(bytes) AS b FROM kv').get();
@@ -154,6 +159,18 @@ export class SqliteStore implements Store {
     return new Map(this.hints);
   }
 
+  reapedClock(key: Uint8Array): VClock | undefined {
+    const row = this.stmts.getReaped.get(Buffer.from(key));
+    if (!row) return undefined;
+    const clock = parseClock(unpack(row.clock));
+    if (!clock) throw new StoreCorruptionError('stored reaped clock is invalid');
+    return clock;
+  }
+
+  expireReaped(beforeMs: number): number {
+    return this.stmts.expireReaped.run(beforeMs).changes;
+  }
+
   retireActor(partition: number): void {
     this.stmts.delActor.run(partition);
     this.actors.delete(partition);
@@ -210,7 +227,7 @@ export class SqliteStore implements Store {
           const { versions: cur, bytes: oldBytes } = this.readSync(op.key, op.space);
           let out;
           try {
-            out = op.f(cur, { actorFor: (p) => this.actorFor(p, newActors) });
+            out = op.f(cur, { actorFor: (p) => this.actorFor(p, newActors), reaped: () => (op.space.kind === 'data' ? this.reapedClock(op.key) : undefined) });
           } catch (error) {
             outcomes.push({ ok: false, error });
             continue;
@@ -228,6 +245,7 @@ export class SqliteStore implements Store {
             }
           } else if (out.versions !== undefined) {
             changes.push({ key: op.key, partition: op.partition, before: cur, after: out.versions });
+            if (out.reaped && out.versions.length === 0) this.stmts.putReaped.run(op.key, pack(packClock(out.reaped)), this.opts.now());
             if (out.versions.length === 0) {
               if (oldBytes > 0 || cur.length > 0) {
                 this.stmts.del.run(op.key);

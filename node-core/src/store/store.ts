@@ -3,7 +3,7 @@
 // function, commit durably, and only then resolve. Every replica write, coordinated put,
 // read repair and handoff goes through it, so "acknowledged means committed" has one home.
 
-import type { ActorId } from '../core/vclock.js';
+import type { ActorId, VClock } from '../core/vclock.js';
 import type { Version } from '../core/siblings.js';
 
 export interface UpdateTools {
@@ -12,12 +12,19 @@ export interface UpdateTools {
    * when the node drops the partition's data, so no actor ever issues a counter twice.
    */
   actorFor(partition: number): ActorId;
+  /** The clock of this key's reaped tombstones, if remembered: knowledge a new write must cover. */
+  reaped(): VClock | undefined;
 }
 
 export interface UpdateResult<T> {
   /** The key's new sibling set, or undefined to leave it unchanged. */
   readonly versions: readonly Version[] | undefined;
   readonly result: T;
+  /**
+   * With an empty `versions`: the key's tombstones are being reaped; remember their clock
+   * (in the same transaction) so a stale copy arriving later is recognised and dropped.
+   */
+  readonly reaped?: VClock;
 }
 
 export type Updater<T> = (current: readonly Version[], tools: UpdateTools) => UpdateResult<T>;
@@ -63,6 +70,10 @@ export interface Store {
   partitionsHeld(): number[];
   /** Hints held, by target node. */
   hintCounts(): Map<string, number>;
+  /** The clock of a key's reaped tombstones, while remembered. */
+  reapedClock(key: Uint8Array): VClock | undefined;
+  /** Forgets reaped clocks recorded before `beforeMs`; returns how many. */
+  expireReaped(beforeMs: number): number;
   /** Ends this node's actor for `partition` (after it dropped the partition's data). */
   retireActor(partition: number): void;
   onChange(listener: ChangeListener): void;
