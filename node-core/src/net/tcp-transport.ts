@@ -25,8 +25,12 @@ const protocolVersion = 1;
 export const frameBytesMax = 64 * 1024 * 1024;
 /** Requests waiting on one connection (sent or queued) before new ones are refused. */
 export const requestsInFlightMax = 8192;
-/** Requests a peer may have us serving at once before we answer "overloaded". */
-export const servingPerConnectionMax = 4096;
+/** Requests from one connection served at once; later ones wait their turn in order. */
+export const servingPerConnectionMax = 64;
+/** Requests read from one connection and waiting; past this we stop reading it (TCP backpressure). */
+export const queuedPerConnectionMax = 1024;
+/** Unsent reply bytes on one connection past which we serve nothing more until it drains. */
+export const replyBufferBytesMax = 16 * 1024 * 1024;
 export const reconnectBackoffMinMs = 50;
 export const reconnectBackoffMaxMs = 5000;
 export const connectTimeoutMs = 2000;
@@ -42,24 +46,37 @@ export interface TcpTransportOptions {
   readonly random?: () => number;
 }
 
-/** Splits a byte stream into frames; throws on an oversized or zero-length frame. */
+/**
+ * Splits a byte stream into frames; throws on an oversized or zero-length frame. Chunks are
+ * kept as they arrive and joined once per frame, so a large frame costs linear time.
+ */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
+
+  private peekLength(): number {
+    const head = Buffer.alloc(4);
+    let got = 0;
+    for (const c of this.chunks) {
+      const n = Math.min(4 - got, c.byteLength);
+      c.copy(head, got, 0, n);
+      got += n;
+      if (got === 4) break;
+    }
+    return head.readUInt32BE(0);
+  }
 
   push(chunk: Buffer): Buffer[] {
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
     const frames: Buffer[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      this.chunks = [head];
-      const len = head.readUInt32BE(0);
+    while (this.buffered >= 4) {
+      const len = this.peekLength();
       if (len === 0 || len > frameBytesMax) throw new TransportError('too_large', `frame of ${len} bytes (limit ${frameBytesMax})`);
       if (this.buffered < 4 + len) break;
-      frames.push(head.subarray(4, 4 + len));
-      const rest = head.subarray(4 + len);
+      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+      frames.push(all.subarray(4, 4 + len));
+      const rest = all.subarray(4 + len);
       this.chunks = rest.byteLength > 0 ? [rest] : [];
       this.buffered = rest.byteLength;
     }
@@ -327,26 +344,36 @@ export class TcpTransport implements Transport {
           drop('unexpected frame');
           return;
         }
-        const id = msg[1];
-        if (serving >= servingPerConnectionMax) {
-          this.reply(socket, [frameFailure, id, 'overloaded', 'too many requests in flight on this connection']);
-          continue;
-        }
+        queue.push({ id: msg[1], body: msg[2] });
+      }
+      if (queue.length > queuedPerConnectionMax) socket.pause();
+      pump();
+    });
+    // Requests are served in order, a bounded number at a time, and only while the peer is
+    // reading our replies: a peer that stops reading stops being served, not our memory.
+    const queue: { id: number; body: unknown }[] = [];
+    const pump = () => {
+      while (queue.length > 0 && serving < servingPerConnectionMax && socket.writableLength < replyBufferBytesMax && !socket.destroyed) {
+        const { id, body } = queue.shift()!;
         serving++;
-        const from = peer;
-        this.handler(msg[2], from).then(
-          (body) => {
+        const from = peer!;
+        this.handler(body, from).then(
+          (reply) => {
             serving--;
-            this.reply(socket, [frameReply, id, body]);
+            this.reply(socket, [frameReply, id, reply]);
+            pump();
           },
           (err: unknown) => {
             serving--;
             const e = err as { code?: unknown; message?: unknown };
             this.reply(socket, [frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
+            pump();
           },
         );
       }
-    });
+      if (queue.length <= queuedPerConnectionMax && socket.isPaused()) socket.resume();
+    };
+    socket.on('drain', pump);
     socket.on('error', () => {});
     socket.on('close', () => {
       clearTimeout(helloTimer);
