@@ -9,6 +9,7 @@
 // Every wait here is bounded in time and in iterations.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -209,6 +210,11 @@ export interface TestClusterOptions {
   readonly args?: readonly string[];
 }
 
+/** Headers that authenticate a client request to a cluster with this token. */
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
 /** Pids spawned by any cluster in this process: the exit hook kills whatever is left. */
 const livePids = new Set<number>();
 let exitHookInstalled = false;
@@ -239,6 +245,12 @@ function killLivePids(): void {
 
 export class TestCluster {
   readonly root: string;
+  /**
+   * Each cluster gets its own GYRE_TOKEN. Ports are reused on restart and other clusters
+   * (parallel test files, the benchmark) pick ports from the same range: with distinct
+   * tokens, a node that reaches a stranger's port cannot merge the two memberships.
+   */
+  readonly token = randomBytes(16).toString('hex');
   readonly nodes: TestNode[] = [];
   private readonly count: number;
   private readonly args: readonly string[];
@@ -291,13 +303,13 @@ export class TestCluster {
     }
   }
 
-  private spawnNode(n: TestNode): void {
+  private spawnNode(n: TestNode, seedIds?: readonly string[]): void {
     if (this.stopped) throw new Error('cluster already stopped');
-    const seeds = this.nodes.filter((x) => x.id !== n.id).map((x) => `127.0.0.1:${x.port}`);
+    const seeds = this.nodes.filter((x) => x.id !== n.id && (seedIds === undefined || seedIds.includes(x.id))).map((x) => `127.0.0.1:${x.port}`);
     const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', '127.0.0.1', ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...this.args];
     const out = openSync(n.log, 'a');
     const env = { ...process.env };
-    delete env.GYRE_TOKEN; // tests talk to the nodes without a token
+    env.GYRE_TOKEN = this.token;
     const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env });
     closeSync(out);
     n.child = child;
@@ -331,8 +343,39 @@ export class TestCluster {
     this.spawnNode(n);
   }
 
+  /** Starts one more node (the next free nK) with `seeds` of the running cluster; returns its id. */
+  async addNode(seeds: readonly string[]): Promise<string> {
+    const id = `n${this.nodes.length + 1}`;
+    const port = await freePort();
+    const n: TestNode = { id, port, dir: join(this.root, id), log: join(this.root, `${id}.log`), url: `http://127.0.0.1:${port}`, child: undefined, exited: undefined, expectedExit: false };
+    this.nodes.push(n);
+    this.spawnNode(n, seeds);
+    return id;
+  }
+
+  /** Sends a signal without waiting for an exit (SIGSTOP/SIGCONT for a paused node). */
+  signal(id: string, sig: NodeJS.Signals): void {
+    const pid = this.node(id).child?.pid;
+    if (pid === undefined || !this.isRunning(id)) return;
+    process.kill(pid, sig);
+  }
+
+  /** Removes a stopped node's data folder (a disk lost with everything on it). */
+  wipe(id: string): void {
+    if (this.isRunning(id)) throw new Error(`node ${id} is still running`);
+    rmSync(this.node(id).dir, { recursive: true, force: true });
+  }
+
+  /** Waits until a node's process exits by itself (e.g. after gyre leave). */
+  async waitForExit(id: string, timeoutMs: number): Promise<void> {
+    const n = this.node(id);
+    n.expectedExit = true;
+    for (let i = 0; i < Math.ceil(timeoutMs / pollIntervalMs) + 1 && !n.exited; i++) await sleep(pollIntervalMs);
+    if (!n.exited) throw new Error(`node ${id} did not exit within ${timeoutMs} ms\n${this.logTail(id)}`);
+  }
+
   async status(id: string, timeoutMs = 2000): Promise<StatusJson> {
-    return parseStatus(await httpRequest(this.url(id), 'GET', '/status', { timeoutMs }));
+    return parseStatus(await this.request(id, 'GET', '/status', { timeoutMs }));
   }
 
   /** Waits until each of `observers` reports each of `targets` with `status` in GET /status. */
@@ -359,6 +402,21 @@ export class TestCluster {
       await sleep(pollIntervalMs);
     }
     throw new Error(`after ${timeoutMs} ms, not every one of ${observers.join(',')} sees ${targets.join(',')} ${status}; last views: ${last}\n${this.logTails(observers)}`);
+  }
+
+  /** Each node's view of the members, for failure messages. */
+  async describeViews(): Promise<string> {
+    const views = await Promise.all(
+      this.nodes.map(async (n) => {
+        try {
+          const s = await this.status(n.id, 1000);
+          return `${n.id}: ${s.members.map((m) => `${m.id}=${m.status}`).join(' ')}`;
+        } catch (e) {
+          return `${n.id}: ${(e as Error).message}`;
+        }
+      }),
+    );
+    return views.join('; ');
   }
 
   /** Waits until every running node sees every node up. */
@@ -395,29 +453,36 @@ export class TestCluster {
         await Promise.race([gone, sleep(exitWaitMs)]);
       }),
     );
-    rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
+    // GYRE_IT_KEEP=1 keeps the data folders and node logs for a post-mortem.
+    if (process.env.GYRE_IT_KEEP === '1') console.error(`kept ${this.root}`);
+    else rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
   }
 
   // --- client API shortcuts -------------------------------------------------------------
 
-  get(id: string, key: string, query = '', headers: Record<string, string> = {}): Promise<HttpResponse> {
-    return httpRequest(this.url(id), 'GET', `/kv/${key}${query ? `?${query}` : ''}`, { headers });
+  /** An HTTP request to one node, with the cluster token unless `headers` sets authorization. */
+  request(id: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
+    return httpRequest(this.url(id), method, path, { ...opts, headers: { ...bearer(this.token), ...(opts.headers ?? {}) } });
   }
 
-  put(id: string, key: string, value: Buffer | string, opts: { context?: string | undefined; contentType?: string; query?: string } = {}): Promise<HttpResponse> {
+  get(id: string, key: string, query = '', headers: Record<string, string> = {}): Promise<HttpResponse> {
+    return this.request(id, 'GET', `/kv/${key}${query ? `?${query}` : ''}`, { headers });
+  }
+
+  put(id: string, key: string, value: Buffer | string, opts: { context?: string | undefined; contentType?: string; query?: string; timeoutMs?: number } = {}): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'text/plain' };
     if (opts.context !== undefined) headers['x-gyre-context'] = opts.context;
-    return httpRequest(this.url(id), 'PUT', `/kv/${key}${opts.query ? `?${opts.query}` : ''}`, { headers, body: value });
+    return this.request(id, 'PUT', `/kv/${key}${opts.query ? `?${opts.query}` : ''}`, { headers, body: value, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
   }
 
   del(id: string, key: string, opts: { context?: string | undefined; query?: string } = {}): Promise<HttpResponse> {
     const headers: Record<string, string> = {};
     if (opts.context !== undefined) headers['x-gyre-context'] = opts.context;
-    return httpRequest(this.url(id), 'DELETE', `/kv/${key}${opts.query ? `?${opts.query}` : ''}`, { headers });
+    return this.request(id, 'DELETE', `/kv/${key}${opts.query ? `?${opts.query}` : ''}`, { headers });
   }
 
   async replicas(id: string, key: string): Promise<ReplicasJson> {
-    const res = await httpRequest(this.url(id), 'GET', `/replicas/${key}`);
+    const res = await this.request(id, 'GET', `/replicas/${key}`);
     if (res.status !== 200) throw new Error(`GET /replicas/${key} on ${id}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
     return parseReplicas(res);
   }
