@@ -9,7 +9,7 @@
 // leaves, then pulls the peer's versions and pushes its own for the differing keys. Repairs
 // go through the ordinary merge, so they are durable and idempotent.
 
-import type { TimerHandle } from './core/env.js';
+import { Periodic } from './core/periodic.js';
 import { ringOf } from './core/gossip.js';
 import { MerkleTree, diffLeaves, keyDigest, leafOf } from './core/merkle.js';
 import { keyHash } from './core/partitioner.js';
@@ -38,7 +38,7 @@ export interface ExchangeStatus {
 }
 
 export class AntiEntropy {
-  private timer: TimerHandle | undefined;
+  private readonly loop: Periodic;
   private readonly trees = new Map<number, MerkleTree>();
   private running = false;
   private exchanges = 0;
@@ -47,6 +47,8 @@ export class AntiEntropy {
   private readonly lastAgreed = new Map<number, boolean>();
 
   constructor(private readonly node: GyreNode) {
+    // While replicas disagree, keep exchanging back to back; once in sync, at the base rate.
+    this.loop = new Periodic(node.env, aeIntervalMs, async () => ((await this.round()) ? aeBusyIntervalMs : aeIntervalMs));
     node.store.onChange((key, partition, before, after) => {
       this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), keyDigest(key, before), keyDigest(key, after));
     });
@@ -67,23 +69,11 @@ export class AntiEntropy {
   }
 
   start(): void {
-    this.schedule();
+    this.loop.start();
   }
 
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-  }
-
-  private schedule(ms = aeIntervalMs): void {
-    if (this.node.isStopped()) return;
-    this.timer = this.node.env.setTimer(ms, () => {
-      // While replicas disagree, keep exchanging back to back; once in sync, at the base rate.
-      void this.round().then(
-        (backlog) => this.schedule(backlog ? aeBusyIntervalMs : aeIntervalMs),
-        () => this.schedule(),
-      );
-    });
+    this.loop.stop();
   }
 
   status(): ExchangeStatus {

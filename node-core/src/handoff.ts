@@ -9,7 +9,7 @@
 //   preference list, then dropped the same careful way; when a partition is empty its actor
 //   is retired, so the counters it issued can never be reissued.
 
-import type { TimerHandle } from './core/env.js';
+import { Periodic } from './core/periodic.js';
 import { targetRingOf } from './core/gossip.js';
 import { computePreferenceList } from './core/ring.js';
 import { sameSiblings } from './core/siblings.js';
@@ -25,28 +25,22 @@ export const handoffBackoffMinMs = 500;
 export const handoffBackoffMaxMs = 10_000;
 
 export class Handoff {
-  private timer: TimerHandle | undefined;
+  private readonly loop: Periodic;
   private running = false;
   private readonly backoff = new Map<string, { until: number; ms: number }>();
   private delivered = 0;
   private lastDeliveryMs: number | undefined;
 
-  constructor(private readonly node: GyreNode) {}
+  constructor(private readonly node: GyreNode) {
+    this.loop = new Periodic(node.env, handoffIntervalMs, () => this.tick());
+  }
 
   start(): void {
-    this.schedule();
+    this.loop.start();
   }
 
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-  }
-
-  private schedule(): void {
-    if (this.node.isStopped()) return;
-    this.timer = this.node.env.setTimer(handoffIntervalMs, () => {
-      void this.tick().finally(() => this.schedule());
-    });
+    this.loop.stop();
   }
 
   status(): { delivered: number; lastDeliveryMs: number | undefined; backingOff: string[] } {

@@ -5,7 +5,8 @@
 import { pack, unpack } from 'msgpackr';
 import { pino, type Logger } from 'pino';
 import { Coordinator, type CoordinateRequest, type Placement, type Replicas, type Target } from './core/coordinator.js';
-import type { Env, TimerHandle } from './core/env.js';
+import type { Env } from './core/env.js';
+import { Periodic } from './core/periodic.js';
 import { FailureDetector, type Liveness } from './core/failure-detector.js';
 import {
   type ClusterState,
@@ -137,7 +138,7 @@ export class GyreNode {
   readonly antiEntropy: AntiEntropy;
   readonly reaper: Reaper;
   private state: ClusterState;
-  private gossipTimer: TimerHandle | undefined;
+  private readonly gossipLoop: Periodic;
   private stopped = false;
   private readonly unresolvedSeeds: Set<string>;
   private readonly replicaClient: Replicas;
@@ -187,6 +188,7 @@ export class GyreNode {
         siblingsCreated: () => this.metrics.siblingWrites.inc(),
       },
     });
+    this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
     this.handoff = new Handoff(this);
     this.transfers = new Transfers(this);
     this.antiEntropy = new AntiEntropy(this);
@@ -253,7 +255,7 @@ export class GyreNode {
 
   /** Starts the node's background work: gossip, then handoff, transfers and anti-entropy. */
   begin(): void {
-    this.scheduleGossip(0);
+    this.gossipLoop.start(0);
     this.handoff.start();
     this.transfers.start();
     this.antiEntropy.start();
@@ -346,13 +348,6 @@ export class GyreNode {
   }
 
   // Gossip
-
-  private scheduleGossip(ms: number): void {
-    if (this.stopped) return;
-    this.gossipTimer = this.env.setTimer(ms, () => {
-      void this.gossipRound().finally(() => this.scheduleGossip(gossipIntervalMs));
-    });
-  }
 
   private async gossipRound(): Promise<void> {
     this.rounds.gossip++;
@@ -568,7 +563,7 @@ export class GyreNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.gossipTimer?.cancel();
+    this.gossipLoop.stop();
     this.handoff.stop();
     this.transfers.stop();
     this.antiEntropy.stop();

@@ -13,7 +13,7 @@
 // Any replica holding a candidate may drive the reaping; concurrent attempts are harmless
 // because each step is conditional and idempotent.
 
-import type { TimerHandle } from './core/env.js';
+import { Periodic } from './core/periodic.js';
 import { type Siblings, contextOf, sameSiblings } from './core/siblings.js';
 import type { GyreNode } from './node.js';
 
@@ -35,7 +35,7 @@ export function isTombstoneOnly(versions: Siblings): boolean {
 }
 
 export class Reaper {
-  private timer: TimerHandle | undefined;
+  private readonly loop: Periodic;
   private readonly candidates = new Map<string, Candidate>();
   private running = false;
   reapedKeys = 0;
@@ -46,6 +46,7 @@ export class Reaper {
     private readonly retainMs: number,
   ) {
     node.store.onChange((key, partition, _before, after) => this.note(key, partition, after));
+    this.loop = new Periodic(node.env, reapIntervalMs, () => this.round());
   }
 
   /** Tracks whether a key is a reaping candidate (called for every key at start and on every change). */
@@ -60,23 +61,15 @@ export class Reaper {
   }
 
   start(): void {
-    this.schedule();
+    this.loop.start();
   }
 
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.loop.stop();
   }
 
   status(): { candidates: number; reaped: number; graceMs: number } {
     return { candidates: this.candidates.size, reaped: this.reapedKeys, graceMs: this.graceMs };
-  }
-
-  private schedule(): void {
-    if (this.node.isStopped()) return;
-    this.timer = this.node.env.setTimer(reapIntervalMs, () => {
-      void this.round().finally(() => this.schedule());
-    });
   }
 
   async round(): Promise<void> {

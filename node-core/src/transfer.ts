@@ -8,7 +8,7 @@
 // The same pull serves partitions this node enters incidentally (a preference list that
 // walks one step further when a node leaves): pulled as soon as the ring says so.
 
-import type { TimerHandle } from './core/env.js';
+import { Periodic } from './core/periodic.js';
 import { ringOf } from './core/gossip.js';
 import { type Ring, computePreferenceList } from './core/ring.js';
 import type { GyreNode } from './node.js';
@@ -28,7 +28,7 @@ export interface TransferStatus {
 }
 
 export class Transfers {
-  private timer: TimerHandle | undefined;
+  private readonly loop: Periodic;
   private readonly inFlight = new Map<number, { keys: number; from: string }>();
   /** Partitions this node replicated under the last ring it acted on. */
   private replicated: Set<number> | undefined;
@@ -37,23 +37,16 @@ export class Transfers {
   completed = 0;
   keysReceived = 0;
 
-  constructor(private readonly node: GyreNode) {}
+  constructor(private readonly node: GyreNode) {
+    this.loop = new Periodic(node.env, transferIntervalMs, () => this.tick());
+  }
 
   start(): void {
-    this.schedule();
+    this.loop.start();
   }
 
   stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-  }
-
-  private schedule(): void {
-    if (this.node.isStopped()) return;
-    this.timer = this.node.env.setTimer(transferIntervalMs, () => {
-      this.tick();
-      this.schedule();
-    });
+    this.loop.stop();
   }
 
   active(): TransferStatus[] {
