@@ -20,7 +20,7 @@ import {
   joiningState,
   markLeftIfDone,
   mergeStates,
-  pickGossipPeer,
+  pickGossipPeers,
   planJoin,
   planLeave,
   ringOf,
@@ -145,6 +145,7 @@ export class GyreNode {
   private readonly seedLookup: SeedLookup;
   private readonly onLeft: (() => void) | undefined;
   private readonly rounds = { gossip: 0 };
+  private probing = false;
 
   /** Wires a node from its parts; production uses `start`, the simulator passes its own. */
   constructor(parts: NodeParts) {
@@ -353,8 +354,13 @@ export class GyreNode {
     this.rounds.gossip++;
     this.setState(beat(this.state, this.self), 'heartbeat');
     if (this.unresolvedSeeds.size > 0) await Promise.all([...this.unresolvedSeeds].map((s) => this.resolveSeed(s)));
-    const peer = pickGossipPeer(this.state, this.config.id, () => this.env.random());
-    if (peer) await this.gossipWith(peer.id);
+    const { live, unreachable } = pickGossipPeers(this.state, this.config.id, (id) => this.isUp(id), () => this.env.random());
+    // The probe of an unreachable peer may take its whole timeout: it runs on the side, one at a time.
+    if (unreachable !== undefined && !this.probing) {
+      this.probing = true;
+      void this.gossipWith(unreachable).finally(() => (this.probing = false));
+    }
+    if (live !== undefined) await this.gossipWith(live);
     this.afterGossip();
   }
 

@@ -75,12 +75,13 @@ test('Dynamo 4.8: a paused node (SIGSTOP, a gray failure) is detected down, writ
   await cluster.start();
   let stop = false;
   let acked = 0;
-  const failures: number[] = [];
+  const failures: string[] = [];
   const writer = (async () => {
     for (let i = 0; !stop && i < 100_000; i++) {
-      const s = await put(cluster, i % 2 ? 'n1' : 'n2', uniqueKey(`gray${i}`), `v${i}`);
-      if (s === 204) acked++;
-      else failures.push(s);
+      const via = i % 2 ? 'n1' : 'n2';
+      const r = await cluster.put(via, uniqueKey(`gray${i}`), `v${i}`, { query: 'w=2' });
+      if (r.status === 204) acked++;
+      else failures.push(`${via} ${r.status} ${r.body.toString().slice(0, 200)}`);
     }
   })();
   try {

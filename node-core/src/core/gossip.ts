@@ -146,7 +146,7 @@ export function planJoin(state: ClusterState, self: MemberInfo): ClusterState {
   const me = state.members.get(self.id);
   const base = me ? state : withMember(state, { ...self, state: 'joining', version: 1, heartbeat: 0 });
   const target = targetRingOf(base);
-  const claimed = claimForJoin(target, self.id);
+  const claimed = claimForJoin(target, self.id, state.n);
   if (claimed === target || claimed.owners.every((o, p) => o === target.owners[p])) return base; // fair share already claimed
   const ring = base.ring.map((r, p) => (claimed.owners[p] === self.id && target.owners[p] !== self.id ? { owner: r.owner, epoch: r.epoch + 1, pendingTo: self.id } : r));
   return { ...base, ring };
@@ -206,9 +206,18 @@ export function activeMembers(state: ClusterState): MemberRecord[] {
   return [...state.members.values()].filter((m) => m.state !== 'left').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Picks a random peer to gossip with, other than self and left members. */
-export function pickGossipPeer(state: ClusterState, selfId: string, random: () => number): MemberRecord | undefined {
+/**
+ * Whom to gossip with this round (Cassandra's rule): a random peer we see up, and, with
+ * probability unreachable/(live+1), also a random peer we do not, to notice it coming back.
+ * Never letting a dead peer take the round's only exchange keeps heartbeats flowing between
+ * live nodes at the normal rate, so a pause elsewhere cannot make them suspect each other.
+ */
+export function pickGossipPeers(state: ClusterState, selfId: string, isUp: (id: string) => boolean, random: () => number): { live: string | undefined; unreachable: string | undefined } {
   const peers = activeMembers(state).filter((m) => m.id !== selfId);
-  if (peers.length === 0) return undefined;
-  return peers[Math.floor(random() * peers.length)];
+  const live = peers.filter((m) => isUp(m.id));
+  const dead = peers.filter((m) => !isUp(m.id));
+  const pick = (xs: readonly MemberRecord[]) => (xs.length === 0 ? undefined : xs[Math.floor(random() * xs.length)]!.id);
+  const liveId = pick(live);
+  const probeDead = dead.length > 0 && random() < dead.length / (live.length + 1);
+  return { live: liveId, unreachable: probeDead ? pick(dead) : undefined };
 }

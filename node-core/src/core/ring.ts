@@ -71,7 +71,24 @@ function partitionsOf(owners: readonly NodeId[], node: NodeId): number[] {
  * farthest from partitions it already owns, until it holds at least floor(Q/m) and nobody
  * holds more than ceil(Q/m).
  */
-export function claimForJoin(ring: Ring, node: NodeId): Ring {
+/**
+ * Windows of `n` consecutive partitions covering p in which some owner appears twice: each
+ * makes a preference list walk further than n partitions, so some node ends up in more
+ * preference lists (and holds more data) than its share.
+ */
+function crowdedWindows(owners: readonly NodeId[], p: number, n: number): number {
+  const q = owners.length;
+  if (n <= 1 || q < n) return 0;
+  let crowded = 0;
+  for (let start = p - n + 1; start <= p; start++) {
+    const seen = new Set<NodeId>();
+    for (let i = 0; i < n; i++) seen.add(owners[(((start + i) % q) + q) % q]!);
+    if (seen.size < n) crowded++;
+  }
+  return crowded;
+}
+
+export function claimForJoin(ring: Ring, node: NodeId, n = 3): Ring {
   const owners = [...ring.owners];
   const counts = ownerCounts(ring);
   // A node that already owns some partitions (its earlier claim lost a race with another
@@ -97,13 +114,21 @@ export function claimForJoin(ring: Ring, node: NodeId): Ring {
     if (have >= floorT && donorCount <= ceilT) break;
     if (have >= ceilT) break;
     if (donorCount <= have) break; // taking more would only unbalance the other way
+    // Prefer the partition whose move leaves the fewest crowded windows, then the one
+    // farthest from what the node already owns.
     let pick = -1;
-    let pickScore = -1;
+    let pickCrowding = Infinity;
+    let pickSpacing = -1;
     for (const p of partitionsOf(owners, donor)) {
+      const before = crowdedWindows(owners, p, n);
+      owners[p] = node;
+      const crowding = crowdedWindows(owners, p, n) - before;
+      owners[p] = donor;
       const s = spacing(p, mine, q);
-      if (s > pickScore) {
+      if (crowding < pickCrowding || (crowding === pickCrowding && s > pickSpacing)) {
         pick = p;
-        pickScore = s;
+        pickCrowding = crowding;
+        pickSpacing = s;
       }
     }
     owners[pick] = node;
