@@ -321,6 +321,11 @@ export class GyreNode {
     return computePreferenceList(ringOf(this.state), partition, this.config.n);
   }
 
+  /** Where requests may go: not down. A suspect node still gets its replica (and a hint if it fails to take it). */
+  isReachable(id: string): boolean {
+    return this.liveness(id) !== 'down';
+  }
+
   /**
    * Sloppy quorum (Dynamo 4.6): the preference list with every node we see down replaced by
    * the next healthy node walking on around the ring, which holds the replica as a hint.
@@ -334,7 +339,7 @@ export class GyreNode {
     const upPref: string[] = [];
     const uncovered: string[] = [];
     for (const node of pref) {
-      if (this.isUp(node)) {
+      if (this.isReachable(node)) {
         targets.push({ node, hintFor: undefined });
         upPref.push(node);
       } else {

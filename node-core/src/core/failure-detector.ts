@@ -22,6 +22,8 @@ export interface DetectorOptions {
   readonly failuresForDown: number;
   /** Assumed interval before the first samples arrive. */
   readonly firstIntervalMs: number;
+  /** Heartbeats closer together than this are not timing samples. */
+  readonly minIntervalMs: number;
 }
 
 export const defaultDetectorOptions: DetectorOptions = {
@@ -32,6 +34,7 @@ export const defaultDetectorOptions: DetectorOptions = {
   downPhi: 8,
   failuresForDown: 2,
   firstIntervalMs: 1000,
+  minIntervalMs: 100,
 };
 
 interface PeerHistory {
@@ -56,7 +59,10 @@ export class FailureDetector {
   private history(id: string): PeerHistory {
     let h = this.peers.get(id);
     if (!h) {
-      h = { intervals: [], lastHeartbeatMs: undefined, failures: 0 };
+      // Seeded with the expected interval (as Akka does), so the first real samples, often
+      // a burst as a node starts, do not make the estimate absurdly tight.
+      const f = this.opts.firstIntervalMs;
+      h = { intervals: [f * 0.75, f * 1.25], lastHeartbeatMs: undefined, failures: 0 };
       this.peers.set(id, h);
     }
     return h;
@@ -67,8 +73,12 @@ export class FailureDetector {
     const h = this.history(id);
     if (h.lastHeartbeatMs !== undefined) {
       const interval = nowMs - h.lastHeartbeatMs;
-      // Two observations in the same instant carry no timing information.
-      if (interval <= 0) return;
+      // Observations in quick succession (the same news arriving by two paths) carry no
+      // timing information; they only confirm the peer is alive.
+      if (interval < this.opts.minIntervalMs) {
+        h.failures = 0;
+        return;
+      }
       h.intervals.push(interval);
       if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
     }
@@ -84,8 +94,8 @@ export class FailureDetector {
   phi(id: string, nowMs: number): number {
     const h = this.peers.get(id);
     if (!h || h.lastHeartbeatMs === undefined) return Infinity;
-    const n = h.intervals.length;
-    const mean = n === 0 ? this.opts.firstIntervalMs : h.intervals.reduce((a, b) => a + b, 0) / n;
+    const n = h.intervals.length; // never 0: seeded
+    const mean = h.intervals.reduce((a, b) => a + b, 0) / n;
     const variance = n < 2 ? 0 : h.intervals.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
     const std = Math.max(Math.sqrt(variance), this.opts.minStdDevMs);
     return phi(nowMs - h.lastHeartbeatMs, mean + this.opts.acceptablePauseMs, std);
