@@ -137,7 +137,7 @@ export interface StatusJson {
   readonly node: { readonly id: string };
   readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number };
   readonly listeners: { readonly http: string; readonly internode: string };
-  readonly members: { readonly id: string; readonly address: string; readonly status: string }[];
+  readonly members: { readonly id: string; readonly address: string; readonly status: string; readonly internode?: string }[];
   readonly hintsPending: number;
 }
 
@@ -217,20 +217,29 @@ export function bearer(token: string): Record<string, string> {
 
 /** Pids spawned by any cluster in this process: the exit hook kills whatever is left. */
 const livePids = new Set<number>();
+/** Temp folders of clusters not stopped yet: the exit hook removes them too. */
+const liveRoots = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Last resort if the runner exits without running `after` hooks: kill only our own pids.
-  process.on('exit', killLivePids);
+  process.on('exit', cleanUpLeftovers);
   // A runner that stops this file with a signal skips `after` hooks and 'exit' listeners.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      killLivePids();
+      cleanUpLeftovers();
       process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
     });
   }
+}
+
+function cleanUpLeftovers(): void {
+  killLivePids();
+  if (process.env.GYRE_IT_KEEP === '1') return;
+  for (const root of liveRoots) rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+  liveRoots.clear();
 }
 
 function killLivePids(): void {
@@ -260,6 +269,7 @@ export class TestCluster {
     this.count = opts.nodes ?? 3;
     this.args = opts.args ?? ['--partitions', '16'];
     this.root = mkdtempSync(join(tmpdir(), 'gyre-it-'));
+    liveRoots.add(this.root);
     installExitHook();
   }
 
@@ -393,9 +403,15 @@ export class TestCluster {
           }
         }),
       );
-      const ok = views.every((v) => typeof v !== 'string' && targets.every((t) => v.members.some((m) => m.id === t && m.status === status)));
+      // For `up`, also wait until every observer knows each target's current internode
+      // address: a restarted node listens on a new port, and a peer that still holds the old
+      // one may report it up (its gossip arrives) while every request to it fails.
+      const own = new Map<string, string>();
+      for (const v of views) if (typeof v !== 'string') own.set(v.node.id, v.listeners.internode);
+      const addressOk = (m: { id: string; internode?: string }) => status !== 'up' || m.internode === undefined || own.get(m.id) === undefined || own.get(m.id) === m.internode;
+      const ok = views.every((v) => typeof v !== 'string' && targets.every((t) => v.members.some((m) => m.id === t && m.status === status && addressOk(m))));
       if (ok) return;
-      last = JSON.stringify(views.map((v) => (typeof v === 'string' ? v : { node: v.node.id, members: v.members.map((m) => `${m.id}:${m.status}`) })));
+      last = JSON.stringify(views.map((v) => (typeof v === 'string' ? v : { node: v.node.id, members: v.members.map((m) => `${m.id}:${m.status}${addressOk(m) ? '' : ':stale-address'}`) })));
       const unexpected = this.nodes.filter((n) => observers.includes(n.id) && n.exited && !n.expectedExit);
       if (unexpected.length > 0) throw new Error(`node(s) ${unexpected.map((n) => `${n.id} (${JSON.stringify(n.exited)})`).join(', ')} exited\n${this.logTails(unexpected.map((n) => n.id))}`);
       if (Date.now() > deadline) break;
@@ -454,6 +470,7 @@ export class TestCluster {
       }),
     );
     // GYRE_IT_KEEP=1 keeps the data folders and node logs for a post-mortem.
+    liveRoots.delete(this.root);
     if (process.env.GYRE_IT_KEEP === '1') console.error(`kept ${this.root}`);
     else rmSync(this.root, { recursive: true, force: true, maxRetries: 3 });
   }

@@ -1,0 +1,327 @@
+// The client data path of CONTRACT.md on a real 3-node cluster (N=3, R=2, W=2, Q=16):
+// replication, siblings and contexts (Dynamo 4.4), tombstones, quorum overrides, key
+// encoding and read repair (Dynamo 4.5), observed only through the HTTP API.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { type HttpResponse, TestCluster, header, parseError, parseSiblings, siblingValues, sleep, uniqueKey } from '../helpers/cluster.js';
+
+const ids = ['n1', 'n2', 'n3'] as const;
+const cluster = new TestCluster({ nodes: 3 });
+
+before(() => cluster.start());
+after(() => cluster.stop());
+
+function ctxOf(res: HttpResponse, what: string): string {
+  const c = header(res, 'x-gyre-context');
+  assert.ok(c !== undefined && c.length > 0, `${what}: X-Gyre-Context header missing (status ${res.status})`);
+  return c;
+}
+
+async function putOk(node: string, key: string, value: Buffer | string, opts: { context?: string; contentType?: string; query?: string } = {}): Promise<string> {
+  const res = await cluster.put(node, key, value, opts);
+  assert.equal(res.status, 204, `PUT ${key} via ${node}: ${res.status} ${res.body.toString('utf8')}`);
+  return ctxOf(res, `PUT ${key} via ${node}`);
+}
+
+async function getSiblings(node: string, key: string, query = 'r=3'): Promise<{ status: number; values: string[]; context: string; res: HttpResponse }> {
+  const res = await cluster.get(node, key, query, { accept: 'application/json' });
+  assert.ok(res.status === 200 || res.status === 300, `GET ${key} via ${node}: ${res.status} ${res.body.toString('utf8')}`);
+  const doc = parseSiblings(res);
+  assert.equal(header(res, 'x-gyre-context'), doc.context, 'the X-Gyre-Context header equals the body context');
+  return { status: res.status, values: siblingValues(doc).sort(), context: doc.context, res };
+}
+
+describe('Dynamo 4.5: replication through any coordinator', () => {
+  test('a value written via one node is read from every node with the same bytes and Content-Type', async () => {
+    const key = uniqueKey('dp-any');
+    const value = randomBytes(3000);
+    await putOk('n1', key, value, { contentType: 'application/x-gyre-test' });
+    for (const id of ids) {
+      const res = await cluster.get(id, key);
+      assert.equal(res.status, 200, `GET via ${id}`);
+      assert.ok(res.body.equals(value), `GET via ${id} returned different bytes (${res.body.byteLength} bytes)`);
+      assert.equal(header(res, 'content-type'), 'application/x-gyre-test', `Content-Type via ${id}`);
+      ctxOf(res, `GET via ${id}`);
+    }
+  });
+
+  test('a write acknowledged with w=3 is returned by an r=1 read from each node', async () => {
+    const key = uniqueKey('dp-w3r1');
+    await putOk('n2', key, 'all-three', { query: 'w=3' });
+    for (const id of ids) {
+      const res = await cluster.get(id, key, 'r=1');
+      assert.equal(res.status, 200, `r=1 GET via ${id}`);
+      assert.equal(res.body.toString('utf8'), 'all-three', `r=1 GET via ${id}`);
+    }
+  });
+
+  test('Accept: application/json returns the JSON form with 200 for a single version', async () => {
+    const key = uniqueKey('dp-json');
+    await putOk('n3', key, 'solo', { contentType: 'text/x-solo' });
+    const res = await cluster.get('n1', key, '', { accept: 'application/json' });
+    assert.equal(res.status, 200);
+    assert.match(header(res, 'content-type') ?? '', /^application\/json/);
+    const doc = parseSiblings(res);
+    assert.equal(header(res, 'x-gyre-context'), doc.context);
+    assert.deepEqual(doc.siblings, [{ value: Buffer.from('solo').toString('base64'), contentType: 'text/x-solo', deleted: false }]);
+  });
+
+  test('GET /replicas: after a w=3 write every replica holds one version with the same clock', async () => {
+    const key = uniqueKey('dp-replicas');
+    await putOk('n1', key, 'twelve bytes', { query: 'w=3' });
+    const rep = await cluster.replicas('n2', key);
+    assert.ok(Number.isInteger(rep.partition) && rep.partition >= 0 && rep.partition < 16, `partition ${rep.partition} in 0..15`);
+    assert.deepEqual([...rep.preferenceList].sort(), [...ids], 'with 3 nodes and N=3 the preference list is every node');
+    assert.deepEqual(rep.replicas.map((r) => r.node).sort(), [...ids]);
+    const first = rep.replicas[0]!.versions[0];
+    assert.ok(first, 'the first replica holds a version');
+    for (const r of rep.replicas) {
+      assert.equal(r.reachable, true, `${r.node} reachable`);
+      assert.equal(r.versions.length, 1, `${r.node} holds one version`);
+      assert.deepEqual(r.versions[0]!.clock, first.clock, `${r.node} holds the same clock`);
+      assert.equal(r.versions[0]!.size, 12, `${r.node} version size`);
+      assert.equal(r.versions[0]!.deleted, false);
+    }
+    assert.ok(Object.keys(first.clock).length > 0, 'the clock names at least one event');
+  });
+});
+
+describe('Dynamo 4.4: siblings and contexts', () => {
+  test('two PUTs without context via different nodes give 300 with both siblings; the merged context resolves them', async () => {
+    const key = uniqueKey('dp-sib');
+    await putOk('n1', key, 'alpha', { contentType: 'text/x-alpha' });
+    await putOk('n2', key, 'beta', { contentType: 'text/x-beta' });
+    // W=2 and R=2 overlap, so every node's default read sees both writes.
+    for (const id of ids) {
+      const res = await cluster.get(id, key);
+      assert.equal(res.status, 300, `GET via ${id}: ${res.body.toString('utf8')}`);
+      assert.match(header(res, 'content-type') ?? '', /^application\/json/);
+      const doc = parseSiblings(res);
+      assert.equal(header(res, 'x-gyre-context'), doc.context, 'header and body carry the same context');
+      const got = doc.siblings.map((s) => ({ text: Buffer.from(s.value, 'base64').toString('utf8'), contentType: s.contentType, deleted: s.deleted }));
+      got.sort((a, b) => a.text.localeCompare(b.text));
+      assert.deepEqual(got, [
+        { text: 'alpha', contentType: 'text/x-alpha', deleted: false },
+        { text: 'beta', contentType: 'text/x-beta', deleted: false },
+      ]);
+    }
+    const merged = (await getSiblings('n3', key)).context;
+    await putOk('n3', key, 'gamma', { context: merged, query: 'w=3' });
+    for (const id of ids) {
+      const res = await cluster.get(id, key, 'r=3');
+      assert.equal(res.status, 200, `GET r=3 via ${id} after the resolving PUT: ${res.body.toString('utf8')}`);
+      assert.equal(res.body.toString('utf8'), 'gamma');
+    }
+    const rep = await cluster.replicas('n1', key);
+    for (const r of rep.replicas) assert.equal(r.versions.length, 1, `${r.node} keeps only the resolved version`);
+  });
+
+  // [x1 via A without context] [x2 via B without context] [x3 via C with x1's context]:
+  // x3 supersedes exactly x1 and leaves x2, whoever coordinates (the case C = B is the
+  // dotted-version-vector trap: C's own earlier write x2 must not be swallowed).
+  const coverCases = [
+    ['n1', 'n2', 'n3'],
+    ['n1', 'n1', 'n1'],
+    ['n1', 'n2', 'n1'],
+    ['n1', 'n2', 'n2'],
+    ['n2', 'n1', 'n1'],
+  ] as const;
+  for (const [a, b, c] of coverCases) {
+    test(`a PUT whose context covers one of two siblings supersedes exactly that one (x1 via ${a}, x2 via ${b}, x3 via ${c})`, async () => {
+      const key = uniqueKey('dp-cover');
+      const ctx1 = await putOk(a, key, 'x1');
+      await putOk(b, key, 'x2');
+      const pre = await getSiblings('n3', key);
+      assert.deepEqual(pre.values, ['x1', 'x2'], 'x1 and x2 are siblings');
+      await putOk(c, key, 'x3', { context: ctx1 });
+      for (const id of ids) {
+        const got = await getSiblings(id, key);
+        assert.equal(got.status, 300, `GET r=3 via ${id}`);
+        assert.deepEqual(got.values, ['x2', 'x3'], `via ${id}: x3 replaced x1 and kept x2`);
+      }
+    });
+  }
+
+  test('concurrent PUTs without context (4 per node, 12 in all) are all kept as siblings', async () => {
+    const key = uniqueKey('dp-conc');
+    const sent: string[] = [];
+    const puts: Promise<string>[] = [];
+    for (let i = 0; i < 12; i++) {
+      const value = `c${String(i).padStart(2, '0')}`;
+      sent.push(value);
+      puts.push(putOk(ids[i % 3]!, key, value));
+    }
+    const contexts = await Promise.all(puts);
+    assert.equal(new Set(contexts).size, 12, 'each acknowledged write has its own context');
+    const got = await getSiblings('n2', key);
+    assert.equal(got.status, 300);
+    assert.deepEqual(got.values, sent, 'every acknowledged concurrent write is a sibling');
+  });
+
+  test('concurrent PUTs carrying the same context each replace what it covers and stay siblings of each other', async () => {
+    const key = uniqueKey('dp-conc-ctx');
+    const ctx = await putOk('n1', key, 'base', { query: 'w=3' });
+    const values = ['d0', 'd1', 'd2', 'd3', 'd4', 'd5'];
+    await Promise.all(values.map((v, i) => putOk(ids[i % 3]!, key, v, { context: ctx })));
+    const got = await getSiblings('n3', key);
+    assert.deepEqual(got.values, values, 'base is gone; the six concurrent writes remain');
+  });
+
+  test('a PUT with a stale context (from before a later write) leaves the later write as a sibling', async () => {
+    const key = uniqueKey('dp-stale');
+    const ctx1 = await putOk('n1', key, 'v1');
+    await putOk('n2', key, 'v2', { context: ctx1 });
+    await putOk('n3', key, 'v3', { context: ctx1 });
+    const got = await getSiblings('n1', key);
+    assert.equal(got.status, 300);
+    assert.deepEqual(got.values, ['v2', 'v3'], 'v1 is gone, v2 and v3 are concurrent');
+  });
+});
+
+describe('tombstones (DELETE is a PUT of a tombstone)', () => {
+  test('DELETE with context leaves a tombstone: GET gives 404 with X-Gyre-Context and every replica holds the same deleted version', async () => {
+    const key = uniqueKey('dp-del');
+    await putOk('n1', key, 'doomed', { query: 'w=3' });
+    const ctx = ctxOf(await cluster.get('n2', key), 'GET before DELETE');
+    const del = await cluster.del('n2', key, { context: ctx, query: 'w=3' });
+    assert.equal(del.status, 204, `DELETE: ${del.body.toString('utf8')}`);
+    for (const id of ids) {
+      const res = await cluster.get(id, key, 'r=3');
+      assert.equal(res.status, 404, `GET via ${id} after DELETE`);
+      ctxOf(res, `404 via ${id}`);
+      parseError(res);
+    }
+    const rep = await cluster.replicas('n3', key);
+    assert.equal(rep.replicas.length, 3);
+    const clock = rep.replicas[0]?.versions[0]?.clock;
+    assert.ok(clock, 'the first replica holds the tombstone');
+    for (const r of rep.replicas) {
+      assert.equal(r.reachable, true);
+      assert.equal(r.versions.length, 1, `${r.node}: the tombstone replaced the value`);
+      assert.equal(r.versions[0]!.deleted, true, `${r.node}: the version is a tombstone`);
+      assert.deepEqual(r.versions[0]!.clock, clock, `${r.node}: same clock`);
+    }
+  });
+
+  test('a PUT with the context of a 404 tombstone brings the key back as a single version', async () => {
+    const key = uniqueKey('dp-revive');
+    const ctx = await putOk('n1', key, 'first');
+    assert.equal((await cluster.del('n1', key, { context: ctx })).status, 204);
+    const gone = await cluster.get('n2', key);
+    assert.equal(gone.status, 404);
+    await putOk('n3', key, 'second', { context: ctxOf(gone, 'tombstone 404') });
+    const res = await cluster.get('n1', key, 'r=3');
+    assert.equal(res.status, 200, `after revival: ${res.body.toString('utf8')}`);
+    assert.equal(res.body.toString('utf8'), 'second');
+  });
+
+  test('a DELETE whose context covers one of two siblings leaves the other sibling live', async () => {
+    const key = uniqueKey('dp-del-one');
+    const ctx1 = await putOk('n1', key, 'keep-not');
+    await putOk('n2', key, 'keep-me');
+    assert.equal((await cluster.del('n3', key, { context: ctx1 })).status, 204);
+    const res = await cluster.get('n1', key, 'r=3', { accept: 'application/json' });
+    assert.ok(res.status === 200 || res.status === 300, `GET: ${res.status} ${res.body.toString('utf8')}`);
+    const doc = parseSiblings(res);
+    const live = doc.siblings.filter((s) => !s.deleted).map((s) => Buffer.from(s.value, 'base64').toString('utf8'));
+    assert.deepEqual(live, ['keep-me']);
+  });
+});
+
+describe('keys are bytes, percent-encoded in the path', () => {
+  const suffix = uniqueKey('');
+  const cases: { name: string; write: string; read: string }[] = [
+    { name: 'a space (%20)', write: `with%20space${suffix}`, read: `with%20space${suffix}` },
+    { name: 'a slash (%2F)', write: `a%2Fb${suffix}`, read: `a%2Fb${suffix}` },
+    { name: 'non-UTF-8 bytes (%FF%FE)', write: `%FF%FE${suffix}`, read: `%FF%FE${suffix}` },
+    { name: 'UTF-8 ÿ (%C3%BF), a different key from the byte %FF', write: `%C3%BF${suffix}`, read: `%C3%BF${suffix}` },
+    { name: 'a NUL byte (%00)', write: `nul%00byte${suffix}`, read: `nul%00byte${suffix}` },
+    { name: 'lower-case hex (%ff) names the same key as upper-case (%FF)', write: `hex%ff%2f${suffix}`, read: `hex%FF%2F${suffix}` },
+  ];
+  for (const c of cases) {
+    test(`a key with ${c.name} round-trips through PUT and GET on other nodes`, async () => {
+      const value = `value of ${c.name}`;
+      await putOk('n1', c.write, value);
+      for (const id of ['n2', 'n3']) {
+        const res = await cluster.get(id, c.read, 'r=3');
+        assert.equal(res.status, 200, `GET ${c.read} via ${id}: ${res.body.toString('utf8')}`);
+        assert.equal(res.body.toString('utf8'), value, `GET ${c.read} via ${id}`);
+      }
+      const rep = await cluster.replicas('n2', c.read);
+      assert.ok(rep.replicas.every((r) => r.versions.length === 1), 'GET /replicas finds the key on every replica');
+    });
+  }
+
+  test('the byte %FF and the UTF-8 character ÿ (%C3%BF) are distinct keys', async () => {
+    const s = uniqueKey('');
+    await putOk('n1', `%FF${s}`, 'raw byte');
+    await putOk('n2', `%C3%BF${s}`, 'utf-8');
+    assert.equal((await cluster.get('n3', `%FF${s}`)).body.toString('utf8'), 'raw byte');
+    assert.equal((await cluster.get('n3', `%C3%BF${s}`)).body.toString('utf8'), 'utf-8');
+  });
+});
+
+describe('Dynamo 4.5: quorums with one replica down', () => {
+  test('with one of three replicas SIGKILLed: it is reported down, w=3 and r=3 give 503, w=2 and r=2 succeed', async () => {
+    const key = uniqueKey('dp-down');
+    const ctx = await putOk('n1', key, 'before', { query: 'w=3' });
+    await cluster.kill('n3');
+    try {
+      await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', 10_000);
+      const w3 = await cluster.put('n1', key, 'w3', { context: ctx, query: 'w=3' });
+      assert.equal(w3.status, 503, `PUT w=3 with a replica down: ${w3.body.toString('utf8')}`);
+      parseError(w3);
+      const r3 = await cluster.get('n2', key, 'r=3');
+      assert.equal(r3.status, 503, 'GET r=3 with a replica down');
+      parseError(r3);
+      const rep = await cluster.replicas('n1', key);
+      assert.deepEqual(rep.replicas.map((r) => [r.node, r.reachable]).sort(), [['n1', true], ['n2', true], ['n3', false]], 'GET /replicas reports the dead replica unreachable');
+      const r2 = await cluster.get('n2', key, 'r=2', { accept: 'application/json' });
+      assert.ok(r2.status === 200 || r2.status === 300, `GET r=2 with a replica down: ${r2.status}`);
+      // The 503 write may still have been applied on n1 (CONTRACT: "the write may still be
+      // applied"); resolve with the context of everything there is.
+      const resolved = await putOk('n2', key, 'after', { context: parseSiblings(r2).context, query: 'w=2' });
+      assert.ok(resolved.length > 0);
+      const r = await cluster.get('n1', key, 'r=2');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString('utf8'), 'after');
+    } finally {
+      cluster.restart('n3');
+      await cluster.waitUntilUp();
+    }
+  });
+});
+
+describe('Dynamo 4.5: read repair', () => {
+  test('a replica that missed a write while it was down holds it after it returns and an r=3 read', async (t) => {
+    const key = uniqueKey('dp-repair');
+    await cluster.kill('n3');
+    let ctx: string;
+    try {
+      ctx = await putOk('n1', key, 'written while n3 was down');
+    } finally {
+      cluster.restart('n3');
+      await cluster.waitUntilUp();
+    }
+    const stale = await cluster.replicas('n1', key);
+    const n3 = stale.replicas.find((r) => r.node === 'n3');
+    assert.ok(n3?.reachable, 'n3 is reachable again');
+    // Hinted handoff (Dynamo 4.6) or anti-entropy may deliver the write before the read;
+    // then this run checks convergence without isolating read repair, and says so.
+    if (n3.versions.length > 0) t.diagnostic('n3 already had the write before the read (handoff or anti-entropy): read repair not isolated in this run');
+    const res = await cluster.get('n1', key, 'r=3');
+    assert.equal(res.status, 200, 'the r=3 read merges the replicas');
+    assert.equal(header(res, 'x-gyre-context'), ctx, 'the read returns the context of the acknowledged write');
+    const deadline = Date.now() + 5000;
+    let clocks: string[] = [];
+    for (let i = 0; i < 50 && Date.now() < deadline; i++) {
+      const rep = await cluster.replicas('n2', key);
+      clocks = rep.replicas.map((r) => JSON.stringify(r.versions.map((v) => v.clock)));
+      if (rep.replicas.length === 3 && rep.replicas.every((r) => r.versions.length === 1) && new Set(clocks).size === 1) return;
+      await sleep(100);
+    }
+    assert.fail(`n3 was not brought up to date within 5 s of the r=3 read: ${clocks.join(' | ')}`);
+  });
+});
