@@ -51,6 +51,8 @@ export class SqliteStore implements Store {
   private readonly actors = new Map<number, ActorId>();
   private readonly meta = new Map<string, Uint8Array>();
   private readonly hints = new Map<string, number>();
+  /** Keys held per partition, kept current by commits (partitionsHeld runs twice a second). */
+  private readonly partitionKeys = new Map<number, number>();
   private readonly listeners: ChangeListener[] = [];
   private readonly stmts;
 
@@ -97,12 +99,12 @@ export class SqliteStore implements Store {
       scanAfter: this.db.prepare<[number, Buffer, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM kv WHERE partition = ? AND key > ? ORDER BY key LIMIT ?'),
       hintsFirst: this.db.prepare<[string, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM hints WHERE target = ? ORDER BY key LIMIT ?'),
       hintsAfter: this.db.prepare<[string, Buffer, number], { key: Buffer; partition: number; data: Buffer }>('SELECT key, partition, data FROM hints WHERE target = ? AND key > ? ORDER BY key LIMIT ?'),
-      partitions: this.db.prepare<[], { partition: number }>('SELECT DISTINCT partition FROM kv ORDER BY partition'),
       getReaped: this.db.prepare<[Buffer], { clock: Buffer }>('SELECT clock FROM reaped WHERE key = ?'),
       putReaped: this.db.prepare<[Buffer, Buffer, number]>('INSERT OR REPLACE INTO reaped (key, clock, at) VALUES (?, ?, ?)'),
       expireReaped: this.db.prepare<[number]>('DELETE FROM reaped WHERE at < ?'),
     };
     for (const row of this.db.prepare<[], { target: string; n: number }>('SELECT target, count(*) AS n FROM hints GROUP BY target').all()) this.hints.set(row.target, row.n);
+    for (const row of this.db.prepare<[], { partition: number; n: number }>('SELECT partition, count(*) AS n FROM kv GROUP BY partition').all()) this.partitionKeys.set(row.partition, row.n);
     const totals = this.db.prepare<[], { n: number; b: number | null }>('SELECT count(*) AS n, sum(bytes) AS b FROM kv').get();
     this.keyCount = totals?.n ?? 0;
     this.byteCount = totals?.b ?? 0;
@@ -152,7 +154,7 @@ export class SqliteStore implements Store {
   }
 
   partitionsHeld(): number[] {
-    return this.stmts.partitions.all().map((r) => r.partition);
+    return [...this.partitionKeys.keys()].sort((a, b) => a - b);
   }
 
   hintCounts(): Map<string, number> {
@@ -276,7 +278,15 @@ export class SqliteStore implements Store {
       if (n > 0) this.hints.set(target, n);
       else this.hints.delete(target);
     }
-    for (const c of changes) for (const l of this.listeners) l(c.key, c.partition, c.before, c.after);
+    for (const c of changes) {
+      const d = (c.after.length > 0 ? 1 : 0) - (c.before.length > 0 ? 1 : 0);
+      if (d !== 0) {
+        const n = (this.partitionKeys.get(c.partition) ?? 0) + d;
+        if (n > 0) this.partitionKeys.set(c.partition, n);
+        else this.partitionKeys.delete(c.partition);
+      }
+      for (const l of this.listeners) l(c.key, c.partition, c.before, c.after);
+    }
     batch.forEach((op, i) => {
       const o = outcomes[i]!;
       if (o.ok) op.resolve(o.value);
