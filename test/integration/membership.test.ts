@@ -66,6 +66,24 @@ test('Dynamo 4.6: with one node SIGKILLed, 500 writes at W=2 are all acknowledge
   await waitFor('every key on its three owners with identical clocks', 30_000, async () => (await replicatedEverywhere(cluster, 'n1', keys)).length === 0);
 });
 
+test('Dynamo 4.6: a 5-node cluster with two nodes SIGKILLed acknowledges every write at W=2 (stand-ins hold hints)', async (t) => {
+  const cluster = new TestCluster({ nodes: 5 });
+  t.after(() => cluster.stop());
+  await cluster.start();
+  await cluster.kill('n4');
+  await cluster.kill('n5');
+  await cluster.waitForStatus(['n1', 'n2', 'n3'], ['n4', 'n5'], 'down', 10_000);
+  const keys = Array.from({ length: 300 }, (_, i) => uniqueKey(`five${i}`));
+  const statuses = await Promise.all(keys.map((k, i) => put(cluster, ['n1', 'n2', 'n3'][i % 3]!, k, `v${i}`)));
+  assert.deepEqual(statuses.filter((s) => s !== 204), [], 'every write acknowledged');
+  const hints = (await Promise.all(['n1', 'n2', 'n3'].map((id) => fullStatus(cluster, id)))).reduce((a, s) => a + s.hintsPending, 0);
+  assert.ok(hints > 0, 'writes for the down nodes are held as hints');
+  cluster.restart('n4');
+  cluster.restart('n5');
+  await waitFor('hints drained', 30_000, async () => (await Promise.all(['n1', 'n2', 'n3'].map((id) => fullStatus(cluster, id)))).every((s) => s.hintsPending === 0));
+  await waitFor('every key on its three owners with identical clocks', 30_000, async () => (await replicatedEverywhere(cluster, 'n1', keys.slice(0, 100))).length === 0);
+});
+
 test('Dynamo 4.8: a paused node (SIGSTOP, a gray failure) is detected down, writes go on, and after SIGCONT it is up with hints drained', async (t) => {
   const cluster = new TestCluster();
   t.after(async () => {
