@@ -74,13 +74,11 @@ export class FailureDetector {
     if (h.lastHeartbeatMs !== undefined) {
       const interval = nowMs - h.lastHeartbeatMs;
       // Observations in quick succession (the same news arriving by two paths) carry no
-      // timing information; they only confirm the peer is alive.
-      if (interval < this.opts.minIntervalMs) {
-        h.failures = 0;
-        return;
+      // timing information: they move the reference point, but are not samples.
+      if (interval >= this.opts.minIntervalMs) {
+        h.intervals.push(interval);
+        if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
       }
-      h.intervals.push(interval);
-      if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
     }
     h.lastHeartbeatMs = nowMs;
     h.failures = 0;
