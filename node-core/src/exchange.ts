@@ -21,6 +21,12 @@ import { aeKeysMax, batchKeysMax, isAck, parseFoldReply, parseKeysReply, parseLe
 export const aeIntervalMs = 1000;
 /** Pause between rounds while the last one still found differences. */
 export const aeBusyIntervalMs = 20;
+/**
+ * Keys one round must repair for the next to follow at once. Under write load replicas
+ * always differ a little (writes in flight); only a real backlog (a wiped or long-partitioned
+ * replica) is worth exchanging back to back.
+ */
+export const aeBusyKeysMin = 64;
 export const aeLeavesPerPartition = 256;
 /** Partitions repaired per round (after one roots comparison covering all shared ones). */
 export const aePartitionsPerRoundMax = 4;
@@ -48,7 +54,7 @@ export class AntiEntropy {
 
   constructor(private readonly node: GyreNode) {
     // While replicas disagree, keep exchanging back to back; once in sync, at the base rate.
-    this.loop = new Periodic(node.env, aeIntervalMs, async () => ((await this.round()) ? aeBusyIntervalMs : aeIntervalMs));
+    this.loop = new Periodic(node.env, aeIntervalMs, async () => ((await this.round()) >= aeBusyKeysMin ? aeBusyIntervalMs : aeIntervalMs));
     node.store.onChange((key, partition, before, after) => {
       this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), keyDigest(key, before), keyDigest(key, after));
     });
@@ -136,12 +142,12 @@ export class AntiEntropy {
     return out;
   }
 
-  /** One exchange with a random peer; true if it left differences for the next round. */
-  async round(): Promise<boolean> {
-    if (this.running) return false;
+  /** One exchange with a random peer; returns the keys it repaired. */
+  async round(): Promise<number> {
+    if (this.running) return 0;
     const self = this.node.config.id;
     const peers = [...this.node.clusterState().members.values()].filter((m) => m.id !== self && m.state !== 'left' && this.node.isUp(m.id));
-    if (peers.length === 0) return false;
+    if (peers.length === 0) return 0;
     const peer = peers[Math.floor(this.node.env.random() * peers.length)]!.id;
     this.running = true;
     try {
@@ -149,16 +155,16 @@ export class AntiEntropy {
     } catch (e) {
       this.node.metrics.aeExchanges.inc({ outcome: 'error' });
       this.node.log.debug({ peer, err: String(e) }, 'anti-entropy exchange failed');
-      return false;
+      return 0;
     } finally {
       this.running = false;
     }
   }
 
-  /** Exchanges with `peer`; true if differences remain. */
-  async exchangeWith(peer: string): Promise<boolean> {
+  /** Exchanges with `peer`; returns the keys repaired. */
+  async exchangeWith(peer: string): Promise<number> {
     const shared = this.shared(peer);
-    if (shared.length === 0) return false;
+    if (shared.length === 0) return 0;
     const roots = parseRootsReply(await this.node.call(peer, { t: 'aeRoots', partitions: shared }, aeTimeoutMs));
     if (!roots.ok) throw new Error(roots.reason);
     const now = this.node.env.now();
@@ -175,17 +181,18 @@ export class AntiEntropy {
     this.node.metrics.aeExchanges.inc({ outcome: differing.length === 0 ? 'in_sync' : 'repairing' });
     // Oldest-repaired first would need more state; a random start spreads rounds fairly.
     const start = differing.length ? Math.floor(this.node.env.random() * differing.length) : 0;
+    let repaired = 0;
     for (let i = 0; i < Math.min(differing.length, aePartitionsPerRoundMax); i++) {
-      await this.repairPartition(peer, differing[(start + i) % differing.length]!);
+      repaired += await this.repairPartition(peer, differing[(start + i) % differing.length]!);
     }
-    return differing.length > 0;
+    return repaired;
   }
 
-  private async repairPartition(peer: string, p: number): Promise<void> {
+  private async repairPartition(peer: string, p: number): Promise<number> {
     const leaves = parseLeavesReply(await this.node.call(peer, { t: 'aeLeaves', partition: p }, aeTimeoutMs));
     if (!leaves.ok) throw new Error(leaves.reason);
     const diff = diffLeaves(this.tree(p).leafHashesCopy(), leaves.value);
-    if (diff.length === 0) return;
+    if (diff.length === 0) return 0;
     const theirs = parseKeysReply(await this.node.call(peer, { t: 'aeKeys', partition: p, leaves: diff }, aeTimeoutMs));
     if (!theirs.ok) throw new Error(theirs.reason);
     const mine = new Map(this.localDigests(p, new Set(diff), aeKeysMax).map(([k, d]) => [k.toString('hex'), d]));
@@ -217,5 +224,6 @@ export class AntiEntropy {
     }
     this.keysRepaired += repaired;
     this.node.metrics.aeKeysRepaired.inc(repaired);
+    return repaired;
   }
 }
