@@ -316,6 +316,21 @@ export class GyreNode {
     return 'up';
   }
 
+  /** Ring walks per partition (every distinct live member, in ring order), for the current state only. */
+  private walkCache: { state: ClusterState; walks: Map<number, string[]> } | undefined;
+
+  /** Distinct members clockwise from `partition` (left members skipped); cached per cluster state. */
+  private ringWalk(partition: number): string[] {
+    if (this.walkCache?.state !== this.state) this.walkCache = { state: this.state, walks: new Map() };
+    let walk = this.walkCache.walks.get(partition);
+    if (!walk) {
+      const ring = ringOf(this.state);
+      walk = computePreferenceList(ring, partition, ring.partitions).filter((id) => this.state.members.get(id)?.state !== 'left');
+      this.walkCache.walks.set(partition, walk);
+    }
+    return walk;
+  }
+
   /** The strict preference list of a partition under the current ring. */
   preferenceList(partition: number): string[] {
     return computePreferenceList(ringOf(this.state), partition, this.config.n);
@@ -331,8 +346,7 @@ export class GyreNode {
    * the next healthy node walking on around the ring, which holds the replica as a hint.
    */
   placement(partition: number): Placement {
-    const ring = ringOf(this.state);
-    const walk = computePreferenceList(ring, partition, ring.partitions).filter((id) => this.state.members.get(id)?.state !== 'left');
+    const walk = this.ringWalk(partition);
     const pref = walk.slice(0, this.config.n);
     const fallbacks = walk.slice(this.config.n).filter((id) => this.isUp(id));
     const targets: Target[] = [];

@@ -39,6 +39,9 @@ export const defaultDetectorOptions: DetectorOptions = {
 
 interface PeerHistory {
   intervals: number[];
+  /** Mean and standard deviation of `intervals`, recomputed when a sample is added. */
+  meanMs: number;
+  stdDevMs: number;
   lastHeartbeatMs: number | undefined;
   failures: number;
 }
@@ -62,7 +65,7 @@ export class FailureDetector {
       // Seeded with the expected interval (as Akka does), so the first real samples, often
       // a burst as a node starts, do not make the estimate absurdly tight.
       const f = this.opts.firstIntervalMs;
-      h = { intervals: [f * 0.75, f * 1.25], lastHeartbeatMs: undefined, failures: 0 };
+      h = { intervals: [f * 0.75, f * 1.25], meanMs: f, stdDevMs: f * 0.25, lastHeartbeatMs: undefined, failures: 0 };
       this.peers.set(id, h);
     }
     return h;
@@ -78,6 +81,9 @@ export class FailureDetector {
       if (interval >= this.opts.minIntervalMs) {
         h.intervals.push(interval);
         if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
+        const n = h.intervals.length;
+        h.meanMs = h.intervals.reduce((a, b) => a + b, 0) / n;
+        h.stdDevMs = Math.sqrt(h.intervals.reduce((a, b) => a + (b - h.meanMs) ** 2, 0) / n);
       }
     }
     h.lastHeartbeatMs = nowMs;
@@ -92,10 +98,8 @@ export class FailureDetector {
   phi(id: string, nowMs: number): number {
     const h = this.peers.get(id);
     if (!h || h.lastHeartbeatMs === undefined) return Infinity;
-    const n = h.intervals.length; // never 0: seeded
-    const mean = h.intervals.reduce((a, b) => a + b, 0) / n;
-    const variance = n < 2 ? 0 : h.intervals.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-    const std = Math.max(Math.sqrt(variance), this.opts.minStdDevMs);
+    const std = Math.max(h.stdDevMs, this.opts.minStdDevMs);
+    const mean = h.meanMs;
     return phi(nowMs - h.lastHeartbeatMs, mean + this.opts.acceptablePauseMs, std);
   }
 
