@@ -15,6 +15,7 @@ import { MerkleTree, diffLeaves, keyDigest, leafOf } from './core/merkle.js';
 import { keyHash } from './core/partitioner.js';
 import { computePreferenceList } from './core/ring.js';
 import type { GyreNode } from './node.js';
+import { byteBounded } from './handoff.js';
 import type { Version } from './core/siblings.js';
 import { aeKeysMax, batchKeysMax, isAck, parseFoldReply, parseKeysReply, parseLeavesReply, parseRootsReply } from './net/messages.js';
 
@@ -218,9 +219,15 @@ export class AntiEntropy {
           return { key: item.key, partition: p, versions: await this.node.store.read(item.key) };
         }),
       );
-      const ack = await this.node.call(peer, { t: 'writeMany', items: merged.filter((m) => m.versions.length > 0) }, aeTimeoutMs);
-      if (!isAck(ack)) throw new Error('bad writeMany reply');
-      repaired += batch.length;
+      const toPush = merged.filter((m) => m.versions.length > 0);
+      for (let j = 0; j < toPush.length; ) {
+        const chunk = byteBounded(toPush.slice(j));
+        const ack = await this.node.call(peer, { t: 'writeMany', items: chunk }, aeTimeoutMs);
+        if (!isAck(ack)) throw new Error('bad writeMany reply');
+        j += chunk.length;
+      }
+      repaired += remote.value.items.length;
+      if (!remote.value.done) break; // the reply was cut to fit a frame: the rest waits for the next round
     }
     this.keysRepaired += repaired;
     this.node.metrics.aeKeysRepaired.inc(repaired);

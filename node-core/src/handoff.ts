@@ -12,7 +12,7 @@
 import { Periodic } from './core/periodic.js';
 import { targetRingOf } from './core/gossip.js';
 import { computePreferenceList } from './core/ring.js';
-import { sameSiblings } from './core/siblings.js';
+import { type Version, sameSiblings, siblingsBytes } from './core/siblings.js';
 import type { GyreNode } from './node.js';
 import { isAck } from './net/messages.js';
 import { type Space, type StoredKey, dataSpace, hintSpace } from './store/store.js';
@@ -23,6 +23,20 @@ export const handoffBatchKeysMax = 128;
 export const handoffTimeoutMs = 5000;
 export const handoffBackoffMinMs = 500;
 export const handoffBackoffMaxMs = 10_000;
+/** Bytes of sibling sets in one delivery batch: well under the 64 MiB frame limit. */
+export const handoffBatchBytesMax = 16 * 1024 * 1024;
+
+/** The longest prefix of `items` within the byte budget (at least one item: a key fits a frame). */
+export function byteBounded<T extends { versions: readonly Version[] }>(items: readonly T[], maxBytes = handoffBatchBytesMax): T[] {
+  let bytes = 0;
+  const out: T[] = [];
+  for (const item of items) {
+    bytes += siblingsBytes(item.versions);
+    if (out.length > 0 && bytes > maxBytes) break;
+    out.push(item);
+  }
+  return out;
+}
 
 export class Handoff {
   private readonly loop: Periodic;
@@ -102,10 +116,13 @@ export class Handoff {
   }
 
   private async deliverHints(target: string): Promise<void> {
+    const member = this.node.member(target);
+    // A hint for a node that has left (or was never known) goes to the key's replicas now.
+    if (!member || member.state === 'left') return this.redirectHints(target);
     if (!this.ready(target)) return;
     // Bounded per round: at most a few batches per target, so one backlog cannot starve others.
     for (let round = 0; round < 8; round++) {
-      const batch = this.node.store.scanHints(target, undefined, handoffBatchKeysMax);
+      const batch = byteBounded(this.node.store.scanHints(target, undefined, handoffBatchKeysMax));
       if (batch.length === 0) return;
       const space = hintSpace(target);
       if (!(await this.push(target, batch))) {
@@ -121,6 +138,17 @@ export class Handoff {
     }
   }
 
+  private async redirectHints(target: string): Promise<void> {
+    const space = hintSpace(target);
+    const batch = byteBounded(this.node.store.scanHints(target, undefined, handoffBatchKeysMax));
+    for (const k of batch) {
+      const pref = this.node.preferenceList(k.partition);
+      if (!pref.every((id) => this.ready(id))) continue;
+      const acks = await Promise.all(pref.map((id) => this.push(id, [k])));
+      if (acks.every(Boolean)) this.delivered += await this.dropIfUnchanged([k], space);
+    }
+  }
+
   private async handOffStrayData(): Promise<void> {
     const self = this.node.config.id;
     const target = targetRingOf(this.node.clusterState());
@@ -129,11 +157,14 @@ export class Handoff {
       // Still a replica, or about to become one once pending transfers complete: keep it.
       if (pref.includes(self) || computePreferenceList(target, q, this.node.config.n).includes(self)) continue;
       if (!pref.every((id) => this.ready(id))) continue; // wait until every replica can take it
+      // Retire our actor before dropping anything: once data starts leaving, a later tenure of
+      // this partition must never derive counters from a copy that lost some of its events.
+      // (A non-replica never coordinates with a partition actor, so nothing needs it meanwhile.)
+      this.node.store.retireActor(q);
       for (let round = 0; round < 8; round++) {
-        const batch = this.node.store.scanPartition(q, undefined, handoffBatchKeysMax);
+        const batch = byteBounded(this.node.store.scanPartition(q, undefined, handoffBatchKeysMax));
         if (batch.length === 0) {
-          this.node.store.retireActor(q);
-          this.node.log.info({ partition: q }, 'partition handed off; actor retired');
+          this.node.log.info({ partition: q }, 'partition handed off');
           break;
         }
         const acks = await Promise.all(pref.map((id) => this.push(id, batch)));

@@ -23,6 +23,7 @@ import {
   pickGossipPeers,
   planJoin,
   planLeave,
+  rejoin,
   ringOf,
   sameState,
 } from './core/gossip.js';
@@ -52,7 +53,7 @@ import { TcpTransport } from './net/tcp-transport.js';
 import type { Transport } from './net/transport.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { type Store, dataSpace, hintSpace } from './store/store.js';
-import { Handoff } from './handoff.js';
+import { Handoff, byteBounded } from './handoff.js';
 import { Transfers } from './transfer.js';
 import { AntiEntropy } from './exchange.js';
 import { Reaper, reapUpdate } from './reaper.js';
@@ -146,6 +147,8 @@ export class GyreNode {
   private readonly onLeft: (() => void) | undefined;
   private readonly rounds = { gossip: 0 };
   private probing = false;
+  /** This process marked the node `left` (and is about to exit). */
+  private leftHere = false;
 
   /** Wires a node from its parts; production uses `start`, the simulator passes its own. */
   constructor(parts: NodeParts) {
@@ -404,8 +407,13 @@ export class GyreNode {
 
   /** Explicit membership steps that follow from the state: claim a share when joining, finish leaving. */
   private afterGossip(): void {
-    const me = this.state.members.get(this.config.id);
+    let me = this.state.members.get(this.config.id);
     if (!me) return;
+    // Started again after leaving (not the process that left): join anew.
+    if (me.state === 'left' && !this.leftHere) {
+      this.setState(rejoin(this.state, this.self), 'rejoin');
+      me = this.state.members.get(this.config.id)!;
+    }
     const others = activeMembers(this.state).filter((m) => m.id !== this.config.id);
     // A joining node claims its share; a member tops up if a concurrent join won the race for
     // some of the partitions it claimed (claims resolve per partition, so a loser can end up short).
@@ -416,6 +424,7 @@ export class GyreNode {
     if (me.state === 'leaving') {
       const next = markLeftIfDone(this.state, this.config.id);
       if (next !== this.state && this.store.partitionsHeld().length === 0 && this.store.hintCounts().size === 0) {
+        this.leftHere = true;
         this.setState(next, 'left');
         this.log.info('left the cluster: every partition handed off');
         // Let a few rounds carry the news before exiting.
@@ -484,12 +493,14 @@ export class GyreNode {
         return encodeCoordinateReply(r.status === 204 ? { status: 204, clock: r.clock, error: undefined, message: undefined } : { status: r.status, clock: undefined, error: r.error, message: r.message });
       }
       case 'fold': {
-        const items = this.store.scanPartition(req.partition, req.afterKey, req.limit);
-        return encodeFoldReply(items, items.length < req.limit);
+        const scanned = this.store.scanPartition(req.partition, req.afterKey, req.limit);
+        const items = byteBounded(scanned);
+        return encodeFoldReply(items, items.length === scanned.length && scanned.length < req.limit);
       }
       case 'readMany': {
-        const items = await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key) })));
-        return encodeFoldReply(items, true);
+        // A reply holds what fits the byte budget; the asker repairs the rest next round.
+        const items = byteBounded(await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key) }))));
+        return encodeFoldReply(items, items.length === req.keys.length);
       }
       case 'reap':
         return (await this.store.update(req.key, req.partition, reapUpdate(req.versions))) ? ackReply : ['kept'];
@@ -578,8 +589,9 @@ export class GyreNode {
       return reply;
     } catch (e) {
       const code = (e as { code?: string }).code;
-      // A remote error is an answer: the peer is alive, it just refused this request.
-      if (code !== 'remote') this.detector.requestFailed(node);
+      // A remote error is an answer: the peer is alive, it just refused this request. A
+      // message we could not even send (too large, too many in flight) says nothing of the peer.
+      if (code !== 'remote' && code !== 'too_large' && code !== 'overloaded') this.detector.requestFailed(node);
       this.metrics.internode.inc({ type: req.t, outcome: code ?? 'error' });
       throw e;
     }

@@ -15,6 +15,7 @@
 
 import { Periodic } from './core/periodic.js';
 import { type Siblings, contextOf, sameSiblings } from './core/siblings.js';
+import { covers } from './core/vclock.js';
 import type { GyreNode } from './node.js';
 
 export const reapIntervalMs = 2000;
@@ -106,11 +107,13 @@ export class Reaper {
 
 /** What a replica does on a reap request: delete iff it holds exactly these tombstones. */
 export function reapUpdate(expected: Siblings) {
+  const reaped = contextOf(expected);
   return (cur: Siblings) => {
-    // An empty replica remembers the reaped clock too: it is where a stale hint would land.
-    if (cur.length === 0) return { versions: [], result: true, reaped: contextOf(expected) };
-    if (!isTombstoneOnly(cur) || !sameSiblings(cur, expected)) return { versions: undefined, result: false };
-    return { versions: [], result: true, reaped: contextOf(cur) };
+    // What the tombstones cover (including a stale copy that arrived since the check) goes;
+    // anything newer means the key was written again: keep everything.
+    if (cur.some((v) => !covers(reaped, v.dot))) return { versions: undefined, result: false };
+    // Every replica, empty or not, remembers the reaped clock: it is where a stale hint would land.
+    return { versions: [], result: true, reaped };
   };
 }
 

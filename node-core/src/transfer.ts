@@ -74,6 +74,10 @@ export class Transfers {
       const qs = [...this.toPull];
       this.toPull.clear();
       void this.pullAll(qs)
+        .catch((e: unknown) => {
+          this.node.log.warn({ err: String(e) }, 'pull failed');
+          return false;
+        })
         .then((ok) => {
           if (!ok) for (const q of qs) this.toPull.add(q);
         })
@@ -82,7 +86,9 @@ export class Transfers {
     for (let p = 0; p < state.partitions && this.inFlight.size < transfersConcurrentMax; p++) {
       if (state.ring[p]!.pendingTo !== self || this.inFlight.has(p)) continue;
       this.inFlight.set(p, { keys: 0, from: state.ring[p]!.owner });
-      void this.transfer(p).finally(() => {
+      void this.transfer(p)
+        .catch((e: unknown) => this.node.log.warn({ partition: p, err: String(e) }, 'transfer failed; retrying'))
+        .finally(() => {
         this.inFlight.delete(p);
         if (!this.node.isStopped()) this.tick(); // start the next one now, not at the next tick
       });

@@ -82,6 +82,8 @@ export interface CoordinatorDeps {
 }
 
 export const defaultSiblingsMax = 100;
+/** Of a forwarded write's time budget, what the remote coordinator leaves for its reply to travel back. */
+export const forwardMarginMs = 200;
 export const defaultObjectBytesMax = 16 * 1024 * 1024;
 
 export type Failure = { readonly status: 400 | 413 | 503; readonly error: string; readonly message: string };
@@ -164,8 +166,13 @@ function unavailable(message: string): Failure {
 
 export class Coordinator {
   private lastOneShotMs = 0;
+  private readonly bootNonce: string;
 
-  constructor(private readonly deps: CoordinatorDeps) {}
+  constructor(private readonly deps: CoordinatorDeps) {
+    this.bootNonce = Math.floor(deps.env.random() * 36 ** 4)
+      .toString(36)
+      .padStart(4, '0');
+  }
 
   async get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
     const { env, replicas } = this.deps;
@@ -218,11 +225,13 @@ export class Coordinator {
     const { env } = this.deps;
     const deadline = env.now() + req.timeoutMs;
     for (const node of placement.upPref) {
-      // Keep half of what is left for the fallback path.
+      // Keep half of what is left for the fallback path, and give the remote coordinator a
+      // little less than we wait, so its own answer (even a 503) arrives before our timeout.
       const left = Math.floor((deadline - env.now()) / 2);
-      if (left <= 0) break;
+      const remote = left - Math.min(forwardMarginMs, Math.floor(left / 4));
+      if (remote <= 0) break;
       try {
-        const reply = await this.deps.replicas.coordinate(node, { ...req, timeoutMs: left }, left);
+        const reply = await this.deps.replicas.coordinate(node, { ...req, timeoutMs: remote }, left);
         if (reply.status === 204 && reply.clock) return { status: 204, clock: reply.clock };
         if (reply.status === 400 || reply.status === 413 || reply.status === 503) {
           return { status: reply.status, error: reply.error ?? 'error', message: reply.message ?? '' };
@@ -245,7 +254,8 @@ export class Coordinator {
   private oneShotActor(): string {
     const ms = Math.max(this.deps.env.now(), this.lastOneShotMs + 1);
     this.lastOneShotMs = ms;
-    return `${this.deps.selfId}~${ms.toString(36)}`;
+    // The boot nonce keeps ids unique across a restart even if a burst ran ahead of the clock.
+    return `${this.deps.selfId}~${ms.toString(36)}${this.bootNonce}`;
   }
 
   private async coordinate(req: CoordinateRequest, partition: number, placement: Placement, asReplica: boolean): Promise<WriteResult> {

@@ -193,6 +193,13 @@ export function admitIfSettled(state: ClusterState, id: string): ClusterState {
   return withMember(state, { ...me, state: 'member', version: me.version + 1 });
 }
 
+/** A node started again after it left the cluster joins it anew (its old record says `left`). */
+export function rejoin(state: ClusterState, self: MemberInfo): ClusterState {
+  const me = state.members.get(self.id);
+  if (!me || me.state !== 'left') return state;
+  return withMember(state, { ...me, ...self, state: 'joining', version: me.version + 1 });
+}
+
 /** A leaving member that owns nothing and has nothing pending is gone. */
 export function markLeftIfDone(state: ClusterState, id: string): ClusterState {
   const me = state.members.get(id);

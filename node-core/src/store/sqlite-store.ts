@@ -233,9 +233,12 @@ export class SqliteStore implements Store {
     try {
       this.db.transaction(() => {
         for (const op of batch) {
-          const { versions: cur, bytes: oldBytes } = this.readSync(op.key, op.space);
+          let cur: Version[];
+          let oldBytes: number;
           let out;
           try {
+            // Inside the per-update try: one unreadable row fails its own update, not the batch.
+            ({ versions: cur, bytes: oldBytes } = this.readSync(op.key, op.space));
             out = op.f(cur, { actorFor: (p) => this.actorFor(p, newActors), reaped: () => (op.space.kind === 'data' ? this.reapedClock(op.key) : undefined) });
           } catch (error) {
             outcomes.push({ ok: false, error });
