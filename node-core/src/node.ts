@@ -483,9 +483,11 @@ export class GyreNode {
       case 'read':
         return encodeVersionsReply(await this.store.read(req.key, req.hintFor ? hintSpace(req.hintFor) : dataSpace));
       case 'write':
+        this.refuseIfLeft();
         await this.mergeLocal(req.key, req.partition, req.versions, req.hintFor);
         return ackReply;
       case 'writeMany':
+        this.refuseIfLeft();
         await Promise.all(req.items.map((i) => this.mergeLocal(i.key, i.partition, i.versions, undefined)));
         return ackReply;
       case 'coordinate': {
@@ -511,6 +513,11 @@ export class GyreNode {
       case 'aeKeys':
         return this.antiEntropy.keysReply(req.partition, req.leaves);
     }
+  }
+
+  /** Once this node has marked itself left it must not take data it would leave with. */
+  private refuseIfLeft(): void {
+    if (this.leftHere) throw Object.assign(new Error('this node has left the cluster'), { code: 'left' });
   }
 
   /**
@@ -583,6 +590,7 @@ export class GyreNode {
   async call(node: string, req: Request, timeoutMs: number): Promise<unknown> {
     const info = this.state.members.get(node);
     if (!info) throw new Error(`unknown node ${node}`);
+    const sentAtMs = this.env.now();
     try {
       const reply = await this.transport.request(info.internode, encodeRequest(req), timeoutMs);
       this.metrics.internode.inc({ type: req.t, outcome: 'ok' });
@@ -591,7 +599,7 @@ export class GyreNode {
       const code = (e as { code?: string }).code;
       // A remote error is an answer: the peer is alive, it just refused this request. A
       // message we could not even send (too large, too many in flight) says nothing of the peer.
-      if (code !== 'remote' && code !== 'too_large' && code !== 'overloaded') this.detector.requestFailed(node);
+      if (code !== 'remote' && code !== 'too_large' && code !== 'overloaded') this.detector.requestFailed(node, sentAtMs);
       this.metrics.internode.inc({ type: req.t, outcome: code ?? 'error' });
       throw e;
     }

@@ -87,16 +87,21 @@ export class Transfers {
       if (state.ring[p]!.pendingTo !== self || this.inFlight.has(p)) continue;
       this.inFlight.set(p, { keys: 0, from: state.ring[p]!.owner });
       void this.transfer(p)
-        .catch((e: unknown) => this.node.log.warn({ partition: p, err: String(e) }, 'transfer failed; retrying'))
-        .finally(() => {
-        this.inFlight.delete(p);
-        if (!this.node.isStopped()) this.tick(); // start the next one now, not at the next tick
-      });
+        .catch((e: unknown) => {
+          this.node.log.warn({ partition: p, err: String(e) }, 'transfer failed; retrying');
+          return false;
+        })
+        .then((done) => {
+          this.inFlight.delete(p);
+          // After a success start the next one now; after a failure wait for the next tick
+          // (retrying at once would spin when no source is reachable).
+          if (done && !this.node.isStopped()) this.tick();
+        });
     }
   }
 
   /** Pulls what partition p's switch to us makes us replicate, then switches it. */
-  private async transfer(p: number): Promise<void> {
+  private async transfer(p: number): Promise<boolean> {
     const state = this.node.clusterState();
     const self = this.node.config.id;
     const ring = ringOf(state);
@@ -108,12 +113,13 @@ export class Transfers {
     }
     const started = this.node.env.now();
     const ok = await this.pullAll(needed, p);
-    if (!ok) return; // a source was unreachable: the next tick tries again
-    if (this.node.clusterState().ring[p]!.pendingTo !== self) return; // superseded meanwhile
+    if (!ok) return false; // a source was unreachable: the next tick tries again
+    if (this.node.clusterState().ring[p]!.pendingTo !== self) return false; // superseded meanwhile
     this.node.completeTransfer(p);
     this.completed++;
     this.node.metrics.transfersCompleted.inc();
     this.node.log.info({ partition: p, partitionsPulled: needed.length, ms: this.node.env.now() - started, keys: this.inFlight.get(p)?.keys ?? 0 }, 'transfer complete');
+    return true;
   }
 
   /**

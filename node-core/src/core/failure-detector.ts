@@ -90,9 +90,14 @@ export class FailureDetector {
     h.failures = 0;
   }
 
-  /** A request to `id` failed to get any answer (refused, reset, timed out). */
-  requestFailed(id: string): void {
-    this.history(id).failures++;
+  /**
+   * A request to `id`, sent at `sentAtMs`, failed to get any answer (refused, reset, timed out).
+   * A heartbeat heard since it was sent is fresher news: the failure is then not counted.
+   */
+  requestFailed(id: string, sentAtMs = Number.NEGATIVE_INFINITY): void {
+    const h = this.history(id);
+    if (h.lastHeartbeatMs !== undefined && h.lastHeartbeatMs >= sentAtMs) return;
+    h.failures++;
   }
 
   phi(id: string, nowMs: number): number {
