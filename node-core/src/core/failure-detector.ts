@@ -94,7 +94,7 @@ export class FailureDetector {
    * A request to `id`, sent at `sentAtMs`, failed to get any answer (refused, reset, timed out).
    * A heartbeat heard since it was sent is fresher news: the failure is then not counted.
    */
-  requestFailed(id: string, sentAtMs = Number.NEGATIVE_INFINITY): void {
+  requestFailed(id: string, sentAtMs = Number.POSITIVE_INFINITY): void {
     const h = this.history(id);
     if (h.lastHeartbeatMs !== undefined && h.lastHeartbeatMs >= sentAtMs) return;
     h.failures++;
