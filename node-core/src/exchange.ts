@@ -215,11 +215,11 @@ export class AntiEntropy {
       if (!remote.ok) throw new Error(remote.reason);
       const merged = await Promise.all(
         remote.value.items.map(async (item) => {
-          await this.node.mergeLocalChanged(item.key, p, item.versions);
-          return { key: item.key, partition: p, versions: await this.node.store.read(item.key) };
+          await this.node.mergeLocalChanged(item.key, p, item.versions, item.reaped);
+          return { key: item.key, partition: p, versions: await this.node.store.read(item.key), reaped: this.node.store.reapedClock(item.key) };
         }),
       );
-      const toPush = merged.filter((m) => m.versions.length > 0);
+      const toPush = merged.filter((m) => m.versions.length > 0 || m.reaped !== undefined);
       for (let j = 0; j < toPush.length; ) {
         const chunk = byteBounded(toPush.slice(j));
         const ack = await this.node.call(peer, { t: 'writeMany', items: chunk }, aeTimeoutMs);

@@ -57,7 +57,7 @@ import { Handoff, byteBounded } from './handoff.js';
 import { Transfers } from './transfer.js';
 import { AntiEntropy } from './exchange.js';
 import { Reaper, reapUpdate } from './reaper.js';
-import { covers } from './core/vclock.js';
+import { type VClock, compare, covers, join } from './core/vclock.js';
 
 export interface NodeConfig {
   readonly id: string;
@@ -488,7 +488,7 @@ export class GyreNode {
         return ackReply;
       case 'writeMany':
         this.refuseIfLeft();
-        await Promise.all(req.items.map((i) => this.mergeLocal(i.key, i.partition, i.versions, undefined)));
+        await Promise.all(req.items.map((i) => this.merge(i.key, i.partition, i.versions, undefined, i.reaped)));
         return ackReply;
       case 'coordinate': {
         const r = await this.coordinator.put(toCoordinateRequest(req), true);
@@ -496,12 +496,12 @@ export class GyreNode {
       }
       case 'fold': {
         const scanned = this.store.scanPartition(req.partition, req.afterKey, req.limit);
-        const items = byteBounded(scanned);
+        const items = byteBounded(scanned).map((k) => ({ ...k, reaped: this.store.reapedClock(k.key) }));
         return encodeFoldReply(items, items.length === scanned.length && scanned.length < req.limit);
       }
       case 'readMany': {
         // A reply holds what fits the byte budget; the asker repairs the rest next round.
-        const items = byteBounded(await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key) }))));
+        const items = byteBounded(await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key), reaped: this.store.reapedClock(key) }))));
         return encodeFoldReply(items, items.length === req.keys.length);
       }
       case 'reap':
@@ -528,23 +528,27 @@ export class GyreNode {
     await this.merge(key, partition, incoming, hintFor);
   }
 
-  /** As mergeLocal, into our own data; true if something changed. */
-  mergeLocalChanged(key: Uint8Array, partition: number, incoming: readonly Version[]): Promise<boolean> {
-    return this.merge(key, partition, incoming, undefined);
+  /** As mergeLocal, into our own data, with the sender's reaped clock if any; true if something changed. */
+  mergeLocalChanged(key: Uint8Array, partition: number, incoming: readonly Version[], reaped?: VClock): Promise<boolean> {
+    return this.merge(key, partition, incoming, undefined, reaped);
   }
 
-  private merge(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined): Promise<boolean> {
+  private merge(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined, incomingReaped?: VClock): Promise<boolean> {
     // A hint addressed to ourselves is just data (we came back before the stand-in knew).
     const space = hintFor && hintFor !== this.config.id ? hintSpace(hintFor) : dataSpace;
     return this.store.update(
       key,
       partition,
       (cur, tools) => {
-        // Versions a reaped tombstone covered are stale copies arriving late: drop them.
-        const reaped = space.kind === 'data' ? tools.reaped() : undefined;
-        const fresh = reaped ? incoming.filter((v) => !covers(reaped, v.dot)) : incoming;
-        const merged = syncSiblings(cur, fresh);
+        // Versions a reaped tombstone covered are stale copies arriving late: drop them, ours
+        // included when the news of a reap reaches us with the data (a reap that missed us).
+        const known = space.kind === 'data' ? tools.reaped() : undefined;
+        const reaped = incomingReaped && space.kind === 'data' ? (known ? join(known, incomingReaped) : incomingReaped) : known;
+        const live = (vs: readonly Version[]) => (reaped ? vs.filter((v) => !covers(reaped, v.dot)) : vs);
+        const merged = syncSiblings(live(cur), live(incoming));
         const same = sameSiblings(merged, cur);
+        const learned = reaped !== undefined && reaped !== known && (!known || compare(reaped, known) !== 'equal');
+        if (learned) return { versions: merged, result: !same, reaped };
         return { versions: same ? undefined : merged, result: !same };
       },
       space,

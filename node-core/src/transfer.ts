@@ -158,7 +158,7 @@ export class Transfers {
       let fresh = 0;
       await Promise.all(
         items.map(async (i) => {
-          if (await this.node.mergeLocalChanged(i.key, q, i.versions)) fresh++;
+          if (await this.node.mergeLocalChanged(i.key, q, i.versions, i.reaped)) fresh++;
         }),
       );
       this.keysReceived += fresh;

@@ -30,6 +30,12 @@ export interface KeyVersions {
   readonly key: Uint8Array;
   readonly partition: number;
   readonly versions: readonly Version[];
+  /** The clock of reaped tombstones the sender remembers for this key: travels with the data. */
+  readonly reaped?: VClock | undefined;
+}
+
+function packKeyVersions(i: KeyVersions): unknown[] {
+  return [i.key, i.partition, packVersions(i.versions), i.reaped ? packClock(i.reaped) : null];
 }
 
 export type Request =
@@ -102,7 +108,7 @@ export function encodeRequest(r: Request): unknown[] {
     case 'write':
       return ['write', r.key, r.partition, packVersions(r.versions), r.hintFor ?? null];
     case 'writeMany':
-      return ['writeMany', r.items.map((i) => [i.key, i.partition, packVersions(i.versions)])];
+      return ['writeMany', r.items.map(packKeyVersions)];
     case 'coordinate':
       return ['coordinate', r.key, r.deleted, r.value, r.contentType, packClock(r.context), r.w, r.timeoutMs];
     case 'fold':
@@ -154,12 +160,14 @@ function bad(reason: string): { ok: false; reason: string } {
 }
 
 function parseKeyVersions(raw: unknown): Parsed<KeyVersions> {
-  if (!Array.isArray(raw) || raw.length !== 3) return bad('item: not a triple');
+  if (!Array.isArray(raw) || raw.length < 3 || raw.length > 4) return bad('item: not a triple');
   if (!isKey(raw[0])) return bad('item: bad key');
   if (!isPartition(raw[1])) return bad('item: bad partition');
   const versions = parseVersions(raw[2]);
   if (!versions.ok) return bad(`item: ${versions.reason}`);
-  return { ok: true, value: { key: raw[0], partition: raw[1], versions: versions.value } };
+  const reaped = raw[3] === undefined || raw[3] === null ? undefined : parseClock(raw[3]);
+  if (raw[3] !== undefined && raw[3] !== null && !reaped) return bad('item: bad reaped clock');
+  return { ok: true, value: { key: raw[0], partition: raw[1], versions: versions.value, reaped } };
 }
 
 export function parseRequest(raw: unknown): Parsed<Request> {
@@ -283,7 +291,7 @@ export function parseGossipReply(raw: unknown): Parsed<ClusterState> {
 }
 
 export function encodeFoldReply(items: readonly KeyVersions[], done: boolean): unknown[] {
-  return ['fold', items.map((i) => [i.key, i.partition, packVersions(i.versions)]), done];
+  return ['fold', items.map(packKeyVersions), done];
 }
 
 export function parseFoldReply(raw: unknown): Parsed<{ items: KeyVersions[]; done: boolean }> {

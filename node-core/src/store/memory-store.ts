@@ -51,7 +51,7 @@ export class MemoryStore implements Store {
     const cur = t.get(k)?.versions ?? [];
     const { versions, result, reaped } = f(cur, { actorFor: (p) => this.actorFor(p), reaped: () => (space.kind === 'data' ? this.reaped.get(k)?.clock : undefined) });
     if (versions !== undefined) {
-      if (reaped && versions.length === 0 && space.kind === 'data') this.reaped.set(k, { clock: reaped, at: this.now() });
+      if (reaped && space.kind === 'data') this.reaped.set(k, { clock: reaped, at: this.now() });
       if (versions.length === 0) t.delete(k);
       else t.set(k, { key: Buffer.from(key), partition, versions });
       if (space.kind === 'data') for (const l of this.listeners) l(key, partition, cur, versions);

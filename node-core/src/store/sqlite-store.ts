@@ -257,7 +257,7 @@ export class SqliteStore implements Store {
             }
           } else if (out.versions !== undefined) {
             changes.push({ key: op.key, partition: op.partition, before: cur, after: out.versions });
-            if (out.reaped && out.versions.length === 0) {
+            if (out.reaped) {
               // Counted even if it replaced a row: the count only gates lookups, an overcount is harmless.
               this.stmts.putReaped.run(op.key, pack(packClock(out.reaped)), this.opts.now());
               this.reapedRows++;

@@ -21,8 +21,8 @@ export interface UpdateResult<T> {
   readonly versions: readonly Version[] | undefined;
   readonly result: T;
   /**
-   * With an empty `versions`: the key's tombstones are being reaped; remember their clock
-   * (in the same transaction) so a stale copy arriving later is recognised and dropped.
+   * The key's reaped-tombstone clock to remember from now on (replacing the old one), in the
+   * same transaction, so a stale copy arriving later is recognised and dropped.
    */
   readonly reaped?: VClock;
 }
