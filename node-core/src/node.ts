@@ -149,6 +149,9 @@ export class GyreNode {
   private probing = false;
   /** This process marked the node `left` (and is about to exit). */
   private leftHere = false;
+  /** Peers that acknowledged a state saying we left. */
+  private leftAnnounced = 0;
+  private exitScheduled = false;
 
   /** Wires a node from its parts; production uses `start`, the simulator passes its own. */
   constructor(parts: NodeParts) {
@@ -388,9 +391,13 @@ export class GyreNode {
 
   private async gossipWith(id: string): Promise<void> {
     try {
-      const reply = await this.call(id, { t: 'gossip', state: this.state }, gossipTimeoutMs);
+      const sent = this.state;
+      const reply = await this.call(id, { t: 'gossip', state: sent }, gossipTimeoutMs);
       const parsed = parseGossipReply(reply);
-      if (parsed.ok) this.mergeState(parsed.value, `gossip with ${id}`);
+      if (parsed.ok) {
+        if (this.leftHere && sent.members.get(this.config.id)?.state === 'left') this.leftAnnounced++;
+        this.mergeState(parsed.value, `gossip with ${id}`);
+      }
     } catch {
       // Recorded by call(); another peer next round.
     }
@@ -426,10 +433,15 @@ export class GyreNode {
       if (next !== this.state && this.store.partitionsHeld().length === 0 && this.store.hintCounts().size === 0) {
         this.leftHere = true;
         this.setState(next, 'left');
-        this.log.info('left the cluster: every partition handed off');
-        // Let a few rounds carry the news before exiting.
-        this.env.setTimer(3 * gossipIntervalMs, () => this.onLeft?.());
+        this.log.info('left the cluster: every partition handed off; telling the others before exiting');
       }
+    }
+    // Exit only once a peer has taken the news (a successful exchange after we marked
+    // ourselves left), then one more round for good measure: leaving silently would leave
+    // everyone else waiting on a 'leaving' member forever.
+    if (this.leftHere && this.leftAnnounced > 0 && !this.exitScheduled) {
+      this.exitScheduled = true;
+      this.env.setTimer(gossipIntervalMs, () => this.onLeft?.());
     }
   }
 
@@ -597,6 +609,7 @@ export class GyreNode {
     const sentAtMs = this.env.now();
     try {
       const reply = await this.transport.request(info.internode, encodeRequest(req), timeoutMs);
+      this.detector.replied(node, this.env.now());
       this.metrics.internode.inc({ type: req.t, outcome: 'ok' });
       return reply;
     } catch (e) {

@@ -43,6 +43,8 @@ interface PeerHistory {
   meanMs: number;
   stdDevMs: number;
   lastHeartbeatMs: number | undefined;
+  /** Latest proof of life of any kind (heartbeat or reply): what phi measures silence from. */
+  lastAliveMs: number | undefined;
   failures: number;
 }
 
@@ -65,7 +67,7 @@ export class FailureDetector {
       // Seeded with the expected interval (as Akka does), so the first real samples, often
       // a burst as a node starts, do not make the estimate absurdly tight.
       const f = this.opts.firstIntervalMs;
-      h = { intervals: [f * 0.75, f * 1.25], meanMs: f, stdDevMs: f * 0.25, lastHeartbeatMs: undefined, failures: 0 };
+      h = { intervals: [f * 0.75, f * 1.25], meanMs: f, stdDevMs: f * 0.25, lastHeartbeatMs: undefined, lastAliveMs: undefined, failures: 0 };
       this.peers.set(id, h);
     }
     return h;
@@ -87,6 +89,18 @@ export class FailureDetector {
       }
     }
     h.lastHeartbeatMs = nowMs;
+    h.lastAliveMs = Math.max(h.lastAliveMs ?? nowMs, nowMs);
+    h.failures = 0;
+  }
+
+  /**
+   * A reply from `id`: proof of life, so silence is measured from now, but not a timing
+   * sample (replies come at the rate of our requests, not of its heartbeats).
+   */
+  replied(id: string, nowMs: number): void {
+    const h = this.history(id);
+    if (h.lastHeartbeatMs === undefined) return; // never heard its heartbeat: no estimate yet
+    h.lastAliveMs = Math.max(h.lastAliveMs ?? nowMs, nowMs);
     h.failures = 0;
   }
 
@@ -96,7 +110,7 @@ export class FailureDetector {
    */
   requestFailed(id: string, sentAtMs = Number.POSITIVE_INFINITY): void {
     const h = this.history(id);
-    if (h.lastHeartbeatMs !== undefined && h.lastHeartbeatMs >= sentAtMs) return;
+    if (h.lastAliveMs !== undefined && h.lastAliveMs >= sentAtMs) return;
     h.failures++;
   }
 
@@ -105,7 +119,7 @@ export class FailureDetector {
     if (!h || h.lastHeartbeatMs === undefined) return Infinity;
     const std = Math.max(h.stdDevMs, this.opts.minStdDevMs);
     const mean = h.meanMs;
-    return phi(nowMs - h.lastHeartbeatMs, mean + this.opts.acceptablePauseMs, std);
+    return phi(nowMs - (h.lastAliveMs ?? h.lastHeartbeatMs), mean + this.opts.acceptablePauseMs, std);
   }
 
   liveness(id: string, nowMs: number): Liveness {
