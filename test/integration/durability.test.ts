@@ -232,7 +232,7 @@ async function restartInIsolationAndCheckOwnWrites(cluster: TestCluster, victim:
         const sizes = new Set(h.attempts.slice(first).map((a) => Buffer.byteLength(a.value)));
         const rep = await cluster.replicas(victim, encodeURIComponent(h.key));
         const own = rep.replicas.find((r) => r.node === victim);
-        if (!own?.reachable) problems.push(`${h.key}: ${victim} cannot read its own replica`);
+        if (!own?.reachable) problems.push(`${h.key}: ${victim} cannot read its own replica (${JSON.stringify(rep).slice(0, 300)})`);
         else if (!own.versions.some((v) => sizes.has(v.size))) {
           problems.push(`${h.key}: ${victim} acknowledged write #${first} as coordinator but after its restart holds neither it nor a later one (sizes held: ${own.versions.map((v) => v.size).join(',') || 'none'})`);
         }
