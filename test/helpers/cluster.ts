@@ -455,6 +455,19 @@ export class TestCluster {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // A node that died without being told to is the first thing to look at when tests fail:
+    // its log goes to the test output before the folder is removed.
+    for (const n of this.nodes) {
+      if (n.exited && !n.expectedExit) console.error(`node ${n.id} exited unexpectedly (${JSON.stringify(n.exited)})\n${this.logTail(n.id, 60)}`);
+    }
+    // Likewise a running node that does not see every other running node up at the end.
+    const running = this.nodes.filter((n) => this.isRunning(n.id)).map((n) => n.id);
+    const views = await Promise.all(running.map(async (id) => ({ id, view: await this.status(id, 1000).catch((e: Error) => e.message) })));
+    const odd = views.filter((v) => typeof v.view === 'string' || running.some((t) => typeof v.view !== 'string' && !v.view.members.some((m) => m.id === t && m.status === 'up')));
+    if (odd.length > 0) {
+      const show = (v: (typeof views)[number]) => (typeof v.view === 'string' ? v.view : v.view.members.map((m) => `${m.id}:${m.status}`).join(' '));
+      console.error(`at cluster stop, not every running node sees the others up:\n${views.map((v) => `  ${v.id} sees ${show(v)}`).join('\n')}\n${this.logTails(odd.map((v) => v.id))}`);
+    }
     await Promise.all(
       this.nodes.map(async (n) => {
         const child = n.child;
@@ -478,8 +491,14 @@ export class TestCluster {
   // --- client API shortcuts -------------------------------------------------------------
 
   /** An HTTP request to one node, with the cluster token unless `headers` sets authorization. */
-  request(id: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
-    return httpRequest(this.url(id), method, path, { ...opts, headers: { ...bearer(this.token), ...(opts.headers ?? {}) } });
+  async request(id: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
+    try {
+      return await httpRequest(this.url(id), method, path, { ...opts, headers: { ...bearer(this.token), ...(opts.headers ?? {}) } });
+    } catch (e) {
+      const n = this.node(id);
+      if (n.exited && !n.expectedExit) throw new Error(`${(e as Error).message}: node ${id} exited unexpectedly (${JSON.stringify(n.exited)})\n${this.logTail(id, 60)}`);
+      throw e;
+    }
   }
 
   get(id: string, key: string, query = '', headers: Record<string, string> = {}): Promise<HttpResponse> {
