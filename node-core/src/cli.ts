@@ -272,6 +272,149 @@ clientOptions(program.command('status').description("print a node's view of the 
     for (const m of body.members) console.log(`  ${m.id.padEnd(12)} ${m.status.padEnd(8)} ${m.address.padEnd(22)} ${m.partitions} partitions`);
   });
 
+// --- gyre fault -------------------------------------------------------------------------
+
+/** "10s", "500ms", "2m", "1h" or plain milliseconds. */
+function duration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('a duration is a number with ms, s, m or h (plain numbers are ms)');
+  const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const ms = Number(m[1]) * (unitMs[m[2] ?? 'ms'] ?? 1);
+  if (!Number.isFinite(ms) || ms < 1) throw new InvalidArgumentError('a duration must be positive');
+  return Math.round(ms);
+}
+
+function nodeIds(v: string): string[] {
+  const ids = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const id of ids) if (!isValidNodeId(id)) throw new InvalidArgumentError(`${JSON.stringify(id)} is not a node id`);
+  if (ids.length === 0) throw new InvalidArgumentError('list at least one node id');
+  return ids;
+}
+
+type FaultOpts = ClientOpts & { duration?: number };
+
+async function injectFault(o: FaultOpts, spec: Record<string, unknown>): Promise<void> {
+  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults`, {
+    method: 'POST',
+    headers: { ...authHeaders(o), 'content-type': 'application/json' },
+    body: JSON.stringify({ ...spec, ...(o.duration !== undefined ? { durationMs: o.duration } : {}) }),
+  });
+  if (res.status !== 201) await failFromResponse(res);
+  const body = (await res.json()) as { fault: { id: string; description: string; remainingMs: number | null }; reached: string[]; missed: string[] };
+  if (o.json) {
+    console.log(JSON.stringify(body, null, 2));
+    return;
+  }
+  const until = body.fault.remainingMs === null ? 'until healed' : `for ${body.fault.remainingMs} ms`;
+  console.log(`${body.fault.id}: ${body.fault.description}, ${until}`);
+  if (body.missed.length > 0) console.log(`  not confirmed by ${body.missed.join(', ')} (they learn it by gossip, or are down)`);
+}
+
+function faultCommand(name: string, description: string): Command {
+  return clientOptions(fault.command(name).description(description)).option('--json', 'print the JSON answer');
+}
+
+const fault = program
+  .command('fault')
+  .description('inject failures into a running cluster (every fault but crash can have --duration and expires by itself)')
+  .addHelpText(
+    'after',
+    `
+Faults act on internode messages (clients still reach every node); any node relays them to the
+whole cluster. Examples:
+  gyre fault partition n1 --duration 30s           isolate n1 from every other node
+  gyre fault partition n1,n2 --to n3 --one-way     messages n1,n2 -> n3 are lost, not the replies
+  gyre fault latency --delay 200 --jitter 100      200-300 ms more on every internode message
+  gyre fault loss --probability 0.2 --nodes n2     lose 20% of messages to and from n2
+  gyre fault pause n3 --duration 5s                n3 stops processing for 5 s
+  gyre fault crash n2                              n2 kills itself (SIGKILL)
+  gyre fault restart n2                            restart n2 of the local cluster (gyre up)
+  gyre fault list                                  the faults in force
+  gyre fault heal                                  heal everything (or: gyre fault heal <id>)`,
+  );
+
+faultCommand('partition <nodes>', 'cut <nodes> (comma-separated) off from --to (default: every other node)')
+  .option('--to <nodes>', 'the other side (comma-separated)', nodeIds)
+  .option('--one-way', 'only messages from <nodes> to the other side are lost')
+  .option('--duration <d>', 'how long (e.g. 30s); default until healed', duration)
+  .action(async (nodes: string, o: FaultOpts & { to?: string[]; oneWay?: boolean }) => {
+    await injectFault(o, { kind: 'partition', from: nodeIds(nodes), ...(o.to ? { to: o.to } : {}), oneWay: o.oneWay === true });
+  });
+
+faultCommand('latency', 'add latency to internode messages')
+  .requiredOption('--delay <ms>', 'added delay in ms', int('delay', 0, 60_000))
+  .option('--jitter <ms>', 'plus a uniform random 0..jitter ms', int('jitter', 0, 60_000))
+  .option('--nodes <nodes>', 'only messages to or from these nodes (default every link)', nodeIds)
+  .option('--duration <d>', 'how long (e.g. 30s); default until healed', duration)
+  .action(async (o: FaultOpts & { delay: number; jitter?: number; nodes?: string[] }) => {
+    await injectFault(o, { kind: 'latency', delayMs: o.delay, jitterMs: o.jitter ?? 0, ...(o.nodes ? { nodes: o.nodes } : {}) });
+  });
+
+faultCommand('loss', 'lose internode messages at random')
+  .requiredOption('--probability <p>', 'chance each message is lost (0..1)', (v: string) => {
+    const p = Number(v);
+    if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError('probability must be in 0..1');
+    return p;
+  })
+  .option('--nodes <nodes>', 'only messages to or from these nodes (default every link)', nodeIds)
+  .option('--duration <d>', 'how long (e.g. 30s); default until healed', duration)
+  .action(async (o: FaultOpts & { probability: number; nodes?: string[] }) => {
+    await injectFault(o, { kind: 'loss', probability: o.probability, ...(o.nodes ? { nodes: o.nodes } : {}) });
+  });
+
+faultCommand('pause <node>', 'the node stops processing anything for the duration (default 10s, at most 120s)')
+  .option('--duration <d>', 'how long (e.g. 5s)', duration)
+  .action(async (node: string, o: FaultOpts) => {
+    await injectFault(o, { kind: 'pause', node });
+  });
+
+faultCommand('crash <node>', 'the node kills itself with SIGKILL')
+  .action(async (node: string, o: FaultOpts) => {
+    await injectFault(o, { kind: 'crash', node });
+  });
+
+fault
+  .command('restart <node>')
+  .description('restart a node of the local cluster started by `gyre up` (SIGKILL, then start again)')
+  .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
+  .action(async (node: string, o: { dir?: string }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const cluster = LocalCluster.load(dir);
+    if (!cluster) fail(`no local cluster recorded in ${dir}`);
+    try {
+      cluster.node(node);
+    } catch {
+      fail(`the local cluster in ${dir} has no node ${node}`);
+    }
+    await cluster.stopNode(node, 'SIGKILL');
+    cluster.startNode(node);
+    console.log(`restarted ${node} (${cluster.url(node)})`);
+  });
+
+faultCommand('list', 'list the faults in force').action(async (o: FaultOpts) => {
+  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults`, { headers: authHeaders(o) });
+  if (res.status !== 200) await failFromResponse(res);
+  const body = (await res.json()) as { faults: { id: string; description: string; remainingMs: number | null }[] };
+  if (o.json) {
+    console.log(JSON.stringify(body, null, 2));
+    return;
+  }
+  if (body.faults.length === 0) console.log('no faults in force');
+  for (const f of body.faults) console.log(`${f.id}  ${f.description}  ${f.remainingMs === null ? 'until healed' : `${Math.ceil(f.remainingMs / 1000)} s left`}`);
+});
+
+faultCommand('heal [id]', 'heal every fault, or the one with this id').action(async (id: string | undefined, o: FaultOpts) => {
+  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults${id ? `/${encodeURIComponent(id)}` : ''}`, { method: 'DELETE', headers: authHeaders(o) });
+  if (res.status !== 200) await failFromResponse(res);
+  const body = (await res.json()) as { healed: { id: string; description: string }[]; missed: string[] };
+  if (o.json) {
+    console.log(JSON.stringify(body, null, 2));
+    return;
+  }
+  console.log(body.healed.length === 0 ? 'no faults were in force' : `healed ${body.healed.map((f) => `${f.id} (${f.description})`).join(', ')}`);
+  if (body.missed.length > 0) console.log(`  not confirmed by ${body.missed.join(', ')} (their faults expire or they learn it by gossip)`);
+});
+
 function fail(message: string, code = 2): never {
   console.error(`gyre: ${message}`);
   process.exit(code);

@@ -5,7 +5,7 @@
 import { pack, unpack } from 'msgpackr';
 import { pino, type Logger } from 'pino';
 import { Coordinator, type CoordinateRequest, type Placement, type Replicas, type Target } from './core/coordinator.js';
-import type { Env } from './core/env.js';
+import { type Env, sleep } from './core/env.js';
 import { Periodic } from './core/periodic.js';
 import { FailureDetector, type Liveness } from './core/failure-detector.js';
 import {
@@ -30,13 +30,14 @@ import {
 import { partitionOf } from './core/partitioner.js';
 import { computePreferenceList } from './core/ring.js';
 import { type Version, syncSiblings, sameSiblings } from './core/siblings.js';
-import { realEnv } from './real-env.js';
+import { realEnv, realProcessControl } from './real-env.js';
 import { NodeMetrics } from './metrics.js';
 import {
   type MemberInfo,
   type Request,
   ackReply,
   encodeCoordinateReply,
+  encodeFaultsReply,
   encodeFoldReply,
   encodeGossipReply,
   encodeRequest,
@@ -50,7 +51,8 @@ import {
   parseVersionsReply,
 } from './net/messages.js';
 import { TcpTransport } from './net/tcp-transport.js';
-import type { Transport } from './net/transport.js';
+import { type Transport, TransportError, noReplyCode } from './net/transport.js';
+import { FaultInjector, type ProcessControl } from './fault-injector.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { type Store, dataSpace, hintSpace } from './store/store.js';
 import { Handoff, byteBounded } from './handoff.js';
@@ -119,6 +121,8 @@ export interface NodeParts {
   readonly defaultMetrics?: boolean;
   /** Called when the node has left the cluster and may exit. */
   readonly onLeft?: () => void;
+  /** Pause and crash faults act through this; without it they are refused. */
+  readonly processControl?: ProcessControl;
 }
 
 export type MemberStatus = Liveness | 'joining' | 'leaving';
@@ -135,6 +139,7 @@ export class GyreNode {
   readonly transport: Transport;
   readonly self: MemberInfo;
   readonly handoff: Handoff;
+  readonly faults: FaultInjector;
   readonly transfers: Transfers;
   readonly antiEntropy: AntiEntropy;
   readonly reaper: Reaper;
@@ -195,6 +200,15 @@ export class GyreNode {
         siblingsCreated: () => this.metrics.siblingWrites.inc(),
       },
     });
+    this.faults = new FaultInjector({
+      selfId: config.id,
+      env: this.env,
+      startedAtMs: this.startedAtMs,
+      log: this.log,
+      peers: () => activeMembers(this.state).filter((m) => m.id !== config.id).map((m) => m.id),
+      sendControl: (node, table, timeoutMs) => this.call(node, { t: 'faults', table }, timeoutMs, true),
+      control: parts.processControl,
+    });
     this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
     this.handoff = new Handoff(this);
     this.transfers = new Transfers(this);
@@ -229,7 +243,7 @@ export class GyreNode {
       await store.close();
       throw e;
     }
-    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft });
+    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl });
     node.begin();
     return node;
   }
@@ -387,6 +401,14 @@ export class GyreNode {
     }
     if (live !== undefined) await this.gossipWith(live);
     this.afterGossip();
+    this.faults.expire();
+    if (this.faults.version > 0) {
+      // Fault tables are compared outside the faults, with any member: a node cut off by a
+      // partition still hears that it was healed.
+      const peers = activeMembers(this.state).filter((m) => m.id !== this.config.id);
+      const peer = peers.length > 0 ? peers[Math.floor(this.env.random() * peers.length)] : undefined;
+      if (peer) await this.faults.syncWith(peer.id).catch(() => {});
+    }
   }
 
   private async gossipWith(id: string): Promise<void> {
@@ -464,7 +486,10 @@ export class GyreNode {
     const found = await this.seedLookup(seed);
     if (!found) return; // not up yet: the next round asks again
     for (const m of found) {
-      if (m.id === this.config.id || this.state.members.has(m.id)) continue;
+      // A member we know at the address the seed reports needs no introduction. One whose
+      // address changed (it restarted on a new internode port, as after a whole-cluster
+      // restart where every remembered address is stale) must be reached at the new one.
+      if (m.id === this.config.id || this.state.members.get(m.id)?.internode === m.internode) continue;
       // Just an address to gossip with: its own record arrives with its state.
       try {
         const reply = await this.transport.request(m.internode, encodeRequest({ t: 'gossip', state: this.state }), gossipTimeoutMs);
@@ -487,6 +512,9 @@ export class GyreNode {
       throw Object.assign(new Error(parsed.reason), { code: 'bad_request' });
     }
     const req: Request = parsed.value;
+    if (req.t === 'faults') return encodeFaultsReply(this.faults.receive(req.table, from));
+    // A partition this node knows of and the sender may not (yet): the request is lost.
+    if (this.faults.cutFrom(from)) throw Object.assign(new Error('partitioned'), { code: noReplyCode });
     switch (req.t) {
       case 'gossip':
         this.detector.heartbeat(from, this.env.now());
@@ -602,13 +630,18 @@ export class GyreNode {
     };
   }
 
-  /** One internode request to a member; its outcome feeds the failure detector. */
-  async call(node: string, req: Request, timeoutMs: number): Promise<unknown> {
+  /**
+   * One internode request to a member; its outcome feeds the failure detector. Injected faults
+   * act here, on the request's link and then the reply's (`control` messages pass them by).
+   */
+  async call(node: string, req: Request, timeoutMs: number, control = false): Promise<unknown> {
     const info = this.state.members.get(node);
     if (!info) throw new Error(`unknown node ${node}`);
+    // Control messages cross injected partitions, so they say nothing of the peer's health.
+    if (control) return this.transport.request(info.internode, encodeRequest(req), timeoutMs);
     const sentAtMs = this.env.now();
     try {
-      const reply = await this.transport.request(info.internode, encodeRequest(req), timeoutMs);
+      const reply = await this.faultyRequest(node, info.internode, req, timeoutMs);
       this.detector.replied(node, this.env.now());
       this.metrics.internode.inc({ type: req.t, outcome: 'ok' });
       return reply;
@@ -620,6 +653,30 @@ export class GyreNode {
       this.metrics.internode.inc({ type: req.t, outcome: code ?? 'error' });
       throw e;
     }
+  }
+
+  /** A request as the injected faults let it through: lost requests and replies become timeouts. */
+  private async faultyRequest(node: string, address: string, req: Request, timeoutMs: number): Promise<unknown> {
+    const start = this.env.now();
+    const lost = async (fault: string, what: string): Promise<never> => {
+      const left = timeoutMs - (this.env.now() - start);
+      if (left > 0) await sleep(this.env, left);
+      throw new TransportError('timeout', `no reply from ${node} within ${timeoutMs} ms (${what} lost to fault ${fault})`);
+    };
+    const out = this.faults.outbound(node);
+    if (out.dropBy !== undefined) return lost(out.dropBy, 'request');
+    if (out.delayMs > 0) {
+      if (out.delayMs >= timeoutMs) return lost('latency', 'request');
+      await sleep(this.env, out.delayMs);
+    }
+    const reply = await this.transport.request(address, encodeRequest(req), timeoutMs - (this.env.now() - start));
+    const back = this.faults.inbound(node);
+    if (back.dropBy !== undefined) return lost(back.dropBy, 'reply');
+    if (back.delayMs > 0) {
+      if (this.env.now() - start + back.delayMs >= timeoutMs) return lost('latency', 'reply');
+      await sleep(this.env, back.delayMs);
+    }
+    return reply;
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 // The production Env: the wall clock, Math.random and Node timers. Only drivers import it.
 
 import type { Env } from './core/env.js';
+import type { ProcessControl } from './fault-injector.js';
 
 export const realEnv: Env = {
   now: () => Date.now(),
@@ -11,3 +12,15 @@ export const realEnv: Env = {
   },
 };
 
+
+/** Pause and crash faults on a real process. */
+export const realProcessControl: ProcessControl = {
+  // Blocking the one thread stops everything at once, like SIGSTOP or a long GC pause:
+  // timers, sockets and SQLite all wait, and the kernel queues what peers send meanwhile.
+  pause(ms) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  },
+  crash() {
+    process.kill(process.pid, 'SIGKILL');
+  },
+};

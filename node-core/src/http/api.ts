@@ -8,6 +8,9 @@ import { keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.j
 import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
+import { faultToJson, parseFaultSpec } from '../core/faults.js';
+
+const faultRequestBytesMax = 64 * 1024;
 import { type GyreNode, contextSecret } from '../node.js';
 import { activeMembers } from '../core/gossip.js';
 import type { Failure } from '../core/coordinator.js';
@@ -266,7 +269,48 @@ export function createApiServer(node: GyreNode): http.Server {
       tombstones: node.reaper.status(),
       ring: state.partitions <= 4096 ? { partitions: state.partitions, owners: state.ring.map((r) => r.owner) } : { partitions: state.partitions },
       storage: node.store.stats(),
+      faults: node.faults.list().map((f) => faultToJson(f, now)),
     });
+  }
+
+  /** Fault injection: GET lists, POST injects one (JSON spec), DELETE heals all or one (by id). */
+  async function faults(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<number> {
+    const now = () => node.env.now();
+    const id = path.length > '/admin/faults/'.length ? decodeURIComponent(path.slice('/admin/faults/'.length)) : undefined;
+    if (req.method === 'GET' && id === undefined) {
+      sendJson(res, 200, { version: node.faults.version, faults: node.faults.list().map((f) => faultToJson(f, now())) });
+      return 200;
+    }
+    if (req.method === 'POST' && id === undefined) {
+      const body = await readBody(req, faultRequestBytesMax);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new HttpError(400, 'bad_fault', 'the body must be a JSON object describing the fault');
+      }
+      const parsed = parseFaultSpec(raw);
+      if (!parsed.ok) throw new HttpError(400, 'bad_fault', parsed.reason);
+      const s = parsed.spec;
+      const named = s.kind === 'partition' ? [...s.from, ...(s.to ?? [])] : s.kind === 'pause' || s.kind === 'crash' ? [s.node] : s.nodes ?? [];
+      const members = new Set(node.clusterState().members.keys());
+      const unknown = named.filter((n) => !members.has(n));
+      if (unknown.length > 0) throw new HttpError(400, 'unknown_node', `not a member of this cluster: ${unknown.join(', ')}`);
+      const out = await node.faults.inject(s, parsed.durationMs);
+      sendJson(res, 201, { fault: faultToJson(out.fault, now()), reached: out.reached, missed: out.missed });
+      return 201;
+    }
+    if (req.method === 'DELETE') {
+      const out = await node.faults.heal(id);
+      if (id !== undefined && out.healed.length === 0) {
+        sendError(res, 404, 'no_such_fault', `no fault ${id} is in force`);
+        return 404;
+      }
+      sendJson(res, 200, { healed: out.healed.map((f) => faultToJson(f, now())), reached: out.reached, missed: out.missed });
+      return 200;
+    }
+    sendError(res, 405, 'method_not_allowed', `${req.method} is not supported on ${path}`, { allow: id === undefined ? 'GET, POST, DELETE' : 'DELETE' });
+    return 405;
   }
 
   const server = http.createServer((req, res) => {
@@ -299,6 +343,10 @@ export function createApiServer(node: GyreNode): http.Server {
         const r = node.leave();
         sendJson(res, r.ok ? 202 : 409, r.ok ? { ok: true, message: r.message } : { error: 'cannot_leave', message: r.message });
         return r.ok ? 202 : 409;
+      }
+      if (path === '/admin/faults' || path.startsWith('/admin/faults/')) {
+        op = 'admin';
+        return faults(req, res, path);
       }
       if (path === '/status' && req.method === 'GET') {
         op = 'status';

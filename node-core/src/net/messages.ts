@@ -8,6 +8,8 @@ import type { VClock } from '../core/vclock.js';
 import type { ClusterState, MemberRecord, MemberState, PartitionRecord } from '../core/gossip.js';
 import { partitionsMax } from '../core/partitioner.js';
 import { digestBytes } from '../core/merkle.js';
+import { idBytesMax, isValidNodeId } from '../core/ids.js';
+import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, parseFaultSpec } from '../core/faults.js';
 
 export interface MemberInfo {
   readonly id: string;
@@ -18,7 +20,7 @@ export interface MemberInfo {
 }
 
 export const membersPerMessageMax = 10_000;
-export const idBytesMax = 64;
+export { idBytesMax };
 /** Keys in one writeMany or fold batch. */
 export const batchKeysMax = 512;
 /** Keys listed in one anti-entropy key-digest reply. */
@@ -58,7 +60,9 @@ export type Request =
   | { readonly t: 'reap'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[] }
   | { readonly t: 'aeRoots'; readonly partitions: readonly number[] }
   | { readonly t: 'aeLeaves'; readonly partition: number }
-  | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] };
+  | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] }
+  /** The sender's fault table (a control message: injected faults never drop it). */
+  | { readonly t: 'faults'; readonly table: WireFaultTable };
 
 const memberStates: readonly MemberState[] = ['joining', 'member', 'leaving', 'left'];
 
@@ -123,7 +127,63 @@ export function encodeRequest(r: Request): unknown[] {
       return ['aeLeaves', r.partition];
     case 'aeKeys':
       return ['aeKeys', r.partition, r.leaves];
+    case 'faults':
+      return ['faults', packFaultTable(r.table)];
   }
+}
+
+/**
+ * A fault table on the wire: times are relative (age, time left), never one machine's clock,
+ * so a receiver places each fault on its own clock.
+ */
+export interface WireFaultTable {
+  readonly version: number;
+  readonly origin: string;
+  readonly faults: readonly { readonly id: string; readonly spec: FaultSpec; readonly ageMs: number; readonly remainingMs: number | undefined }[];
+}
+
+export function toWireFaults(t: FaultTable, now: number): WireFaultTable {
+  return { version: t.version, origin: t.origin, faults: activeFaults(t, now).map((f) => ({ id: f.id, spec: f.spec, ageMs: Math.max(0, now - f.startedAt), remainingMs: f.until === undefined ? undefined : Math.max(0, f.until - now) })) };
+}
+
+export function fromWireFaults(w: WireFaultTable, now: number): FaultTable {
+  return { version: w.version, origin: w.origin, faults: w.faults.map((f) => ({ id: f.id, spec: f.spec, startedAt: now - f.ageMs, until: f.remainingMs === undefined ? undefined : now + f.remainingMs })) };
+}
+
+function packFaultTable(t: WireFaultTable): unknown[] {
+  // The spec travels as a plain object without undefined fields; parseFaultSpec reads it back.
+  const spec = (s: FaultSpec) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
+  return [t.version, t.origin, t.faults.map((f) => [f.id, spec(f.spec), f.ageMs, f.remainingMs ?? null])];
+}
+
+export function parseFaultTable(raw: unknown): WireFaultTable | undefined {
+  if (!Array.isArray(raw) || raw.length !== 3) return undefined;
+  const [version, origin, faults] = raw as unknown[];
+  if (!Number.isSafeInteger(version) || (version as number) < 0) return undefined;
+  if (typeof origin !== 'string' || (origin !== '' && !isValidNodeId(origin))) return undefined;
+  if (!Array.isArray(faults) || faults.length > faultsMax) return undefined;
+  const out: WireFaultTable['faults'][number][] = [];
+  for (const f of faults) {
+    if (!Array.isArray(f) || f.length !== 4) return undefined;
+    const [id, rawSpec, ageMs, remainingMs] = f as unknown[];
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128) return undefined;
+    const parsed = parseFaultSpec(rawSpec);
+    if (!parsed.ok) return undefined;
+    if (!Number.isSafeInteger(ageMs) || (ageMs as number) < 0) return undefined;
+    if (remainingMs !== null && (!Number.isSafeInteger(remainingMs) || (remainingMs as number) < 0 || (remainingMs as number) > faultDurationMaxMs)) return undefined;
+    out.push({ id, spec: parsed.spec, ageMs: ageMs as number, remainingMs: (remainingMs as number | null) ?? undefined });
+  }
+  return { version: version as number, origin: origin as string, faults: out };
+}
+
+export function encodeFaultsReply(t: WireFaultTable): unknown[] {
+  return ['faults', packFaultTable(t)];
+}
+
+export function parseFaultsReply(raw: unknown): Parsed<WireFaultTable> {
+  if (!Array.isArray(raw) || raw[0] !== 'faults') return bad('faults reply: malformed');
+  const t = parseFaultTable(raw[1]);
+  return t ? { ok: true, value: t } : bad('faults reply: bad table');
 }
 
 const addressPattern = /^[A-Za-z0-9.\-:[\]]{1,255}:\d{1,5}$/;
@@ -137,9 +197,7 @@ function parseMember(raw: unknown): MemberInfo | undefined {
   return { id, http, internode };
 }
 
-export function isValidNodeId(id: string): boolean {
-  return id.length > 0 && Buffer.byteLength(id) <= idBytesMax && /^[A-Za-z0-9_-]+$/.test(id);
-}
+export { isValidNodeId };
 
 function isKey(raw: unknown): raw is Uint8Array {
   return raw instanceof Uint8Array && raw.byteLength >= 1 && raw.byteLength <= keyBytesMax;
@@ -238,6 +296,11 @@ export function parseRequest(raw: unknown): Parsed<Request> {
     case 'aeLeaves':
       if (!isPartition(raw[1])) return bad('aeLeaves: bad partition');
       return { ok: true, value: { t: 'aeLeaves', partition: raw[1] } };
+    case 'faults': {
+      const table = parseFaultTable(raw[1]);
+      if (!table) return bad('faults: malformed fault table');
+      return { ok: true, value: { t: 'faults', table } };
+    }
     case 'aeKeys': {
       if (!isPartition(raw[1])) return bad('aeKeys: bad partition');
       if (!Array.isArray(raw[2]) || raw[2].length > merkleLeavesMax || !raw[2].every((l) => Number.isSafeInteger(l) && l >= 0 && l < merkleLeavesMax)) return bad('aeKeys: bad leaves');

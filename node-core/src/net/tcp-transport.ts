@@ -11,7 +11,7 @@
 import net from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import { type RequestHandler, type Transport, TransportError } from './transport.js';
+import { type RequestHandler, type Transport, TransportError, noReplyCode } from './transport.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -366,6 +366,10 @@ export class TcpTransport implements Transport {
           (err: unknown) => {
             serving--;
             const e = err as { code?: unknown; message?: unknown };
+            if (e.code === noReplyCode) {
+              pump();
+              return;
+            }
             this.reply(socket, [frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
             pump();
           },

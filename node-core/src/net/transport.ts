@@ -3,6 +3,9 @@
 // one persistent connection per peer; tests and the simulator can supply their own.
 // Bodies are `unknown` here: the transport frames and delivers, the node parses.
 
+/** A handler error with this code sends no reply at all: the asker times out (a lost message). */
+export const noReplyCode = 'no_reply';
+
 export type RequestHandler = (body: unknown, from: string) => Promise<unknown>;
 
 export class TransportError extends Error {

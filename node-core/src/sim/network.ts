@@ -14,7 +14,7 @@
 
 import { Packr } from 'msgpackr';
 import type { Env, TimerHandle } from '../core/env.js';
-import { type RequestHandler, type Transport, TransportError } from '../net/transport.js';
+import { type RequestHandler, type Transport, TransportError, noReplyCode } from '../net/transport.js';
 import type { Scheduler, Watchdog } from './env.js';
 import type { Rng } from './random.js';
 
@@ -334,6 +334,7 @@ export class SimTransport implements Transport {
       (err: unknown) => {
         if (this.dead) return;
         const e = err as { code?: unknown; message?: unknown };
+        if (e.code === noReplyCode) return;
         this.net.reply(this.nodeId, src, id, { kind: 'error', code: typeof e.code === 'string' ? e.code : 'error', message: String(e.message ?? err) });
       },
     );
