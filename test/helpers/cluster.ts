@@ -496,7 +496,7 @@ export class TestCluster {
       return await httpRequest(this.url(id), method, path, { ...opts, headers: { ...bearer(this.token), ...(opts.headers ?? {}) } });
     } catch (e) {
       const n = this.node(id);
-      if (n.exited && !n.expectedExit) throw new Error(`${(e as Error).message}: node ${id} exited unexpectedly (${JSON.stringify(n.exited)})\n${this.logTail(id, 60)}`);
+      if (n.exited && !n.expectedExit) throw new Error(`${(e as Error).message}: node ${id} exited unexpectedly (${JSON.stringify(n.exited)})\n${this.logTail(id, 60)}`, { cause: e });
       throw e;
     }
   }
