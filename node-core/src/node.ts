@@ -532,7 +532,7 @@ export class GyreNode {
         return ackReply;
       case 'coordinate': {
         const r = await this.coordinator.put(toCoordinateRequest(req), true);
-        return encodeCoordinateReply(r.status === 204 ? { status: 204, clock: r.clock, error: undefined, message: undefined } : { status: r.status, clock: undefined, error: r.error, message: r.message });
+        return encodeCoordinateReply(r.status === 204 ? { status: 204, clock: r.clock, error: undefined, message: undefined, dot: r.dot } : { status: r.status, clock: undefined, error: r.error, message: r.message, dot: r.dot });
       }
       case 'fold': {
         const scanned = this.store.scanPartition(req.partition, req.afterKey, req.limit);

@@ -86,13 +86,15 @@ export const defaultSiblingsMax = 100;
 export const forwardMarginMs = 200;
 export const defaultObjectBytesMax = 16 * 1024 * 1024;
 
-export type Failure = { readonly status: 400 | 413 | 503; readonly error: string; readonly message: string };
+/** `dot`: a write that failed but may still be applied names the version it would be. */
+export type Failure = { readonly status: 400 | 413 | 503; readonly error: string; readonly message: string; readonly dot?: { readonly actor: string; readonly counter: number } | undefined };
 
 export type ReadResult =
   | { readonly status: 200 | 300 | 404; readonly versions: Version[]; readonly context: VClock | undefined; readonly replied: number }
   | Failure;
 
-export type WriteResult = { readonly status: 204; readonly clock: VClock } | Failure;
+/** An acknowledged write: the new version's clock (the context handed back) and its event (its id). */
+export type WriteResult = { readonly status: 204; readonly clock: VClock; readonly dot: { readonly actor: string; readonly counter: number } | undefined } | Failure;
 
 interface Outcome<T, N = NodeId> {
   readonly vote: VoteResult;
@@ -232,9 +234,9 @@ export class Coordinator {
       if (remote <= 0) break;
       try {
         const reply = await this.deps.replicas.coordinate(node, { ...req, timeoutMs: remote }, left);
-        if (reply.status === 204 && reply.clock) return { status: 204, clock: reply.clock };
+        if (reply.status === 204 && reply.clock) return { status: 204, clock: reply.clock, dot: reply.dot };
         if (reply.status === 400 || reply.status === 413 || reply.status === 503) {
-          return { status: reply.status, error: reply.error ?? 'error', message: reply.message ?? '' };
+          return { status: reply.status, error: reply.error ?? 'error', message: reply.message ?? '', dot: reply.dot };
         }
         return unavailable(`coordinator ${node} answered ${reply.status}`);
       } catch (e) {
@@ -309,12 +311,12 @@ export class Coordinator {
     }
     if (needed <= 0) {
       for (const t of others) send(t).catch((e: unknown) => this.deps.events?.replicaFailed?.(t.node, e));
-      return { status: 204, clock: version.clock };
+      return { status: 204, clock: version.clock, dot: version.dot };
     }
     const { decided } = gatherQuorum(env, others, needed, req.timeoutMs, send);
     const o = await decided;
-    if (o.vote === 'won') return { status: 204, clock: version.clock };
+    if (o.vote === 'won') return { status: 204, clock: version.clock, dot: version.dot };
     const acks = o.replies.length + (asReplica ? 1 : 0);
-    return unavailable(`only ${acks} of w=${req.w} replicas acknowledged within ${req.timeoutMs} ms (the write may still be applied)`);
+    return { ...unavailable(`only ${acks} of w=${req.w} replicas acknowledged within ${req.timeoutMs} ms (the write may still be applied)`), dot: version.dot };
   }
 }

@@ -11,6 +11,11 @@ import { emptyClock, type VClock } from '../core/vclock.js';
 import { faultToJson, parseFaultSpec } from '../core/faults.js';
 
 const faultRequestBytesMax = 64 * 1024;
+
+/** A version's id as the API shows it: its event, `actor:counter`. */
+export function versionId(dot: { readonly actor: string; readonly counter: number }): string {
+  return `${dot.actor}:${dot.counter}`;
+}
 import { type GyreNode, contextSecret } from '../node.js';
 import { activeMembers } from '../core/gossip.js';
 import type { Failure } from '../core/coordinator.js';
@@ -121,7 +126,8 @@ function parseTimeout(url: URL, fallback: number): number {
 }
 
 function failureResponse(res: http.ServerResponse, f: Failure): void {
-  sendError(res, f.status, f.error, f.message);
+  // A write that may still be applied says which version it would be.
+  sendError(res, f.status, f.error, f.message, f.dot ? { 'X-Gyre-Version': versionId(f.dot) } : {});
 }
 
 function tokenOk(expected: string | undefined, header: string | undefined): boolean {
@@ -160,6 +166,9 @@ export function createApiServer(node: GyreNode): http.Server {
         return out.status;
       }
       const headers: Record<string, string> = out.context ? { 'X-Gyre-Context': contextFor(out.context, key) } : {};
+      // The ids of the versions returned, in the order of the siblings: lets tools (the
+      // chaos checker, the console) tell versions apart without decoding the context.
+      if (out.versions.length > 0) headers['X-Gyre-Version'] = out.versions.map((v) => versionId(v.dot)).join(', ');
       if (out.status === 404) {
         sendError(res, 404, 'not_found', out.versions.length > 0 ? 'the key is deleted' : 'no such key', headers);
         return 404;
@@ -197,7 +206,8 @@ export function createApiServer(node: GyreNode): http.Server {
       if (Buffer.byteLength(contentTypeRaw) > contentTypeBytesMax) throw new HttpError(400, 'bad_content_type', `content types are at most ${contentTypeBytesMax} bytes`);
       const out = await node.coordinator.put({
         key,
-        payload: { deleted, value, contentType: deleted ? '' : contentTypeRaw },
+        // A DELETE's own Content-Type, if it sent one, labels the tombstone (seen in /replicas).
+        payload: { deleted, value, contentType: deleted ? (req.headers['content-type'] ?? '') : contentTypeRaw },
         context: context ?? emptyClock,
         w,
         timeoutMs,
@@ -206,7 +216,7 @@ export function createApiServer(node: GyreNode): http.Server {
         failureResponse(res, out);
         return out.status;
       }
-      send(res, 204, undefined, { 'X-Gyre-Context': contextFor(out.clock, key) });
+      send(res, 204, undefined, { 'X-Gyre-Context': contextFor(out.clock, key), ...(out.dot ? { 'X-Gyre-Version': versionId(out.dot) } : {}) });
       return 204;
     }
     void op;
@@ -214,7 +224,16 @@ export function createApiServer(node: GyreNode): http.Server {
     return 405;
   }
 
-  async function replicas(res: http.ServerResponse, key: Buffer): Promise<void> {
+  async function replicas(res: http.ServerResponse, url: URL, key: Buffer): Promise<void> {
+    const withValues = url.searchParams.get('values') === 'true' || url.searchParams.get('values') === '1';
+    const toJson = (v: Version) => ({
+      ...versionToJson(v),
+      version: versionId(v.dot),
+      contentType: v.contentType,
+      // This version's own clock, sealed like any context (exact, where `clock` is a summary).
+      context: contextFor(v.clock, key),
+      ...(withValues ? { value: Buffer.from(v.value).toString('base64') } : {}),
+    });
     const partition = partitionOf(key, config.partitions);
     const pref = node.preferenceList(partition);
     const timeoutMs = config.requestTimeoutMs;
@@ -222,7 +241,7 @@ export function createApiServer(node: GyreNode): http.Server {
       pref.map(async (id) => {
         try {
           const versions = await node.readReplica(id, key, timeoutMs);
-          return { node: id, reachable: true, versions: versions.map(versionToJson) };
+          return { node: id, reachable: true, versions: versions.map(toJson) };
         } catch (e) {
           return { node: id, reachable: false, error: (e as Error).message, versions: [] };
         }
@@ -335,7 +354,7 @@ export function createApiServer(node: GyreNode): http.Server {
       }
       if (path.startsWith('/replicas/') && req.method === 'GET') {
         op = 'replicas';
-        await replicas(res, decodeKeySegment(path.slice(10)));
+        await replicas(res, url, decodeKeySegment(path.slice(10)));
         return 200;
       }
       if (path === '/admin/leave' && req.method === 'POST') {

@@ -313,7 +313,7 @@ export function parseRequest(raw: unknown): Parsed<Request> {
 
 // Replies
 
-export type CoordinateReply = { readonly status: number; readonly clock: VClock | undefined; readonly error: string | undefined; readonly message: string | undefined };
+export type CoordinateReply = { readonly status: number; readonly clock: VClock | undefined; readonly error: string | undefined; readonly message: string | undefined; readonly dot?: { readonly actor: string; readonly counter: number } | undefined };
 
 export function encodeVersionsReply(versions: readonly Version[]): [string, PackedVersion[]] {
   return ['versions', packVersions(versions)];
@@ -331,7 +331,7 @@ export function isAck(raw: unknown): boolean {
 }
 
 export function encodeCoordinateReply(r: CoordinateReply): unknown[] {
-  return ['coordinated', r.status, r.clock ? packClock(r.clock) : null, r.error ?? null, r.message ?? null];
+  return ['coordinated', r.status, r.clock ? packClock(r.clock) : null, r.error ?? null, r.message ?? null, r.dot ? [r.dot.actor, r.dot.counter] : null];
 }
 
 export function parseCoordinateReply(raw: unknown): Parsed<CoordinateReply> {
@@ -340,7 +340,10 @@ export function parseCoordinateReply(raw: unknown): Parsed<CoordinateReply> {
   if (raw[2] !== null && !clock) return bad('coordinate reply: bad clock');
   const error = typeof raw[3] === 'string' ? raw[3] : undefined;
   const message = typeof raw[4] === 'string' ? raw[4] : undefined;
-  return { ok: true, value: { status: raw[1] as number, clock, error, message } };
+  // The new version's event: absent in replies from nodes that predate it.
+  const d = raw[5] as unknown;
+  const dot = Array.isArray(d) && d.length === 2 && typeof d[0] === 'string' && d[0].length <= 256 && Number.isSafeInteger(d[1]) ? { actor: d[0], counter: d[1] as number } : undefined;
+  return { ok: true, value: { status: raw[1] as number, clock, error, message, dot } };
 }
 
 export function encodeGossipReply(state: ClusterState): unknown[] {

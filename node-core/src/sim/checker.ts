@@ -29,7 +29,7 @@ import { decodeContext } from '../core/context.js';
 import { covers, equalClocks, type VClock } from '../core/vclock.js';
 import type { EventError } from './env.js';
 import type { FaultLog } from './nemesis.js';
-import { type History, type KnownVersion, type Oracle, type VersionSeen, type WriteOp } from './history.js';
+import { type History, type KnownVersion, type VersionIndex, type VersionSeen, type WriteOp } from './history.js';
 import { simContextSecret } from './workload.js';
 
 export type Rule = 'lost-write' | 'dot-reused' | 'clock' | 'sibling-lost' | 'phantom' | 'resurrected' | 'superseded-read' | 'divergence' | 'unavailable' | 'crash';
@@ -72,7 +72,7 @@ export interface FinalKey {
 
 export interface CheckInput {
   readonly history: History;
-  readonly oracle: Oracle;
+  readonly oracle: VersionIndex;
   readonly faults: FaultLog;
   readonly final: readonly FinalKey[];
   /** The same, taken when the final reads (r=N from every node) had all answered. */
@@ -86,6 +86,8 @@ export interface CheckInput {
   readonly convergenceProblems: readonly string[];
   readonly errors: readonly EventError[];
   readonly unhandled: readonly string[];
+  /** The key contexts are sealed with (the simulator's, unless a real cluster's token says otherwise). */
+  readonly contextSecret?: string;
 }
 
 const perKeyReportsMax = 3;
@@ -126,7 +128,8 @@ class Causality {
   constructor(
     readonly key: string,
     history: History,
-    private readonly oracle: Oracle,
+    private readonly oracle: VersionIndex,
+    private readonly secret: string,
   ) {
     for (const w of history.writes()) if (w.key === key) this.writes.set(w.writeId, w);
     this.known = oracle.versionsOf(key);
@@ -175,12 +178,12 @@ class Causality {
   createdBy(w: WriteOp): string[] {
     const candidates = this.known.filter((v) => v.writeId === w.writeId);
     if (w.returned === undefined) return candidates.map((v) => v.dot);
-    const decoded = decodeContext(w.returned, Buffer.from(this.key), simContextSecret);
+    const decoded = decodeContext(w.returned, Buffer.from(this.key), this.secret);
     if (!decoded.ok) {
       this.unresolved.push({ write: w, why: `its returned context does not decode: ${decoded.reason}` });
       return candidates.map((v) => v.dot);
     }
-    const match = candidates.filter((v) => equalClocks(v.clock, decoded.clock));
+    const match = candidates.filter((v) => v.clock !== undefined && equalClocks(v.clock, decoded.clock));
     if (match.length === 1) return [match[0]!.dot];
     this.unresolved.push({ write: w, why: match.length === 0 ? `the context it returned is the clock of none of its ${candidates.length} committed version(s)` : 'its returned context matches several versions' });
     return candidates.map((v) => v.dot);
@@ -225,6 +228,7 @@ export interface CheckStats {
 export function check(input: CheckInput, stats?: CheckStats): Violation[] {
   const out: Violation[] = [];
   const { history, oracle } = input;
+  const secret = input.contextSecret ?? simContextSecret;
   const perKey = new Map<string, number>();
   const report = (rule: Rule, key: string | undefined, message: string) => {
     const k = `${rule}/${key ?? ''}`;
@@ -246,7 +250,7 @@ export function check(input: CheckInput, stats?: CheckStats): Violation[] {
   const atReads = new Map(input.atFinalReads.map((f) => [f.key, f]));
 
   for (const key of [...keys].sort()) {
-    const c = new Causality(key, history, oracle);
+    const c = new Causality(key, history, oracle, secret);
     const writes = c.allWrites();
     const reads = history.reads().filter((r) => r.key === key);
     const reaped = oracle.reapedKeys.has(key);
@@ -286,12 +290,13 @@ export function check(input: CheckInput, stats?: CheckStats): Violation[] {
         if (missing.length > 0) report('clock', key, `${what} does not cover ${list(missing)}, which its client saw`);
       };
       for (const v of known) {
+        if (!v.clock) continue;
         const expected = new Set([v.dot, ...c.closure(v.dot)]);
         compareCoverage(v.clock, expected, `the clock of ${v.writeId ?? '?'}@${v.dot}`);
       }
       for (const r of reads) {
         if (r.outcome !== 'ok' || r.context === undefined) continue;
-        const decoded = decodeContext(r.context, Buffer.from(key), simContextSecret);
+        const decoded = decodeContext(r.context, Buffer.from(key), secret);
         if (!decoded.ok) {
           report('clock', key, `the context of read #${r.op} does not decode: ${decoded.reason}`);
           continue;

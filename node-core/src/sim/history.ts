@@ -142,7 +142,8 @@ export interface KnownVersion {
   readonly writeId: string | undefined;
   readonly deleted: boolean;
   readonly value: string;
-  readonly clock: VClock;
+  /** Undefined when only a client saw the version, without its clock (the chaos checker). */
+  readonly clock: VClock | undefined;
   readonly firstAt: number;
   readonly firstNode: string;
 }
@@ -160,8 +161,17 @@ function describeVersion(v: { writeId: string | undefined; deleted: boolean; val
   return `${v.deleted ? 'tombstone of ' : ''}${v.writeId ?? `unknown value ${JSON.stringify(v.value.slice(0, 24))}`}`;
 }
 
+/** What the checker needs to know of every version: the simulator's oracle, or what a chaos run observed. */
+export interface VersionIndex {
+  readonly conflicts: readonly DotConflict[];
+  /** Keys some replica reaped (its tombstones' clock is then joined into later writes). */
+  readonly reapedKeys: ReadonlySet<string>;
+  versionsOf(key: string): KnownVersion[];
+  keys(): string[];
+}
+
 /** Sees every committed sibling set (CommitObserver) and indexes versions by key and dot. */
-export class Oracle implements CommitObserver {
+export class Oracle implements CommitObserver, VersionIndex {
   private readonly versions = new Map<string, Map<string, KnownVersion>>();
   readonly conflicts: DotConflict[] = [];
   /** Keys some replica reaped (its tombstones' clock is then joined into later writes). */
@@ -186,7 +196,7 @@ export class Oracle implements CommitObserver {
       if (have && have.deleted === v.deleted && have.clock === v.clock) continue;
       const known: KnownVersion = { key, dot, event: { actor: v.dot.actor, counter: v.dot.counter }, writeId: writerOf(v), deleted: v.deleted, value: Buffer.from(v.value).toString('utf8'), clock: v.clock, firstAt: this.now(), firstNode: node };
       if (!have) byDot.set(dot, known);
-      else if (have.writeId !== known.writeId || have.deleted !== known.deleted || have.value !== known.value || !equalClocks(have.clock, known.clock)) {
+      else if (have.writeId !== known.writeId || have.deleted !== known.deleted || have.value !== known.value || !have.clock || !equalClocks(have.clock, v.clock)) {
         this.conflicts.push({ key, dot, first: describeVersion(have), second: describeVersion(known), at: this.now(), node });
       }
     }

@@ -125,7 +125,7 @@ export function planFaults(rng: Rng, o: PlanOptions): FaultPlan {
 
 /** A fault as it was in force, for the checker. `to` is when it ended (healAt at the latest). */
 export interface FaultInterval {
-  readonly kind: NodeFaultKind | NetFaultKind | 'join' | 'leave';
+  readonly kind: NodeFaultKind | NetFaultKind | 'join' | 'leave' | 'latency';
   readonly nodes: readonly string[];
   /** Whether it stops messages between running nodes (cuts, loss) or stops a node (pause). */
   readonly disruptive: boolean;
