@@ -10,7 +10,7 @@ import { runChaos } from '../../node-core/src/chaos/run.js';
 
 test('chaos: 3 real nodes, 25 s of kills, pauses, partitions, loss and latency under load: no rule broken', async () => {
   const lines: string[] = [];
-  const r = await runChaos({ nodes: 3, seconds: 25, seed: process.env.GYRE_CHAOS_SEED ?? "suite", clients: 6, keys: 16, convergeTimeoutMs: 60_000, log: (l) => lines.push(l) });
+  const r = await runChaos({ nodes: 3, seconds: 25, seed: process.env.GYRE_CHAOS_SEED ?? 'suite', clients: 6, keys: 16, convergeTimeoutMs: 60_000, log: (l) => lines.push(l) });
   const report = [...lines, ...r.violations.map((v) => `rule ${v.rule} ${v.key ?? ''}: ${v.message}\n    ${(v.key ? (r.traces.get(v.key) ?? []) : []).slice(-12).join('\n    ')}`)].join('\n');
   assert.deepEqual(r.violations.map((v) => `${v.rule} ${v.key ?? ''}: ${v.message}`), [], report);
   assert.ok(r.stats.acked >= 100, `only ${r.stats.acked} writes were acknowledged:\n${report}`);
