@@ -101,6 +101,11 @@ export class AntiEntropy {
 
   // Serving peers
 
+  /** Merkle roots (hex) of the given partitions, for the control plane's agreement view. */
+  rootsHex(partitions: readonly number[]): Record<string, string> {
+    return Object.fromEntries(partitions.map((p) => [String(p), Buffer.from(this.tree(p).root()).toString('hex')]));
+  }
+
   rootsReply(partitions: readonly number[]): unknown[] {
     return ['aeRoots', partitions.map((p) => [p, this.tree(p).root()])];
   }
@@ -231,6 +236,7 @@ export class AntiEntropy {
     }
     this.keysRepaired += repaired;
     this.node.metrics.aeKeysRepaired.inc(repaired);
+    if (repaired > 0) this.node.observe.event({ type: 'ae-repair', peer, partition: p, keys: repaired });
     return repaired;
   }
 }

@@ -134,6 +134,7 @@ export class Handoff {
       this.delivered += n;
       this.lastDeliveryMs = this.node.env.now();
       this.node.metrics.hintsDelivered.inc({ target }, n);
+      if (n > 0) this.node.observe.event({ type: 'hints-delivered', target, count: n });
       if (n === 0) return; // every hint changed under us: try again next round
     }
   }

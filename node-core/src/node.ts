@@ -53,6 +53,9 @@ import {
 import { TcpTransport } from './net/tcp-transport.js';
 import { type Transport, TransportError, noReplyCode } from './net/transport.js';
 import { FaultInjector, type ProcessControl } from './fault-injector.js';
+import { Observatory } from './observe.js';
+import type { MemberView, NodeSnapshot } from './control/protocol.js';
+import { faultToJson } from './core/faults.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { type Store, dataSpace, hintSpace } from './store/store.js';
 import { Handoff, byteBounded } from './handoff.js';
@@ -140,6 +143,9 @@ export class GyreNode {
   readonly self: MemberInfo;
   readonly handoff: Handoff;
   readonly faults: FaultInjector;
+  readonly observe: Observatory;
+  /** Each member's status and state at the last gossip round (for change events). */
+  private lastSeen = new Map<string, { status: string; state: string }>();
   readonly transfers: Transfers;
   readonly antiEntropy: AntiEntropy;
   readonly reaper: Reaper;
@@ -170,6 +176,8 @@ export class GyreNode {
     this.onLeft = parts.onLeft;
     this.log = log;
     this.startedAtMs = this.env.now();
+    this.observe = new Observatory(config.id, () => this.env.now());
+    store.onChange((key, _partition, before, after) => this.observe.noteVersions(key, before.length, after.length));
     this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== this.self.http));
     this.state = this.initialState();
     this.metrics = new NodeMetrics({
@@ -194,10 +202,16 @@ export class GyreNode {
       partitionOf: (key) => partitionOf(key, config.partitions),
       placement: (p) => this.placement(p),
       events: {
-        readRepair: (_key, nodes) => this.metrics.readRepairs.inc(nodes.length),
+        readRepair: (_key, nodes) => {
+          this.metrics.readRepairs.inc(nodes.length);
+          this.observe.readRepairs += nodes.length;
+        },
         replicaFailed: (node, error) => this.log.debug({ node, err: String(error) }, 'replica request failed'),
         hinted: (_key, standIn, target) => this.metrics.hintsWritten.inc({ target, stand_in: standIn }),
-        siblingsCreated: () => this.metrics.siblingWrites.inc(),
+        siblingsCreated: () => {
+          this.metrics.siblingWrites.inc();
+          this.observe.siblingsCreated++;
+        },
       },
     });
     this.faults = new FaultInjector({
@@ -208,6 +222,10 @@ export class GyreNode {
       peers: () => activeMembers(this.state).filter((m) => m.id !== config.id).map((m) => m.id),
       sendControl: (node, table, timeoutMs) => this.call(node, { t: 'faults', table }, timeoutMs, true),
       control: parts.processControl,
+      onEvent: (e) => {
+        const fault = faultToJson(e.fault, this.env.now()) as NodeSnapshot['faults'][number];
+        this.observe.event(e.type === 'fault-injected' ? { type: 'fault-injected', fault } : { type: 'fault-healed', fault, reason: e.reason });
+      },
     });
     this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
     this.handoff = new Handoff(this);
@@ -257,6 +275,7 @@ export class GyreNode {
         const batch = this.store.scanPartition(p, after, batchKeys);
         for (const k of batch) {
           this.antiEntropy.noteKey(k.key, p, k.versions);
+          this.observe.noteVersions(k.key, 0, k.versions.length);
           this.reaper.note(k.key, p, k.versions);
         }
         if (batch.length < batchKeys) break;
@@ -401,6 +420,7 @@ export class GyreNode {
     }
     if (live !== undefined) await this.gossipWith(live);
     this.afterGossip();
+    this.noteMemberChanges();
     this.faults.expire();
     if (this.faults.version > 0) {
       // Fault tables are compared outside the faults, with any member: a node cut off by a
@@ -409,6 +429,63 @@ export class GyreNode {
       const peer = peers.length > 0 ? peers[Math.floor(this.env.random() * peers.length)] : undefined;
       if (peer) await this.faults.syncWith(peer.id).catch(() => {});
     }
+  }
+
+  /** Events for members whose status (as this node sees it) or state changed since the last round. */
+  private noteMemberChanges(): void {
+    const now = new Map<string, { status: string; state: string }>();
+    for (const m of activeMembers(this.state)) now.set(m.id, { status: this.memberStatus(m), state: m.state });
+    for (const [id, cur] of now) {
+      const was = this.lastSeen.get(id);
+      if (was && was.status !== cur.status) this.observe.event({ type: 'member-status', member: id, from: was.status, to: cur.status });
+      if (was && was.state !== cur.state) this.observe.event({ type: 'member-state', member: id, from: was.state, to: cur.state });
+      if (!was && this.lastSeen.size > 0) this.observe.event({ type: 'member-state', member: id, from: 'unknown', to: cur.state });
+    }
+    for (const [id, was] of this.lastSeen) if (!now.has(id)) this.observe.event({ type: 'member-state', member: id, from: was.state, to: 'left' });
+    this.lastSeen = now;
+  }
+
+  /** Membership as this node sees it (for /status and the control plane). */
+  memberViews(): MemberView[] {
+    const now = this.env.now();
+    const owned = new Map<string, number>();
+    for (const r of this.state.ring) owned.set(r.owner, (owned.get(r.owner) ?? 0) + 1);
+    return activeMembers(this.state).map((m) => {
+      const last = this.detector.lastHeartbeatMs(m.id);
+      const phi = m.id === this.config.id ? 0 : this.detector.phi(m.id, now);
+      return {
+        id: m.id,
+        address: m.http,
+        status: this.memberStatus(m),
+        state: m.state,
+        phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : null,
+        heartbeatAgeMs: m.id === this.config.id ? 0 : last === undefined ? null : now - last,
+        partitions: owned.get(m.id) ?? 0,
+      };
+    });
+  }
+
+  /** This node's report for the control plane; `afterSeq` is the asker's event cursor. */
+  snapshot(afterSeq: number): NodeSnapshot {
+    const now = this.env.now();
+    const held = this.store.partitionsHeld();
+    return {
+      id: this.config.id,
+      at: now,
+      address: this.self.http,
+      uptimeMs: now - this.startedAtMs,
+      members: this.memberViews(),
+      hints: { byTarget: Object.fromEntries(this.store.hintCounts()), delivered: this.handoff.status().delivered },
+      antiEntropy: { exchanges: this.antiEntropy.status().exchanges, keysRepaired: this.antiEntropy.status().keysRepaired },
+      transfers: { active: this.transfers.active().length, completed: this.transfers.completed, keysReceived: this.transfers.keysReceived },
+      conflicts: { ...this.observe.conflicts(), siblingsCreated: this.observe.siblingsCreated, siblingsResolved: this.observe.siblingsResolved, readRepairs: this.observe.readRepairs },
+      ops: this.observe.opWindows(),
+      storage: this.store.stats(),
+      merkle: this.config.partitions <= 1024 ? this.antiEntropy.rootsHex(held) : null,
+      faults: this.faults.list().map((f) => faultToJson(f, now) as NodeSnapshot['faults'][number]),
+      events: this.observe.eventsAfter(afterSeq),
+      lastEventSeq: this.observe.lastEventSeq,
+    };
   }
 
   private async gossipWith(id: string): Promise<void> {
@@ -513,6 +590,8 @@ export class GyreNode {
     }
     const req: Request = parsed.value;
     if (req.t === 'faults') return encodeFaultsReply(this.faults.receive(req.table, from));
+    // Control-plane reads travel outside the faults too: an operator must see a partitioned node.
+    if (req.t === 'snapshot') return ['snapshot', this.snapshot(req.afterSeq)];
     // A partition this node knows of and the sender may not (yet): the request is lost.
     if (this.faults.cutFrom(from)) throw Object.assign(new Error('partitioned'), { code: noReplyCode });
     switch (req.t) {

@@ -112,12 +112,14 @@ export class Transfers {
       if (computePreferenceList(after, q, n).includes(self) && !computePreferenceList(ring, q, n).includes(self)) needed.push(q);
     }
     const started = this.node.env.now();
+    this.node.observe.event({ type: 'transfer-started', partition: p, from: ring.owners[p]!, to: self });
     const ok = await this.pullAll(needed, p);
     if (!ok) return false; // a source was unreachable: the next tick tries again
     if (this.node.clusterState().ring[p]!.pendingTo !== self) return false; // superseded meanwhile
     this.node.completeTransfer(p);
     this.completed++;
     this.node.metrics.transfersCompleted.inc();
+    this.node.observe.event({ type: 'transfer-finished', partition: p, keys: this.inFlight.get(p)?.keys ?? 0, ms: this.node.env.now() - started });
     this.node.log.info({ partition: p, partitionsPulled: needed.length, ms: this.node.env.now() - started, keys: this.inFlight.get(p)?.keys ?? 0 }, 'transfer complete');
     return true;
   }

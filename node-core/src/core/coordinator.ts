@@ -11,6 +11,7 @@
 // Reached only through interfaces (store, replicas, env), so the simulator runs it as is.
 
 import type { Env } from './env.js';
+import type { Trace } from './trace.js';
 import { quorumResult, type VoteResult } from './quorum.js';
 import { mergeReplies, staleReplicas, type ReplicaReply } from './read-repair.js';
 import { type Payload, type Version, contextOf, coordinatePut, siblingsBytes } from './siblings.js';
@@ -26,6 +27,8 @@ export interface CoordinateRequest {
   readonly context: VClock;
   readonly w: number;
   readonly timeoutMs: number;
+  /** Record what this write does, step by step. */
+  readonly trace?: Trace | undefined;
 }
 
 /**
@@ -176,14 +179,24 @@ export class Coordinator {
       .padStart(4, '0');
   }
 
-  async get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
+  async get(key: Uint8Array, r: number, timeoutMs: number, trace?: Trace): Promise<ReadResult> {
     const { env, replicas } = this.deps;
     const partition = this.deps.partitionOf(key);
-    const { targets } = this.deps.placement(partition);
+    const { pref, targets } = this.deps.placement(partition);
+    trace?.add('plan', this.deps.selfId, `partition ${partition}, preference list ${pref.join(', ')}; asking ${targets.map((t) => (t.hintFor ? `${t.node} (for ${t.hintFor})` : t.node)).join(', ')}; r=${r}`);
     if (r > targets.length) return unavailable(`r=${r} but only ${targets.length} healthy replicas can be reached for this key`);
-    const { decided, settled } = gatherQuorum(env, targets, r, timeoutMs, (t) => replicas.read(t, key, timeoutMs));
-    void settled.then((o) => this.readRepair(key, partition, o));
+    const read = (t: Target) => {
+      trace?.add('ask', t.node, t.hintFor ? `read the hint held for ${t.hintFor}` : 'read', { hintFor: t.hintFor });
+      const p = replicas.read(t, key, timeoutMs);
+      if (trace) p.then((v) => trace.add('reply', t.node, `${v.length} version(s)`, { hintFor: t.hintFor, versions: v }), (e: unknown) => trace.add('fail', t.node, String((e as Error).message ?? e), { hintFor: t.hintFor }));
+      return p;
+    };
+    const { decided, settled } = gatherQuorum(env, targets, r, timeoutMs, read);
+    const repaired = settled.then((o) => this.readRepair(key, partition, o, trace));
+    trace?.follow(repaired);
+    void repaired;
     const o = await decided;
+    trace?.add('decided', this.deps.selfId, `${o.vote}: ${o.replies.length} of r=${r} replied, ${o.failures.length} failed`);
     if (o.vote !== 'won') {
       return unavailable(`only ${o.replies.length} of r=${r} replicas answered within ${timeoutMs} ms`);
     }
@@ -194,16 +207,22 @@ export class Coordinator {
     return { status, versions, context, replied: o.replies.length };
   }
 
-  private readRepair(key: Uint8Array, partition: number, o: Outcome<Version[], Target>): void {
+  private readRepair(key: Uint8Array, partition: number, o: Outcome<Version[], Target>, trace?: Trace): void {
     // Stand-ins hold hints, which handoff delivers: only real replicas are repaired.
     const replies: ReplicaReply[] = o.replies.filter((x) => x.node.hintFor === undefined).map((x) => ({ node: x.node.node, versions: x.value }));
     if (replies.length < 2 && o.replies.length < 2) return;
     const merged = mergeReplies(o.replies.map((x) => ({ node: x.node.node, versions: x.value })));
     const stale = staleReplicas(replies, merged);
-    if (stale.length === 0) return;
+    if (stale.length === 0) {
+      trace?.add('note', this.deps.selfId, `all ${replies.length} replicas that answered agree: no read repair`);
+      return;
+    }
     this.deps.events?.readRepair?.(key, stale);
     for (const node of stale) {
-      this.deps.replicas.write({ node, hintFor: undefined }, key, partition, merged, 5000).catch((e: unknown) => this.deps.events?.replicaFailed?.(node, e));
+      trace?.add('stale', node, 'missing versions the others hold');
+      const sent = this.deps.replicas.write({ node, hintFor: undefined }, key, partition, merged, 5000);
+      if (trace) trace.follow(sent.then(() => trace.add('repair', node, 'read repair committed', { versions: merged }), (e: unknown) => trace.add('fail', node, `read repair failed: ${String((e as Error).message ?? e)}`)));
+      sent.catch((e: unknown) => this.deps.events?.replicaFailed?.(node, e));
     }
   }
 
@@ -211,6 +230,8 @@ export class Coordinator {
   async put(req: CoordinateRequest, forwarded = false): Promise<WriteResult> {
     const partition = this.deps.partitionOf(req.key);
     const placement = this.deps.placement(partition);
+    const trace = req.trace;
+    trace?.add('plan', this.deps.selfId, `partition ${partition}, preference list ${placement.pref.join(', ')}; targets ${placement.targets.map((t) => (t.hintFor ? `${t.node} (for ${t.hintFor})` : t.node)).join(', ')}; w=${req.w}`);
     if (req.w > placement.targets.length) return unavailable(`w=${req.w} but only ${placement.targets.length} healthy nodes can take this key`);
     if (placement.pref.includes(this.deps.selfId)) return this.coordinate(req, partition, placement, true);
     // A forwarded request is coordinated here even if our ring disagrees, so it never loops.
@@ -233,7 +254,9 @@ export class Coordinator {
       const remote = left - Math.min(forwardMarginMs, Math.floor(left / 4));
       if (remote <= 0) break;
       try {
-        const reply = await this.deps.replicas.coordinate(node, { ...req, timeoutMs: remote }, left);
+        req.trace?.add('forward', node, `not a replica here: forwarded to ${node}, the first replica seen up`);
+        const reply = await this.deps.replicas.coordinate(node, { ...req, trace: undefined, timeoutMs: remote }, left);
+        req.trace?.add('forwarded', node, `${node} answered ${reply.status}${reply.dot ? ` (version ${reply.dot.actor}:${reply.dot.counter})` : ''}`);
         if (reply.status === 204 && reply.clock) return { status: 204, clock: reply.clock, dot: reply.dot };
         if (reply.status === 400 || reply.status === 413 || reply.status === 503) {
           return { status: reply.status, error: reply.error ?? 'error', message: reply.message ?? '', dot: reply.dot };
@@ -241,6 +264,7 @@ export class Coordinator {
         return unavailable(`coordinator ${node} answered ${reply.status}`);
       } catch (e) {
         // That replica is unreachable: try the next one in preference order.
+        req.trace?.add('fail', node, `forward failed: ${String((e as Error).message ?? e)}`);
         this.deps.events?.replicaFailed?.(node, e);
       }
     }
@@ -289,12 +313,20 @@ export class Coordinator {
     }
     if ('status' in made) return made;
     const { versions, version } = made;
+    const trace = req.trace;
+    trace?.add('commit', selfId, asReplica ? `new version ${version.dot.actor}:${version.dot.counter} committed locally; ${versions.length} sibling(s)` : `not a replica and none reachable: new version ${version.dot.actor}:${version.dot.counter} (one-shot actor), sent to the targets`, { versions });
     if (versions.length > 1) this.deps.events?.siblingsCreated?.(req.key, versions.length);
     // As a replica, the local commit is the first ack; the other W-1 come from the targets.
     const others = placement.targets.filter((t) => !(asReplica && t.node === selfId));
     for (const t of others) if (t.hintFor !== undefined) this.deps.events?.hinted?.(req.key, t.node, t.hintFor);
     const needed = req.w - (asReplica ? 1 : 0);
-    const write = (t: Target) => this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+    const write = (t: Target) => {
+      if (!trace) return this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+      trace.add(t.hintFor ? 'hint' : 'send', t.node, t.hintFor ? `stand-in for ${t.hintFor}: stored as a hint` : 'replica write', { hintFor: t.hintFor });
+      const p = this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+      trace.follow(p.then(() => trace.add('ack', t.node, 'committed', { hintFor: t.hintFor }), (e: unknown) => trace.add('fail', t.node, String((e as Error).message ?? e), { hintFor: t.hintFor })));
+      return p;
+    };
     // A replica that did not take the write gets it later by hinted handoff: the coordinator
     // keeps the hint (it already holds the data, so the hint is cheap and not counted in W).
     const send = (t: Target) =>
@@ -315,6 +347,7 @@ export class Coordinator {
     }
     const { decided } = gatherQuorum(env, others, needed, req.timeoutMs, send);
     const o = await decided;
+    trace?.add('decided', selfId, `${o.vote}: ${o.replies.length + (asReplica ? 1 : 0)} of w=${req.w} acknowledged`);
     if (o.vote === 'won') return { status: 204, clock: version.clock, dot: version.dot };
     const acks = o.replies.length + (asReplica ? 1 : 0);
     return { ...unavailable(`only ${acks} of w=${req.w} replicas acknowledged within ${req.timeoutMs} ms (the write may still be applied)`), dot: version.dot };

@@ -17,7 +17,6 @@ export function versionId(dot: { readonly actor: string; readonly counter: numbe
   return `${dot.actor}:${dot.counter}`;
 }
 import { type GyreNode, contextSecret } from '../node.js';
-import { activeMembers } from '../core/gossip.js';
 import type { Failure } from '../core/coordinator.js';
 
 const contextHeader = 'x-gyre-context';
@@ -252,8 +251,6 @@ export function createApiServer(node: GyreNode): http.Server {
 
   function status(res: http.ServerResponse): void {
     const state = node.clusterState();
-    const owned = new Map<string, number>();
-    for (const r of state.ring) owned.set(r.owner, (owned.get(r.owner) ?? 0) + 1);
     const now = node.env.now();
     const hints = node.store.hintCounts();
     const me = state.members.get(config.id);
@@ -261,21 +258,7 @@ export function createApiServer(node: GyreNode): http.Server {
       node: { id: config.id, address: node.self.http, state: me?.state ?? 'joining', startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: '0.1.0' },
       listeners: { http: node.self.http, internode: node.self.internode },
       config: { n: config.n, r: config.r, w: config.w, partitions: config.partitions, requestTimeoutMs: config.requestTimeoutMs },
-      members: activeMembers(state).map((m) => {
-        const last = node.detector.lastHeartbeatMs(m.id);
-        const phi = m.id === config.id ? 0 : node.detector.phi(m.id, now);
-        return {
-          id: m.id,
-          address: m.http,
-          internode: m.internode,
-          status: node.memberStatus(m),
-          state: m.state,
-          phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : null,
-          heartbeat: m.heartbeat,
-          heartbeatAgeMs: m.id === config.id ? 0 : last === undefined ? null : now - last,
-          partitions: owned.get(m.id) ?? 0,
-        };
-      }),
+      members: node.memberViews().map((v) => ({ ...v, internode: state.members.get(v.id)?.internode, heartbeat: state.members.get(v.id)?.heartbeat })),
       hintsPending: [...hints.values()].reduce((a, b) => a + b, 0),
       hints: { byTarget: Object.fromEntries(hints), ...node.handoff.status() },
       transfers: {
@@ -339,8 +322,10 @@ export function createApiServer(node: GyreNode): http.Server {
     const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     let op = 'other';
     const finish = (status: number) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       node.metrics.requests.inc({ op, status: String(status) });
-      node.metrics.requestSeconds.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);
+      node.metrics.requestSeconds.observe({ op }, seconds);
+      if (op === 'get' || op === 'put' || op === 'delete') node.observe.recordOp(op, seconds * 1000, status);
     };
     const run = async (): Promise<number> => {
       if (!tokenOk(config.token, req.headers.authorization)) {

@@ -62,7 +62,9 @@ export type Request =
   | { readonly t: 'aeLeaves'; readonly partition: number }
   | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] }
   /** The sender's fault table (a control message: injected faults never drop it). */
-  | { readonly t: 'faults'; readonly table: WireFaultTable };
+  | { readonly t: 'faults'; readonly table: WireFaultTable }
+  /** The peer's control-plane report, with its events after `afterSeq` (also outside the faults). */
+  | { readonly t: 'snapshot'; readonly afterSeq: number };
 
 const memberStates: readonly MemberState[] = ['joining', 'member', 'leaving', 'left'];
 
@@ -129,6 +131,8 @@ export function encodeRequest(r: Request): unknown[] {
       return ['aeKeys', r.partition, r.leaves];
     case 'faults':
       return ['faults', packFaultTable(r.table)];
+    case 'snapshot':
+      return ['snapshot', r.afterSeq];
   }
 }
 
@@ -296,6 +300,10 @@ export function parseRequest(raw: unknown): Parsed<Request> {
     case 'aeLeaves':
       if (!isPartition(raw[1])) return bad('aeLeaves: bad partition');
       return { ok: true, value: { t: 'aeLeaves', partition: raw[1] } };
+    case 'snapshot': {
+      if (!Number.isSafeInteger(raw[1]) || (raw[1] as number) < 0) return bad('snapshot: bad cursor');
+      return { ok: true, value: { t: 'snapshot', afterSeq: raw[1] as number } };
+    }
     case 'faults': {
       const table = parseFaultTable(raw[1]);
       if (!table) return bad('faults: malformed fault table');
