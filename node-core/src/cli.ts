@@ -48,9 +48,10 @@ program
   .addOption(new Option('--sync <mode>', 'SQLite sync: normal survives process crashes, full also power loss').choices(['normal', 'full']).default(defaultConfig.sync))
   .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
   .option('--log-level <level>', 'log level', defaultConfig.logLevel)
+  .option('--no-control', 'serve no Socket.IO control plane (on by default, on the client port at /socket.io)')
   .option('--tombstone-grace-ms <ms>', 'reap a deleted key this long after its delete, once every replica has the tombstone', int('grace', 0, 365 * 86_400_000), defaultConfig.tombstoneGraceMs)
   .option('--reaped-retain-ms <ms>', 'remember reaped keys this long to drop stale copies', int('retention', 0, 3650 * 86_400_000), defaultConfig.reapedRetainMs)
-  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string }) => {
+  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string; control: boolean }) => {
     const token = o.token ?? process.env.GYRE_TOKEN ?? undefined;
     if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
     if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
@@ -78,7 +79,7 @@ program
     };
     let shutdown: (sig: string) => void = () => process.exit(0);
     const node = await GyreNode.start(config, { onLeft: () => shutdown('left the cluster') });
-    const server = createApiServer(node);
+    const server = createApiServer(node, { control: o.control });
     await new Promise<void>((res, rej) => {
       server.once('error', rej);
       server.listen(config.port, config.host, () => res());

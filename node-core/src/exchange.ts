@@ -103,8 +103,12 @@ export class AntiEntropy {
 
   /** Merkle roots (hex) of the given partitions, for the control plane's agreement view. */
   rootsHex(partitions: readonly number[]): Record<string, string> {
-    return Object.fromEntries(partitions.map((p) => [String(p), Buffer.from(this.tree(p).root()).toString('hex')]));
+    // A partition with no tree yet holds nothing here: its root is an empty tree's.
+    this.emptyRoot ??= Buffer.from(new MerkleTree(aeLeavesPerPartition).root()).toString('hex');
+    return Object.fromEntries(partitions.map((p) => [String(p), this.trees.has(p) ? Buffer.from(this.tree(p).root()).toString('hex') : this.emptyRoot!]));
   }
+
+  private emptyRoot: string | undefined;
 
   rootsReply(partitions: readonly number[]): unknown[] {
     return ['aeRoots', partitions.map((p) => [p, this.tree(p).root()])];

@@ -468,7 +468,10 @@ export class GyreNode {
   /** This node's report for the control plane; `afterSeq` is the asker's event cursor. */
   snapshot(afterSeq: number): NodeSnapshot {
     const now = this.env.now();
-    const held = this.store.partitionsHeld();
+    // Roots of the partitions this node replicates (empty ones included, so replicas compare).
+    const ring = ringOf(this.state);
+    const replicated: number[] = [];
+    if (this.config.partitions <= 1024) for (let p = 0; p < this.config.partitions; p++) if (computePreferenceList(ring, p, this.config.n).includes(this.config.id)) replicated.push(p);
     return {
       id: this.config.id,
       at: now,
@@ -481,7 +484,7 @@ export class GyreNode {
       conflicts: { ...this.observe.conflicts(), siblingsCreated: this.observe.siblingsCreated, siblingsResolved: this.observe.siblingsResolved, readRepairs: this.observe.readRepairs },
       ops: this.observe.opWindows(),
       storage: this.store.stats(),
-      merkle: this.config.partitions <= 1024 ? this.antiEntropy.rootsHex(held) : null,
+      merkle: this.config.partitions <= 1024 ? this.antiEntropy.rootsHex(replicated) : null,
       faults: this.faults.list().map((f) => faultToJson(f, now) as NodeSnapshot['faults'][number]),
       events: this.observe.eventsAfter(afterSeq),
       lastEventSeq: this.observe.lastEventSeq,

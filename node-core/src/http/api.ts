@@ -9,8 +9,12 @@ import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
 import { faultToJson, parseFaultSpec } from '../core/faults.js';
+import { ControlServer } from '../control/server.js';
+import { runTrace } from '../control/trace-request.js';
 
 const faultRequestBytesMax = 64 * 1024;
+/** A traced put carries a value: a value's limit plus room for the JSON around it (base64). */
+const traceRequestBytesMax = 2 * 1024 * 1024;
 
 /** A version's id as the API shows it: its event, `actor:counter`. */
 export function versionId(dot: { readonly actor: string; readonly counter: number }): string {
@@ -137,9 +141,14 @@ function tokenOk(expected: string | undefined, header: string | undefined): bool
   return a.byteLength === b.byteLength && timingSafeEqual(a, b);
 }
 
-export function createApiServer(node: GyreNode): http.Server {
+/**
+ * The node's HTTP server: the client API of CONTRACT.md, admin routes, and (unless `control`
+ * is false) the Socket.IO control plane on the same port.
+ */
+export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}): http.Server {
   const { config } = node;
   const secret = contextSecret(config.token);
+  const controlOn = opts.control !== false;
 
   const contextFor = (clock: VClock, key: Buffer) => encodeContext(clock, key, secret);
 
@@ -256,7 +265,7 @@ export function createApiServer(node: GyreNode): http.Server {
     const me = state.members.get(config.id);
     sendJson(res, 200, {
       node: { id: config.id, address: node.self.http, state: me?.state ?? 'joining', startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: '0.1.0' },
-      listeners: { http: node.self.http, internode: node.self.internode },
+      listeners: { http: node.self.http, internode: node.self.internode, ...(controlOn ? { control: `http://${node.self.http}`, controlPath: '/socket.io' } : {}) },
       config: { n: config.n, r: config.r, w: config.w, partitions: config.partitions, requestTimeoutMs: config.requestTimeoutMs },
       members: node.memberViews().map((v) => ({ ...v, internode: state.members.get(v.id)?.internode, heartbeat: state.members.get(v.id)?.heartbeat })),
       hintsPending: [...hints.values()].reduce((a, b) => a + b, 0),
@@ -348,6 +357,20 @@ export function createApiServer(node: GyreNode): http.Server {
         sendJson(res, r.ok ? 202 : 409, r.ok ? { ok: true, message: r.message } : { error: 'cannot_leave', message: r.message });
         return r.ok ? 202 : 409;
       }
+      if (path === '/admin/trace' && req.method === 'POST') {
+        op = 'admin';
+        let raw: unknown;
+        try {
+          raw = JSON.parse((await readBody(req, traceRequestBytesMax)).toString('utf8'));
+        } catch (e) {
+          if (e instanceof HttpError) throw e;
+          throw new HttpError(400, 'bad_request', 'the body must be a JSON trace request {op, key, ...}');
+        }
+        const out = await runTrace(node, raw);
+        if (!out.ok) throw new HttpError(400, out.error, out.message);
+        sendJson(res, 200, out.value);
+        return 200;
+      }
       if (path === '/admin/faults' || path.startsWith('/admin/faults/')) {
         op = 'admin';
         return faults(req, res, path);
@@ -392,6 +415,10 @@ export function createApiServer(node: GyreNode): http.Server {
   server.keepAliveTimeout = 30_000;
   server.maxHeadersCount = 100;
   server.maxConnections = httpConnectionsMax;
+  if (controlOn) {
+    const control = new ControlServer(node, server);
+    server.once('close', () => void control.close());
+  }
   return server;
 }
 

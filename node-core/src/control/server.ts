@@ -1,0 +1,271 @@
+// The control plane (issue 5): Socket.IO on the node's HTTP port (path /socket.io, announced
+// in /status as `listeners.control`). A client attached to any node sees the whole cluster:
+// about once a second, while at least one client is subscribed, the node asks every member
+// for its snapshot (internode, outside injected faults) and streams one ClusterSnapshot plus
+// the new events. Nobody subscribed: no timer runs, nothing is asked. With a cluster token,
+// a client must present it (`auth: { token }`) or it is refused before any event.
+
+import type http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { Server, type Socket } from 'socket.io';
+import { computePreferenceList } from '../core/ring.js';
+import { ringOf } from '../core/gossip.js';
+import { faultToJson, parseFaultSpec } from '../core/faults.js';
+import type { GyreNode } from '../node.js';
+import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, MemberStatus, NodeSnapshot, OpKind, PartitionHealth, ServerToClientEvents } from './protocol.js';
+import { runTrace } from './trace-request.js';
+
+export const streamIntervalMs = 1000;
+const peerSnapshotTimeoutMs = 800;
+/** Events streamed per tick across all nodes. */
+const eventsPerTickMax = 500;
+/** Socket.IO message size limit (the clients send small commands only). */
+const maxHttpBufferSize = 1024 * 1024;
+const subscribersMax = 256;
+
+type ControlSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+function tokenOk(expected: string | undefined, given: unknown): boolean {
+  if (expected === undefined) return true;
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function fail<T>(ack: Ack<T> | undefined, error: string, message: string): void {
+  if (typeof ack === 'function') ack({ ok: false, error, message });
+}
+
+function isUnreachable(x: ClusterSnapshot['nodes'][number]): x is { id: string; unreachable: string } {
+  return 'unreachable' in x;
+}
+
+export class ControlServer {
+  readonly io: Server<ClientToServerEvents, ServerToClientEvents>;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  /** Per node: the last event seq streamed, and the totals of the previous tick (for rates). */
+  private readonly cursors = new Map<string, number>();
+  private previous: { at: number; totals: Map<string, { delivered: number; repaired: number; created: number; resolved: number; readRepairs: number; ops: Record<OpKind, number> }> } | undefined;
+
+  constructor(
+    private readonly node: GyreNode,
+    server: http.Server,
+  ) {
+    this.io = new Server<ClientToServerEvents, ServerToClientEvents>(server, { serveClient: false, maxHttpBufferSize, cors: { origin: true } });
+    this.io.use((socket, next) => {
+      const auth = socket.handshake.auth as { token?: unknown } | undefined;
+      if (!tokenOk(node.config.token, auth?.token)) {
+        next(new Error('unauthorized: this cluster requires its token (auth: { token })'));
+        return;
+      }
+      next();
+    });
+    this.io.on('connection', (socket) => this.attach(socket));
+  }
+
+  private attach(socket: ControlSocket): void {
+    socket.on('subscribe', (ack) => {
+      if (!socket.rooms.has('stream') && this.subscribers() >= subscribersMax) return fail(ack, 'too_many_subscribers', `at most ${subscribersMax} subscribers per node`);
+      void socket.join('stream');
+      this.ensureTimer();
+      if (typeof ack === 'function') ack({ ok: true, value: { node: this.node.config.id } });
+    });
+    socket.on('unsubscribe', (ack) => {
+      void socket.leave('stream');
+      if (typeof ack === 'function') ack({ ok: true, value: null });
+    });
+    socket.on('snapshot', (ack) => {
+      if (typeof ack !== 'function') return;
+      this.clusterSnapshot(false).then(
+        (s) => ack({ ok: true, value: s.snapshot }),
+        (e: unknown) => fail(ack, 'internal', String(e)),
+      );
+    });
+    socket.on('faults:list', (ack) => {
+      if (typeof ack !== 'function') return;
+      const now = this.node.env.now();
+      ack({ ok: true, value: this.node.faults.list().map((f) => faultToJson(f, now) as FaultView) });
+    });
+    socket.on('faults:inject', (spec, ack) => {
+      if (typeof ack !== 'function') return;
+      const parsed = parseFaultSpec(spec);
+      if (!parsed.ok) return fail(ack, 'bad_fault', parsed.reason);
+      const s = parsed.spec;
+      const named = s.kind === 'partition' ? [...s.from, ...(s.to ?? [])] : s.kind === 'pause' || s.kind === 'crash' ? [s.node] : (s.nodes ?? []);
+      const members = new Set(this.node.clusterState().members.keys());
+      const unknown = named.filter((n) => !members.has(n));
+      if (unknown.length > 0) return fail(ack, 'unknown_node', `not a member of this cluster: ${unknown.join(', ')}`);
+      this.node.faults.inject(s, parsed.durationMs).then(
+        (out) => ack({ ok: true, value: { fault: faultToJson(out.fault, this.node.env.now()) as FaultView, reached: out.reached, missed: out.missed } }),
+        (e: unknown) => fail(ack, 'internal', String(e)),
+      );
+    });
+    socket.on('faults:heal', (id, ack) => {
+      if (typeof ack !== 'function') return;
+      if (id !== null && typeof id !== 'string') return fail(ack, 'bad_request', 'id must be a fault id or null (heal all)');
+      this.node.faults.heal(id ?? undefined).then(
+        (out) => ack({ ok: true, value: { healed: out.healed.map((f) => faultToJson(f, this.node.env.now()) as FaultView) } }),
+        (e: unknown) => fail(ack, 'internal', String(e)),
+      );
+    });
+    socket.on('trace', (req, ack) => {
+      if (typeof ack !== 'function') return;
+      runTrace(this.node, req).then(
+        (r) => (r.ok ? ack({ ok: true, value: r.value }) : fail(ack, r.error, r.message)),
+        (e: unknown) => fail(ack, 'internal', String(e)),
+      );
+    });
+  }
+
+  private subscribers(): number {
+    return this.io.sockets.adapter.rooms.get('stream')?.size ?? 0;
+  }
+
+  private ensureTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.subscribers() === 0) {
+        // Cheap when nobody listens: the loop stops with the last subscriber.
+        clearInterval(this.timer);
+        this.timer = undefined;
+        this.previous = undefined;
+        return;
+      }
+      if (this.ticking) return; // the previous tick is still gathering: skip, never pile up
+      this.ticking = true;
+      this.clusterSnapshot(true)
+        .then(({ snapshot, events }) => {
+          this.io.to('stream').emit('cluster', snapshot);
+          if (events.length > 0) this.io.to('stream').emit('events', events);
+        })
+        .catch((e: unknown) => this.node.log.warn({ err: String(e) }, 'control stream tick failed'))
+        .finally(() => (this.ticking = false));
+    }, streamIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Every member's snapshot (this node's own directly), then the cluster-wide view. */
+  async clusterSnapshot(stream: boolean): Promise<{ snapshot: ClusterSnapshot; events: ControlEvent[] }> {
+    const node = this.node;
+    const state = node.clusterState();
+    const selfId = node.config.id;
+    const members = node.memberViews();
+    const nodes: ClusterSnapshot['nodes'][number][] = await Promise.all(
+      members.map(async (m): Promise<ClusterSnapshot['nodes'][number]> => {
+        const after = stream ? (this.cursors.get(m.id) ?? 0) : Number.MAX_SAFE_INTEGER;
+        if (m.id === selfId) return node.snapshot(after);
+        try {
+          const reply = await node.call(m.id, { t: 'snapshot', afterSeq: after }, peerSnapshotTimeoutMs, true);
+          const snap = parseSnapshotReply(reply, m.id);
+          return snap ?? { id: m.id, unreachable: 'malformed snapshot reply' };
+        } catch (e) {
+          return { id: m.id, unreachable: String((e as Error).message ?? e) };
+        }
+      }),
+    );
+    const reports = nodes.filter((x): x is NodeSnapshot => !isUnreachable(x));
+    // Events since each node's cursor, merged in time order.
+    const events: ControlEvent[] = [];
+    if (stream) {
+      for (const r of reports) {
+        const cursor = this.cursors.get(r.id) ?? 0;
+        // A restarted node starts counting again: take its events from the beginning.
+        if (r.lastEventSeq < cursor) this.cursors.set(r.id, 0);
+        for (const e of r.events) events.push(e);
+        this.cursors.set(r.id, r.lastEventSeq < cursor ? r.lastEventSeq : Math.max(cursor, r.events.at(-1)?.seq ?? cursor));
+      }
+      events.sort((a, b) => a.at - b.at);
+    }
+    const targets = members.map((m) => m.id);
+    const matrix = {
+      observers: nodes.map((x) => x.id),
+      targets,
+      status: nodes.map((x) => {
+        if ('unreachable' in x) return targets.map(() => null);
+        const seen = x.members;
+        return targets.map((t): MemberStatus | null => seen.find((m) => m.id === t)?.status ?? null);
+      }),
+    };
+    const up = new Set(members.filter((m) => m.status === 'up').map((m) => m.id));
+    const ring = ringOf(state);
+    const hintTargets = new Map<string, string[]>();
+    for (const r of reports) for (const [target, count] of Object.entries(r.hints.byTarget)) if (count > 0) hintTargets.set(target, [...(hintTargets.get(target) ?? []), r.id]);
+    const partitions: PartitionHealth[] = state.ring.map((rec, p) => {
+      const pref = computePreferenceList(ring, p, state.n);
+      const roots = pref.map((id) => reports.find((r) => r.id === id)?.merkle?.[String(p)]);
+      const fallbacks = pref.filter((id) => !up.has(id)).flatMap((id) => (hintTargets.get(id) ?? []).map((standIn) => `${standIn}>${id}`));
+      return {
+        partition: p,
+        owner: rec.owner,
+        pendingTo: rec.pendingTo ?? null,
+        preferenceList: pref,
+        replicasUp: pref.filter((id) => up.has(id)).length,
+        fallbacks,
+        merkleAgree: roots.every((x) => x !== undefined) ? roots.every((x) => x === roots[0]) : null,
+      };
+    });
+    const sum = (f: (r: NodeSnapshot) => number) => reports.reduce((a, r) => a + f(r), 0);
+    const byTarget: Record<string, number> = {};
+    for (const r of reports) for (const [t, c] of Object.entries(r.hints.byTarget)) byTarget[t] = (byTarget[t] ?? 0) + c;
+    const totals = new Map(reports.map((r) => [r.id, { delivered: r.hints.delivered, repaired: r.antiEntropy.keysRepaired, created: r.conflicts.siblingsCreated, resolved: r.conflicts.siblingsResolved, readRepairs: r.conflicts.readRepairs, ops: { get: r.ops.get.total, put: r.ops.put.total, delete: r.ops.delete.total } }]));
+    const now = node.env.now();
+    const prev = this.previous;
+    const rate = (f: (t: NonNullable<ReturnType<typeof totals.get>>) => number) => {
+      if (!prev) return 0;
+      const seconds = Math.max(0.001, (now - prev.at) / 1000);
+      let d = 0;
+      for (const [id, t] of totals) {
+        const p = prev.totals.get(id);
+        if (p) d += Math.max(0, f(t) - f(p));
+      }
+      return Math.round((d / seconds) * 100) / 100;
+    };
+    const opsOf = (op: OpKind) => {
+      const ws = reports.map((r) => r.ops[op]);
+      const max = (f: (w: NodeSnapshot['ops']['get']) => number | null) => ws.reduce<number | null>((a, w) => (f(w) === null ? a : Math.max(a ?? 0, f(w)!)), null);
+      return { perSecond: ws.reduce((a, w) => a + w.lastSecond, 0), p50: max((w) => w.p50), p99: max((w) => w.p99), p999: max((w) => w.p999), errors: ws.reduce((a, w) => a + w.errors, 0), unavailable: ws.reduce((a, w) => a + w.unavailable, 0) };
+    };
+    const sample = [...new Set(reports.flatMap((r) => r.conflicts.sample))].slice(0, 50);
+    const snapshot: ClusterSnapshot = {
+      at: now,
+      via: selfId,
+      config: { n: node.config.n, r: node.config.r, w: node.config.w, partitions: state.partitions },
+      members,
+      nodes,
+      matrix,
+      partitions,
+      hints: { byTarget, total: Object.values(byTarget).reduce((a, b) => a + b, 0), drainPerSecond: rate((t) => t.delivered) },
+      antiEntropy: { exchanges: sum((r) => r.antiEntropy.exchanges), keysRepaired: sum((r) => r.antiEntropy.keysRepaired), repairedPerSecond: rate((t) => t.repaired) },
+      // Each replica counts a key with siblings: the cluster-wide figure is the largest any replica reports.
+      conflicts: { keysWithSiblings: reports.reduce((a, r) => Math.max(a, r.conflicts.keysWithSiblings), 0), sample, createdPerSecond: rate((t) => t.created), resolvedPerSecond: rate((t) => t.resolved), readRepairsPerSecond: rate((t) => t.readRepairs) },
+      ops: { get: opsOf('get'), put: opsOf('put'), delete: opsOf('delete') },
+      storage: { keys: sum((r) => r.storage.keys), bytes: sum((r) => r.storage.bytes) },
+      faults: node.faults.list().map((f) => faultToJson(f, now) as FaultView),
+    };
+    if (stream) this.previous = { at: now, totals };
+    return { snapshot, events: events.slice(-eventsPerTickMax) };
+  }
+
+  close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    return new Promise((resolve) => {
+      this.io.close(() => resolve());
+    });
+  }
+}
+
+/** A peer's snapshot: checked for the fields the aggregation reads, never trusted blindly. */
+function parseSnapshotReply(raw: unknown, expectedId: string): NodeSnapshot | undefined {
+  if (!Array.isArray(raw) || raw[0] !== 'snapshot') return undefined;
+  const s = raw[1] as Partial<NodeSnapshot> | undefined;
+  if (typeof s !== 'object' || s === null || s.id !== expectedId) return undefined;
+  if (!Array.isArray(s.members) || !Array.isArray(s.events) || !Array.isArray(s.faults)) return undefined;
+  if (typeof s.hints?.byTarget !== 'object' || typeof s.hints.delivered !== 'number') return undefined;
+  if (typeof s.antiEntropy?.keysRepaired !== 'number' || typeof s.conflicts?.keysWithSiblings !== 'number' || !Array.isArray(s.conflicts.sample)) return undefined;
+  if (typeof s.ops?.get?.total !== 'number' || typeof s.ops.put?.total !== 'number' || typeof s.ops.delete?.total !== 'number') return undefined;
+  if (typeof s.storage?.keys !== 'number' || typeof s.lastEventSeq !== 'number') return undefined;
+  return s as NodeSnapshot;
+}
