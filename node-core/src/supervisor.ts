@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
 
 export interface LocalNodeSpec {
   readonly id: string;
@@ -56,6 +57,27 @@ function isOurNode(pid: number | undefined, id: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `count` consecutive free loopback ports (a local cluster uses PORT, PORT+1, ...), drawn
+ * below Linux's ephemeral range (32768+) so an outgoing connection does not take one first.
+ */
+export async function freePortRange(count: number, random: () => number = Math.random, attempts = 100): Promise<number> {
+  for (let i = 0; i < attempts; i++) {
+    const base = 20_000 + Math.floor(random() * (12_000 - count));
+    const checks = await Promise.all(Array.from({ length: count }, (_, j) => portFree(base + j)));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
 
 export class LocalCluster {
   private constructor(

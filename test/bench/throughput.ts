@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import http from 'node:http';
-import { LocalCluster } from '../../node-core/src/supervisor.js';
-import { freePortRange } from './ports.js';
+import { LocalCluster, freePortRange } from '../../node-core/src/supervisor.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -8,13 +8,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../core/env.js';
 import { contextSecret } from '../node.js';
 import { realEnv } from '../real-env.js';
-import { LocalCluster } from '../supervisor.js';
+import { LocalCluster, freePortRange } from '../supervisor.js';
 import { type CheckStats, type FinalKey, type Violation, check } from '../sim/checker.js';
 import { History, type VersionSeen, writerOf } from '../sim/history.js';
 import { FaultLog, type FaultInterval } from '../sim/nemesis.js';
@@ -86,25 +85,6 @@ const gapMaxMs = 4000;
 const stableMs = 3000;
 const pollMs = 500;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A run of `count` free consecutive loopback ports below the ephemeral range. */
-async function freePorts(count: number, rng: Rng): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + rng.int(12_000 - count);
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error('no free ports');
-}
-
 type NodeState = 'up' | 'killed' | 'stopped';
 
 async function json(url: string, token: string, init: { method?: string; body?: unknown } = {}, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
@@ -137,7 +117,8 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
   const token = randomBytes(16).toString('hex');
   const secret = contextSecret(token);
   const dir = mkdtempSync(join(tmpdir(), 'gyre-chaos-'));
-  const port = await freePorts(o.nodes, rng.fork('ports'));
+  const portRng = rng.fork('ports');
+  const port = await freePortRange(o.nodes, () => portRng.next());
   const cluster = LocalCluster.create({ dir, nodes: o.nodes, port, token, nodeArgs: ['--partitions', String(o.partitions)] });
   const ids = cluster.nodes.map((x) => x.id);
   const state = new Map<string, NodeState>(ids.map((id) => [id, 'up']));

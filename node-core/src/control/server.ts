@@ -233,7 +233,8 @@ export class ControlServer {
       via: selfId,
       config: { n: node.config.n, r: node.config.r, w: node.config.w, partitions: state.partitions },
       members,
-      nodes,
+      // Merkle roots are summed up in `partitions`, events streamed on their own: not repeated here.
+      nodes: nodes.map((x) => ('unreachable' in x ? x : { ...x, merkle: null, events: [] })),
       matrix,
       partitions,
       hints: { byTarget, total: Object.values(byTarget).reduce((a, b) => a + b, 0), drainPerSecond: rate((t) => t.delivered) },
