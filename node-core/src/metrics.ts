@@ -23,12 +23,17 @@ export class NodeMetrics {
   readonly aeExchanges: Counter<'outcome'>;
   readonly aeKeysRepaired: Counter;
   readonly tombstonesReaped: Counter;
+  readonly keysWithSiblings: Gauge;
+  readonly siblingsResolved: Gauge;
+  readonly faultsActive: Gauge<'kind'>;
 
   constructor(opts: {
     defaultMetrics: boolean;
     storeStats: () => { keys: number; bytes: number };
     memberStatuses: () => Record<string, number>;
     hintCounts: () => Map<string, number>;
+    conflicts?: () => { keysWithSiblings: number; siblingsResolved: number };
+    faultKinds?: () => string[];
   }) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'gyre_requests_total', help: 'Client requests by operation and HTTP status', labelNames: ['op', 'status'], registers });
@@ -73,6 +78,18 @@ export class NodeMetrics {
     this.aeExchanges = new Counter({ name: 'gyre_ae_exchanges_total', help: 'Anti-entropy exchanges by outcome', labelNames: ['outcome'], registers });
     this.aeKeysRepaired = new Counter({ name: 'gyre_ae_keys_repaired_total', help: 'Keys found different by anti-entropy and merged', registers });
     this.tombstonesReaped = new Counter({ name: 'gyre_tombstones_reaped_total', help: 'Tombstone-only keys reaped after every replica held them and the grace period passed', registers });
+    this.keysWithSiblings = new Gauge({ name: 'gyre_keys_with_siblings', help: 'Keys stored here with more than one version (unresolved conflicts)', registers, collect: () => this.keysWithSiblings.set(opts.conflicts?.().keysWithSiblings ?? 0) });
+    this.siblingsResolved = new Gauge({ name: 'gyre_siblings_resolved', help: 'Keys whose siblings were resolved here since the node started', registers, collect: () => this.siblingsResolved.set(opts.conflicts?.().siblingsResolved ?? 0) });
+    this.faultsActive = new Gauge({
+      name: 'gyre_faults_active',
+      help: 'Injected faults in force, by kind',
+      labelNames: ['kind'],
+      registers,
+      collect: () => {
+        this.faultsActive.reset();
+        for (const k of opts.faultKinds?.() ?? []) this.faultsActive.inc({ kind: k });
+      },
+    });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gyre_process_' });
   }
 }

@@ -192,6 +192,8 @@ export class GyreNode {
         return out;
       },
       hintCounts: () => this.store.hintCounts(),
+      conflicts: () => ({ keysWithSiblings: this.observe.conflicts().keysWithSiblings, siblingsResolved: this.observe.siblingsResolved }),
+      faultKinds: () => this.faults.list().map((f) => f.spec.kind),
     });
     this.replicaClient = this.replicas();
     this.coordinator = new Coordinator({
@@ -237,7 +239,8 @@ export class GyreNode {
   }
 
   static async start(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void } = {}): Promise<GyreNode> {
-    const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id } });
+    // Logs carry ids, counts and reasons, never values or secrets; redaction is the safety net.
+    const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id }, redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'value', '*.value'], censor: '[redacted]' } });
     const store = new SqliteStore(config.dir, { nodeId: config.id, now: () => realEnv.now(), sync: config.sync });
     const shape = loadShape(store);
     let cfg = config;
