@@ -1,7 +1,7 @@
 // The node's side of fault injection (the pure part is core/faults.ts). One fault table per
-// cluster: a change made on any node is pushed at once to every member, and tables are also
-// compared with the gossip peer each round, so a node that missed the push (it was down, or
-// cut off by the very partition) catches up; the newer table wins whole. Control messages
+// cluster, a CRDT: a change made on any node is pushed at once to every member, and tables are
+// also merged with a random member each gossip round, so a node that missed the push (it was
+// down, or cut off by the very partition) catches up. Control messages
 // travel outside the faults they carry, like a test harness's own network: otherwise a
 // partition could never be healed from one side.
 //
@@ -12,7 +12,7 @@
 // crash again on an old entry).
 
 import type { Env } from './core/env.js';
-import { type Fault, type FaultSpec, type FaultTable, type LinkEffect, activeFaults, crashListedMs, describeFault, emptyFaultTable, isNewer, linkEffect, withFault, withoutFaults } from './core/faults.js';
+import { type Fault, type FaultSpec, type FaultTable, type LinkEffect, activeFaults, crashListedMs, describeFault, emptyFaultTable, linkEffect, mergeFaultTables, sameFaultTable, withFault, withoutFaults } from './core/faults.js';
 import { type WireFaultTable, fromWireFaults, parseFaultsReply, toWireFaults } from './net/messages.js';
 
 /** What a node can do to its own process; the simulator supplies its own. */
@@ -55,6 +55,8 @@ export interface FaultChange {
 export class FaultInjector {
   private table: FaultTable = emptyFaultTable;
   private counter = 0;
+  /** Local changes to the table so far (shown by GET /admin/faults). */
+  private changes = 0;
   private readonly acted = new Set<string>();
   /** Faults in force at the last look, to report expiries. */
   private known = new Map<string, Fault>();
@@ -62,7 +64,7 @@ export class FaultInjector {
   constructor(private readonly deps: FaultDeps) {}
 
   get version(): number {
-    return this.table.version;
+    return this.changes;
   }
 
   /** The faults in force now. */
@@ -97,7 +99,7 @@ export class FaultInjector {
     const now = this.deps.env.now();
     const until = spec.kind === 'crash' ? now + crashListedMs : durationMs === undefined ? undefined : now + durationMs;
     const fault: Fault = { id: `${this.deps.selfId}-${now.toString(36)}-${++this.counter}`, spec, startedAt: now, until };
-    this.adopt(withFault(this.table, this.deps.selfId, fault, now), 'injected here');
+    this.adopt(withFault(this.table, fault, now), 'injected here');
     const pushed = await this.push();
     return { fault, ...pushed };
   }
@@ -107,22 +109,28 @@ export class FaultInjector {
     const now = this.deps.env.now();
     const before = activeFaults(this.table, now);
     const healed = id === undefined ? before : before.filter((f) => f.id === id);
-    this.adopt(withoutFaults(this.table, this.deps.selfId, id, now), 'healed here');
+    this.adopt(withoutFaults(this.table, id, now), 'healed here');
     const pushed = await this.push();
     return { healed, ...pushed };
   }
 
-  /** A peer's table arrived; returns ours (after taking theirs if it is newer). */
+  /** A peer's table arrived: merged into ours, and ours (merged) goes back. */
   receive(wire: WireFaultTable, from: string): WireFaultTable {
     const now = this.deps.env.now();
-    const theirs = fromWireFaults(wire, now);
-    if (isNewer(theirs, this.table)) this.adopt(theirs, `from ${from}`);
+    const merged = mergeFaultTables(this.table, fromWireFaults(wire, now), now);
+    if (!sameFaultTable(merged, this.table)) this.adopt(merged, `from ${from}`);
+    else this.table = merged;
     return toWireFaults(this.table, now);
   }
 
-  /** Compares tables with one peer (each gossip round, once faults were ever used). */
+  /** Whether there is anything to compare (faults in force, or heals to remember). */
+  get inUse(): boolean {
+    return this.table.faults.length > 0 || this.table.healed.length > 0;
+  }
+
+  /** Merges tables with one peer (each gossip round, while faults are in use). */
   async syncWith(node: string): Promise<void> {
-    if (this.table.version === 0) return;
+    if (!this.inUse) return;
     const reply = parseFaultsReply(await this.deps.sendControl(node, toWireFaults(this.table, this.deps.env.now()), pushTimeoutMs));
     if (reply.ok) this.receive(reply.value, node);
   }
@@ -160,6 +168,7 @@ export class FaultInjector {
   private adopt(next: FaultTable, why: string): void {
     const now = this.deps.env.now();
     this.table = next;
+    this.changes++;
     const active = activeFaults(next, now);
     const ids = new Set(active.map((f) => f.id));
     for (const [id, f] of this.known) {

@@ -425,7 +425,7 @@ export class GyreNode {
     this.afterGossip();
     this.noteMemberChanges();
     this.faults.expire();
-    if (this.faults.version > 0) {
+    if (this.faults.inUse) {
       // Fault tables are compared outside the faults, with any member: a node cut off by a
       // partition still hears that it was healed.
       const peers = activeMembers(this.state).filter((m) => m.id !== this.config.id);

@@ -37,16 +37,21 @@ export interface Fault {
 }
 
 /**
- * The cluster's fault table as one node knows it. Tables are replaced whole: the newer
- * (version, origin) wins, so "heal all" is just a newer empty table.
+ * The cluster's fault table as one node knows it: a CRDT, so injections and heals made at the
+ * same time on different nodes never undo each other. It is the faults ever injected minus the
+ * ones healed, both sets merged by union; a healed id is remembered until its fault would have
+ * expired anyway (at most `healedRetainMs`), so a stale copy cannot bring it back. Healing
+ * everything heals the faults known at that moment; one injected concurrently elsewhere stays.
  */
 export interface FaultTable {
-  readonly version: number;
-  readonly origin: string;
   readonly faults: readonly Fault[];
+  /** Healed fault ids, and until when (this node's clock) each is remembered. */
+  readonly healed: readonly { readonly id: string; readonly until: number }[];
 }
 
-export const emptyFaultTable: FaultTable = { version: 0, origin: '', faults: [] };
+export const emptyFaultTable: FaultTable = { faults: [], healed: [] };
+export const healedMax = 256;
+export const healedRetainMs = 3600_000;
 
 export const faultsMax = 32;
 export const faultNodesMax = 64;
@@ -121,26 +126,50 @@ export function parseFaultSpec(raw: unknown): ParsedSpec {
   }
 }
 
-/** A fault table newer than `b` replaces it. */
-export function isNewer(a: FaultTable, b: FaultTable): boolean {
-  return a.version > b.version || (a.version === b.version && a.origin > b.origin);
-}
-
 /** The faults still in force at `now`. */
 export function activeFaults(t: FaultTable, now: number): Fault[] {
   return t.faults.filter((f) => f.until === undefined || f.until > now);
 }
 
-/** A new table with `fault` added (the oldest entries give way past faultsMax). */
-export function withFault(t: FaultTable, origin: string, fault: Fault, now: number): FaultTable {
-  const kept = activeFaults(t, now);
-  while (kept.length >= faultsMax) kept.shift();
-  return { version: t.version + 1, origin, faults: [...kept, fault] };
+/** Drops what expired: faults past their end, healed ids past their retention. Bounds both. */
+function tidy(faults: readonly Fault[], healed: readonly { id: string; until: number }[], now: number): FaultTable {
+  const gone = new Set(healed.map((h) => h.id));
+  const live = faults.filter((f) => !gone.has(f.id) && (f.until === undefined || f.until > now)).sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : 1));
+  const kept = healed.filter((h) => h.until > now).sort((a, b) => b.until - a.until);
+  // Past the limits the oldest faults give way, and the healed ids that would expire first.
+  return { faults: live.slice(-faultsMax), healed: kept.slice(0, healedMax) };
 }
 
-/** A new table without the fault `id` (all of them if `id` is undefined). */
-export function withoutFaults(t: FaultTable, origin: string, id: string | undefined, now: number): FaultTable {
-  return { version: t.version + 1, origin, faults: id === undefined ? [] : activeFaults(t, now).filter((f) => f.id !== id) };
+/** The union of two tables (commutative, associative, idempotent). */
+export function mergeFaultTables(a: FaultTable, b: FaultTable, now: number): FaultTable {
+  const faults = new Map<string, Fault>();
+  for (const f of [...a.faults, ...b.faults]) {
+    const have = faults.get(f.id);
+    // The same fault seen through two clocks: keep the earliest start and latest end (deterministic).
+    if (!have) faults.set(f.id, f);
+    else faults.set(f.id, { ...have, startedAt: Math.min(have.startedAt, f.startedAt), until: have.until === undefined || f.until === undefined ? undefined : Math.max(have.until, f.until) });
+  }
+  const healed = new Map<string, number>();
+  for (const h of [...a.healed, ...b.healed]) healed.set(h.id, Math.max(healed.get(h.id) ?? 0, h.until));
+  return tidy([...faults.values()], [...healed].map(([id, until]) => ({ id, until })), now);
+}
+
+/** The table with `fault` added. */
+export function withFault(t: FaultTable, fault: Fault, now: number): FaultTable {
+  return tidy([...t.faults, fault], t.healed, now);
+}
+
+/** The table with fault `id` healed (every fault in force if `id` is undefined). */
+export function withoutFaults(t: FaultTable, id: string | undefined, now: number): FaultTable {
+  const heal = activeFaults(t, now).filter((f) => id === undefined || f.id === id);
+  const healed = heal.map((f) => ({ id: f.id, until: Math.min(now + healedRetainMs, f.until ?? now + healedRetainMs) }));
+  return tidy(t.faults, [...t.healed, ...healed], now);
+}
+
+/** Whether two tables hold the same faults and healed ids. */
+export function sameFaultTable(a: FaultTable, b: FaultTable): boolean {
+  const ids = (t: FaultTable) => [...t.faults.map((f) => `f:${f.id}`), ...t.healed.map((h) => `h:${h.id}`)].sort().join(' ');
+  return ids(a) === ids(b);
 }
 
 function touches(nodes: readonly string[] | undefined, from: string, to: string): boolean {

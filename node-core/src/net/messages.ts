@@ -9,7 +9,7 @@ import type { ClusterState, MemberRecord, MemberState, PartitionRecord } from '.
 import { partitionsMax } from '../core/partitioner.js';
 import { digestBytes } from '../core/merkle.js';
 import { idBytesMax, isValidNodeId } from '../core/ids.js';
-import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, parseFaultSpec } from '../core/faults.js';
+import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec } from '../core/faults.js';
 
 export interface MemberInfo {
   readonly id: string;
@@ -141,43 +141,55 @@ export function encodeRequest(r: Request): unknown[] {
  * so a receiver places each fault on its own clock.
  */
 export interface WireFaultTable {
-  readonly version: number;
-  readonly origin: string;
   readonly faults: readonly { readonly id: string; readonly spec: FaultSpec; readonly ageMs: number; readonly remainingMs: number | undefined }[];
+  readonly healed: readonly { readonly id: string; readonly remainingMs: number }[];
 }
 
 export function toWireFaults(t: FaultTable, now: number): WireFaultTable {
-  return { version: t.version, origin: t.origin, faults: activeFaults(t, now).map((f) => ({ id: f.id, spec: f.spec, ageMs: Math.max(0, now - f.startedAt), remainingMs: f.until === undefined ? undefined : Math.max(0, f.until - now) })) };
+  return {
+    faults: activeFaults(t, now).map((f) => ({ id: f.id, spec: f.spec, ageMs: Math.max(0, now - f.startedAt), remainingMs: f.until === undefined ? undefined : Math.max(0, f.until - now) })),
+    healed: t.healed.filter((h) => h.until > now).map((h) => ({ id: h.id, remainingMs: h.until - now })),
+  };
 }
 
 export function fromWireFaults(w: WireFaultTable, now: number): FaultTable {
-  return { version: w.version, origin: w.origin, faults: w.faults.map((f) => ({ id: f.id, spec: f.spec, startedAt: now - f.ageMs, until: f.remainingMs === undefined ? undefined : now + f.remainingMs })) };
+  return {
+    faults: w.faults.map((f) => ({ id: f.id, spec: f.spec, startedAt: now - f.ageMs, until: f.remainingMs === undefined ? undefined : now + f.remainingMs })),
+    healed: w.healed.map((h) => ({ id: h.id, until: now + h.remainingMs })),
+  };
 }
 
 function packFaultTable(t: WireFaultTable): unknown[] {
   // The spec travels as a plain object without undefined fields; parseFaultSpec reads it back.
   const spec = (s: FaultSpec) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
-  return [t.version, t.origin, t.faults.map((f) => [f.id, spec(f.spec), f.ageMs, f.remainingMs ?? null])];
+  return [t.faults.map((f) => [f.id, spec(f.spec), f.ageMs, f.remainingMs ?? null]), t.healed.map((h) => [h.id, h.remainingMs])];
 }
 
+const faultIdBytesMax = 128;
+
 export function parseFaultTable(raw: unknown): WireFaultTable | undefined {
-  if (!Array.isArray(raw) || raw.length !== 3) return undefined;
-  const [version, origin, faults] = raw as unknown[];
-  if (!Number.isSafeInteger(version) || (version as number) < 0) return undefined;
-  if (typeof origin !== 'string' || (origin !== '' && !isValidNodeId(origin))) return undefined;
-  if (!Array.isArray(faults) || faults.length > faultsMax) return undefined;
+  if (!Array.isArray(raw) || raw.length !== 2) return undefined;
+  const [faults, healed] = raw as unknown[];
+  if (!Array.isArray(faults) || faults.length > faultsMax || !Array.isArray(healed) || healed.length > healedMax) return undefined;
+  const isId = (id: unknown): id is string => typeof id === 'string' && id.length > 0 && id.length <= faultIdBytesMax;
+  const isMs = (ms: unknown): ms is number => Number.isSafeInteger(ms) && (ms as number) >= 0 && (ms as number) <= faultDurationMaxMs;
   const out: WireFaultTable['faults'][number][] = [];
   for (const f of faults) {
     if (!Array.isArray(f) || f.length !== 4) return undefined;
     const [id, rawSpec, ageMs, remainingMs] = f as unknown[];
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128) return undefined;
+    if (!isId(id)) return undefined;
     const parsed = parseFaultSpec(rawSpec);
     if (!parsed.ok) return undefined;
     if (!Number.isSafeInteger(ageMs) || (ageMs as number) < 0) return undefined;
-    if (remainingMs !== null && (!Number.isSafeInteger(remainingMs) || (remainingMs as number) < 0 || (remainingMs as number) > faultDurationMaxMs)) return undefined;
+    if (remainingMs !== null && !isMs(remainingMs)) return undefined;
     out.push({ id, spec: parsed.spec, ageMs: ageMs as number, remainingMs: (remainingMs as number | null) ?? undefined });
   }
-  return { version: version as number, origin: origin as string, faults: out };
+  const gone: WireFaultTable['healed'][number][] = [];
+  for (const h of healed) {
+    if (!Array.isArray(h) || h.length !== 2 || !isId(h[0]) || !isMs(h[1])) return undefined;
+    gone.push({ id: h[0], remainingMs: h[1] });
+  }
+  return { faults: out, healed: gone };
 }
 
 export function encodeFaultsReply(t: WireFaultTable): unknown[] {
