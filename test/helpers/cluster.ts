@@ -208,6 +208,8 @@ export interface TestClusterOptions {
   readonly nodes?: number;
   /** Extra flags for every `gyre node`. */
   readonly args?: readonly string[];
+  /** false: start the nodes without a cluster token (GYRE_TOKEN unset); default true. */
+  readonly token?: boolean;
 }
 
 /** Headers that authenticate a client request to a cluster with this token. */
@@ -263,11 +265,14 @@ export class TestCluster {
   readonly nodes: TestNode[] = [];
   private readonly count: number;
   private readonly args: readonly string[];
+  /** Whether the nodes run with `token` (requests still send it; a tokenless node ignores it). */
+  readonly tokenRequired: boolean;
   private stopped = false;
 
   constructor(opts: TestClusterOptions = {}) {
     this.count = opts.nodes ?? 3;
     this.args = opts.args ?? ['--partitions', '16'];
+    this.tokenRequired = opts.token !== false;
     this.root = mkdtempSync(join(tmpdir(), 'gyre-it-'));
     liveRoots.add(this.root);
     installExitHook();
@@ -319,7 +324,8 @@ export class TestCluster {
     const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', '127.0.0.1', ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...this.args];
     const out = openSync(n.log, 'a');
     const env = { ...process.env };
-    env.GYRE_TOKEN = this.token;
+    if (this.tokenRequired) env.GYRE_TOKEN = this.token;
+    else delete env.GYRE_TOKEN;
     const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env });
     closeSync(out);
     n.child = child;
