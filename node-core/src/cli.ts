@@ -3,7 +3,11 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { GyreNode, defaultConfig, type NodeConfig } from './node.js';
 import { createApiServer } from './http/api.js';
@@ -146,6 +150,56 @@ program
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     setInterval(() => {}, 1 << 30);
+  });
+
+program
+  .command('console')
+  .description('the operator console: a desktop window where Electron and a display exist, else served on a local URL (--web)')
+  .option('--web', 'serve the console on http://127.0.0.1:PORT/ instead of opening a window')
+  .option('--port <port>', 'port of the web console (0: any free port)', int('port', 0, 65535), 7300)
+  .option('--attach <urls>', 'attach to a running cluster (node URLs, comma-separated) instead of launching a local one')
+  .option('--dir <path>', 'data folder: the local cluster and the console settings (default $GYRE_DIR)')
+  .option('--nodes <n>', 'nodes of a local cluster it launches', int('nodes', 1, 16), 3)
+  .option('--cluster-port <port>', 'first port of a local cluster it launches', int('cluster port', 1, 65535), 7070)
+  .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
+  .action(async (o: { web?: boolean; port: number; attach?: string; dir?: string; nodes: number; clusterPort: number; token?: string }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const token = o.token ?? process.env.GYRE_TOKEN ?? undefined;
+    const here = dirname(fileURLToPath(import.meta.url));
+    const electron = o.web ? undefined : electronBinary();
+    if (electron) {
+      // The desktop app: Electron's main process hosts the backend itself.
+      const child = spawn(electron, [join(here, '..', '..', 'electron', 'main.js'), '--dir', dir, '--nodes', String(o.nodes), '--cluster-port', String(o.clusterPort), ...(o.attach ? ['--attach', o.attach] : [])], { stdio: 'inherit', env: { ...process.env, ...(token ? { GYRE_TOKEN: token } : {}) } });
+      const forward = (sig: NodeJS.Signals) => child.kill(sig);
+      process.on('SIGINT', forward);
+      process.on('SIGTERM', forward);
+      child.on('exit', (code) => process.exit(code ?? 0));
+      return;
+    }
+    const { ConsoleBackend } = await import('./console/backend.js');
+    const { startConsoleWeb } = await import('./console/web.js');
+    const backend = await ConsoleBackend.open({ dir, nodes: o.nodes, port: o.clusterPort, token, log: (line) => console.error(`gyre console: ${line}`) });
+    let stopping = false;
+    const stop = async (web?: { close(): Promise<void> }) => {
+      if (stopping) return;
+      stopping = true;
+      console.error('gyre console: stopping');
+      await web?.close();
+      await backend.close();
+      process.exit(0);
+    };
+    const serving: { web?: { close(): Promise<void> } } = {};
+    process.once('SIGINT', () => void stop(serving.web));
+    process.once('SIGTERM', () => void stop(serving.web));
+    if (o.attach) await backend.attachUrls(o.attach.split(',').map((u) => u.trim()).filter(Boolean).map((u) => (u.includes('://') ? u : `http://${u}`)), token ?? null);
+    else {
+      console.error(`gyre console: starting the local cluster in ${dir}`);
+      await backend.attach({ kind: 'local' });
+    }
+    const web = await startConsoleWeb(backend, { port: o.port, staticDir: join(here, '..', '..', 'renderer') });
+    serving.web = web;
+    if (!o.web) console.error('gyre console: no Electron binary or no display here; serving the console on the web instead');
+    console.log(web.url);
   });
 
 program
@@ -415,6 +469,19 @@ faultCommand('heal [id]', 'heal every fault, or the one with this id').action(as
   console.log(body.healed.length === 0 ? 'no faults were in force' : `healed ${body.healed.map((f) => `${f.id} (${f.description})`).join(', ')}`);
   if (body.missed.length > 0) console.log(`  not confirmed by ${body.missed.join(', ')} (their faults expire or they learn it by gossip)`);
 });
+
+/** The Electron binary, when it is installed and a display can show a window. */
+function electronBinary(): string | undefined {
+  const display = process.platform === 'darwin' || process.platform === 'win32' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+  if (!display) return undefined;
+  try {
+    // The electron package's main export is the path of its binary (it throws when the download never happened).
+    const path = createRequire(import.meta.url)('electron') as unknown;
+    return typeof path === 'string' && existsSync(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function fail(message: string, code = 2): never {
   console.error(`gyre: ${message}`);
