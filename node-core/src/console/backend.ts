@@ -191,7 +191,14 @@ export class ConsoleBackend {
             reject(new Error(reply && !reply.ok ? reply.message : 'subscribe refused'));
             return;
           }
-          resolve(client);
+          // The first snapshot at once, not a second later: the screens (and keyPosition) need it.
+          client.emit('snapshot', (snap) => {
+            if (snap.ok) {
+              this.last = snap.value;
+              this.emit('cluster', snap.value);
+            }
+            resolve(client);
+          });
         });
       });
       client.on('cluster', (s) => {

@@ -1,0 +1,142 @@
+// The console backend under plain Node (issue 6): profiles persist in SQLite, the backend
+// launches a local cluster through the supervisor and stops it on close, attaches and
+// detaches, fails over when the node it is attached to dies, guards production clusters,
+// and refuses what the renderer must not ask. Real node processes, no Electron.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsoleBackend } from '../../node-core/src/console/backend.js';
+import { ProfileStore } from '../../node-core/src/console/profiles.js';
+import type { ClusterSnapshot, ConnectionState } from '../../node-core/src/console/protocol.js';
+import { LocalCluster, freePortRange, isAlive } from '../../node-core/src/supervisor.js';
+
+const root = mkdtempSync(join(tmpdir(), 'gyre-console-backend-'));
+const token = 'backend-test-token';
+let backend: ConsoleBackend;
+let clusterPort = 0;
+const logs: string[] = [];
+
+before(async () => {
+  clusterPort = await freePortRange(3);
+  backend = await ConsoleBackend.open({ dir: join(root, 'console'), nodes: 3, port: clusterPort, token, log: (l) => logs.push(l) });
+});
+
+after(async () => {
+  await backend.close().catch(() => undefined);
+  const left = LocalCluster.load(join(root, 'console'));
+  if (left && left.running().length > 0) await left.stop();
+  if (process.env.GYRE_IT_KEEP === '1') console.error(`kept ${root}`);
+  else rmSync(root, { recursive: true, force: true });
+});
+
+function waitFor<T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  return (async () => {
+    for (;;) {
+      const v = await poll();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${logs.slice(-10).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+}
+
+test('console backend: profiles are validated, saved, updated, listed and deleted, and survive a reopen', async () => {
+  const file = join(root, 'profiles.db');
+  const store = await ProfileStore.open(file);
+  const p = await store.save({ name: 'staging', seeds: ['127.0.0.1:7070'], token: null, tls: false, environment: 'staging' });
+  assert.match(p.id, /^[0-9a-f-]{36}$/);
+  await store.save({ ...p, name: 'staging-eu' });
+  await assert.rejects(store.save({ name: 'bad', seeds: ['gopher://x'], token: null, tls: false, environment: 'staging' }), /http/);
+  await store.setSetting('theme', 'dark');
+  await store.close();
+  const again = await ProfileStore.open(file);
+  assert.deepEqual(await again.list(), [{ ...p, name: 'staging-eu', seeds: ['http://127.0.0.1:7070'] }]);
+  assert.equal(await again.setting('theme'), 'dark');
+  await again.remove(p.id);
+  assert.deepEqual(await again.list(), []);
+  await again.close();
+});
+
+test('console backend: attach local launches a 3-node cluster through the supervisor and streams its snapshots; detach stops the stream', async () => {
+  const states: ConnectionState[] = [];
+  const snaps: ClusterSnapshot[] = [];
+  const offState = backend.on('connection', (s) => states.push(s));
+  const offSnap = backend.on('cluster', (s) => snaps.push(s));
+  const a = await backend.attach({ kind: 'local' });
+  assert.equal(a.local, true);
+  assert.deepEqual(a.urls, [0, 1, 2].map((i) => `http://127.0.0.1:${clusterPort + i}`));
+  const cluster = LocalCluster.load(join(root, 'console'))!;
+  assert.equal(cluster.running().length, 3, 'three node processes run');
+  const s = await waitFor('a snapshot with 3 members up', 15_000, () => snaps.find((x) => x.members.length === 3 && x.members.every((m) => m.status === 'up')));
+  assert.equal(s.config.n, 3);
+  assert.ok(states.some((x) => x.state === 'connecting') && states.at(-1)?.state === 'attached');
+  await backend.call('detach', []);
+  assert.deepEqual(await backend.call('connection', []), { state: 'detached' });
+  const count = snaps.length;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(snaps.length, count, 'no snapshot after detach');
+  await assert.rejects(backend.call('trace', [{ op: 'get', key: 'k' }]), /not attached/);
+  offState();
+  offSnap();
+});
+
+test('console backend: attach through a profile; production clusters need their name to inject faults or kill; kill and restart are for local clusters only', async () => {
+  const p = await backend.call('saveProfile', [{ name: 'prod-east', seeds: [`127.0.0.1:${clusterPort + 1}`], token, tls: false, environment: 'production' }]);
+  const a = await backend.call('attach', [{ kind: 'profile', id: p.id }]);
+  assert.equal(a.environment, 'production');
+  assert.equal(a.via, `http://127.0.0.1:${clusterPort + 1}`);
+  await assert.rejects(backend.call('injectFault', [{ kind: 'latency', delayMs: 10, durationMs: 1000 }, null]), /type the cluster's name/);
+  await assert.rejects(backend.call('injectFault', [{ kind: 'latency', delayMs: 10, durationMs: 1000 }, 'prod-west']), /type the cluster's name/);
+  const f = await backend.call('injectFault', [{ kind: 'latency', delayMs: 10, durationMs: 1000 }, 'prod-east']);
+  assert.equal(f.kind, 'latency');
+  await backend.call('healFaults', [null]);
+  await assert.rejects(backend.call('killNode', ['n1', 'prod-east']), /local cluster/);
+  await assert.rejects(backend.call('attach', [{ kind: 'profile', id: 'nope' }]), /no profile/);
+  await assert.rejects(backend.call('startWorkload', [{ ratePerSecond: 1e9, getRatio: 0.5, keys: 1, valueBytes: 1 }]), /ratePerSecond/);
+  await backend.call('deleteProfile', [p.id]);
+});
+
+test('console backend: when the attached node is killed, the backend fails over to another member and keeps streaming', async () => {
+  const a = await backend.call('attach', [{ kind: 'local' }]);
+  assert.equal(a.via, `http://127.0.0.1:${clusterPort}`);
+  const put = await backend.call('trace', [{ op: 'put', key: 'console-backend', value: 'v' }]);
+  assert.equal(put.status, 204);
+  const inspected = await backend.call('inspectKey', ['console-backend']);
+  assert.equal(inspected.siblings.length, 1);
+  assert.deepEqual([...inspected.siblings[0]!.heldBy].sort(), ['n1', 'n2', 'n3']);
+  const pos = await backend.call('keyPosition', ['console-backend']);
+  assert.ok(pos.position >= 0 && pos.position < 1 && pos.preferenceList.length === 3);
+  await backend.call('killNode', ['n1', null]);
+  const cluster = LocalCluster.load(join(root, 'console'))!;
+  assert.ok(!isAlive(cluster.node('n1').pid), 'n1 was killed');
+  const attached = await waitFor('failover to another node', 20_000, async () => {
+    const s = await backend.call('connection', []);
+    return s.state === 'attached' && s.attachment.via !== `http://127.0.0.1:${clusterPort}` ? s : undefined;
+  });
+  assert.ok(attached.state === 'attached');
+  const seenDown = await waitFor('n1 down in the stream', 20_000, () => new Promise<ClusterSnapshot | undefined>((resolve) => {
+    const off = backend.on('cluster', (s) => {
+      off();
+      resolve(s.members.find((m) => m.id === 'n1')?.status === 'down' ? s : undefined);
+    });
+    setTimeout(() => {
+      off();
+      resolve(undefined);
+    }, 2500);
+  }));
+  assert.notEqual(seenDown.via, 'n1');
+  await backend.call('restartNode', ['n1', null]);
+  // The supervisor recorded the new pid: read cluster.json again.
+  await LocalCluster.load(join(root, 'console'), token)!.waitUntilUp();
+});
+
+test('console backend: close stops the cluster it launched (Ctrl-C stops everything it started)', async () => {
+  const cluster = LocalCluster.load(join(root, 'console'))!;
+  const pids = cluster.nodes.map((n) => n.pid);
+  await backend.close();
+  assert.ok(pids.every((pid) => !isAlive(pid)), 'every node process it launched has exited');
+});
