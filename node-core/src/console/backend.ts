@@ -27,6 +27,21 @@ export interface BackendOptions {
 }
 
 const attachTimeoutMs = 4000;
+
+/**
+ * A key as the console shows it: text, or `base64:...` for keys that are not printable text
+ * (the control plane lists them that way). Returns its bytes.
+ */
+export function keyBytes(shown: string): Buffer {
+  return shown.startsWith('base64:') ? Buffer.from(shown.slice(7), 'base64') : Buffer.from(shown, 'utf8');
+}
+
+/** A key's bytes percent-encoded for a URL path, byte by byte. */
+function keyPath(key: Buffer): string {
+  let out = '';
+  for (const b of key) out += /[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
 const callTimeoutMs = 30_000;
 const httpTimeoutMs = 10_000;
 const reconnectDelayMs = 1000;
@@ -285,7 +300,7 @@ export class ConsoleBackend {
   }
 
   async inspectKey(key: string): Promise<KeyInspection> {
-    const enc = encodeURIComponent(key);
+    const enc = keyPath(keyBytes(key));
     const got = await this.http(`/kv/${enc}`);
     const rep = await this.http(`/replicas/${enc}?values=1`);
     if (rep.status !== 200) throw new Error(`/replicas answered ${rep.status}`);
@@ -314,7 +329,7 @@ export class ConsoleBackend {
   keyPosition(key: string): ConsoleMethods['keyPosition']['result'] {
     const s = this.last;
     if (!s) throw new Error('no cluster snapshot yet');
-    const bytes = Buffer.from(key, 'utf8');
+    const bytes = keyBytes(key);
     const partition = partitionOf(bytes, s.config.partitions);
     // The key's place on the ring: the top 48 bits of its MD5, as a fraction of a turn.
     const digest = createHash('md5').update(bytes).digest();
@@ -361,7 +376,7 @@ export class ConsoleBackend {
       case 'keyPosition':
         return this.keyPosition(str(0, 'key'));
       case 'resolveKey':
-        return this.control<TraceResult>((c, ack) => c.emit('trace', { op: 'put', key: str(0, 'key'), value: typeof args[1] === 'string' ? args[1] : '', valueEncoding: 'base64', contentType: str(2, 'content type'), context: str(3, 'context') }, ack));
+        return this.control<TraceResult>((c, ack) => c.emit('trace', { op: 'put', key: keyBytes(str(0, 'key')).toString('base64'), keyEncoding: 'base64', value: typeof args[1] === 'string' ? args[1] : '', valueEncoding: 'base64', contentType: str(2, 'content type'), context: str(3, 'context') }, ack));
       case 'injectFault': {
         const spec = args[0];
         if (typeof spec !== 'object' || spec === null) throw new Error('a fault is an object');

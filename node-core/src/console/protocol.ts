@@ -29,7 +29,7 @@ export interface Attachment {
   readonly local: boolean;
   readonly environment: Environment;
   readonly urls: readonly string[];
-  /** The node whose control plane the console is attached to. */
+  /** The URL of the node whose control plane the console is attached to. */
   readonly via: string | null;
 }
 

@@ -145,9 +145,11 @@ export function mergeFaultTables(a: FaultTable, b: FaultTable, now: number): Fau
   const faults = new Map<string, Fault>();
   for (const f of [...a.faults, ...b.faults]) {
     const have = faults.get(f.id);
-    // The same fault seen through two clocks: keep the earliest start and latest end (deterministic).
+    // The same fault seen through two copies: keep the earliest start and the earliest end. Times
+    // travel as "age" and "time left", so a copy that sat in a queue (a paused node reading its
+    // backlog) arrives looking younger and longer-lived than it is: it must never extend it.
     if (!have) faults.set(f.id, f);
-    else faults.set(f.id, { ...have, startedAt: Math.min(have.startedAt, f.startedAt), until: have.until === undefined || f.until === undefined ? undefined : Math.max(have.until, f.until) });
+    else faults.set(f.id, { ...have, startedAt: Math.min(have.startedAt, f.startedAt), until: have.until === undefined ? f.until : f.until === undefined ? have.until : Math.min(have.until, f.until) });
   }
   const healed = new Map<string, number>();
   for (const h of [...a.healed, ...b.healed]) healed.set(h.id, Math.max(healed.get(h.id) ?? 0, h.until));
