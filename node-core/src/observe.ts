@@ -134,12 +134,11 @@ export class Observatory {
     }
   }
 
+  /** The count, and the keys that most recently got siblings (newest first). */
   conflicts(): { keysWithSiblings: number; sample: string[] } {
-    const sample: string[] = [];
-    for (const k of this.conflicted) {
-      if (sample.length >= conflictSampleMax) break;
-      sample.push(k);
-    }
+    // A Set iterates in insertion order: the newest are at the end.
+    const all = [...this.conflicted];
+    const sample = all.slice(-conflictSampleMax).reverse();
     return { keysWithSiblings: this.conflicted.size + this.conflictedUntracked, sample };
   }
 }

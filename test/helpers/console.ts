@@ -71,8 +71,15 @@ export class TestConsole {
     return this.output;
   }
 
-  /** SIGINT, as Ctrl-C: the console stops the cluster it launched, then exits. */
-  async stop(): Promise<{ code: number | null }> {
+  private stopped: Promise<{ code: number | null }> | undefined;
+
+  /** SIGINT, as Ctrl-C (once; later calls return the first outcome). */
+  stop(): Promise<{ code: number | null }> {
+    this.stopped ??= this.stopOnce();
+    return this.stopped;
+  }
+
+  private async stopOnce(): Promise<{ code: number | null }> {
     await this.browser?.close().catch(() => undefined);
     const child = this.child;
     let code: number | null = null;

@@ -227,7 +227,11 @@ export class ControlServer {
       const max = (f: (w: NodeSnapshot['ops']['get']) => number | null) => ws.reduce<number | null>((a, w) => (f(w) === null ? a : Math.max(a ?? 0, f(w)!)), null);
       return { perSecond: ws.reduce((a, w) => a + w.lastSecond, 0), p50: max((w) => w.p50), p99: max((w) => w.p99), p999: max((w) => w.p999), errors: ws.reduce((a, w) => a + w.errors, 0), unavailable: ws.reduce((a, w) => a + w.unavailable, 0) };
     };
-    const sample = [...new Set(reports.flatMap((r) => r.conflicts.sample))].slice(0, 50);
+    // Each node lists its newest keys with siblings first: take them in turns, so every node's
+    // newest make the cut (a key's replicas need not include the first node).
+    const sampleSet = new Set<string>();
+    for (let i = 0; sampleSet.size < 50 && reports.some((r) => i < r.conflicts.sample.length); i++) for (const r of reports) if (i < r.conflicts.sample.length) sampleSet.add(r.conflicts.sample[i]!);
+    const sample = [...sampleSet].slice(0, 50);
     const snapshot: ClusterSnapshot = {
       at: now,
       via: selfId,
