@@ -145,10 +145,13 @@ export function claimForJoin(ring: Ring, node: NodeId, n = 3): Ring {
  * than partitions): they are the least loaded of all.
  */
 export function claimForLeave(ring: Ring, node: NodeId, members: readonly NodeId[] = []): Ring {
-  const counts = ownerCounts(ring);
-  if (!counts.has(node)) return ring;
-  for (const m of members) if (!counts.has(m)) counts.set(m, 0);
-  counts.delete(node);
+  const owned = ownerCounts(ring);
+  if (!owned.has(node)) return ring;
+  // Candidates: the given members (another node that is leaving too may still own partitions
+  // in `ring`, but must not be handed more), or every other owner when none are given.
+  const counts = new Map<NodeId, number>();
+  for (const [id, c] of owned) if (id !== node && (members.length === 0 || members.includes(id))) counts.set(id, c);
+  for (const m of members) if (m !== node && !counts.has(m)) counts.set(m, 0);
   if (counts.size === 0) throw new RangeError('cannot remove the last member of a ring');
   const owners = [...ring.owners];
   const q = ring.partitions;
