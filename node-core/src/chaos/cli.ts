@@ -52,7 +52,7 @@ process.stdout.write(
   [
     `faults: ${faults}`,
     `operations: ${s.ops} (${s.reads} reads, ${s.siblingReads} with siblings; ${s.writes} writes: ${s.acked} acknowledged, ${s.failed} failed, ${s.unknown} unknown)`,
-    `checked: ${s.check.ackedWrites} acknowledged writes (${s.check.superseded} superseded by writes that saw them), ${s.check.availabilityJudged} writes judged for availability`,
+    `checked: ${s.check.ackedWrites} acknowledged writes (${s.check.superseded} superseded by writes that saw them), ${s.check.availabilityJudged} writes judged for availability; ${s.unidentifiedKeys} key(s) with a tombstone whose delete went unanswered and could not be named (clocks not compared there)`,
     `converged ${s.convergedAfterMs === undefined ? 'never' : `${s.convergedAfterMs} ms after healing`}; ${(s.wallMs / 1000).toFixed(1)} s in all${r.dir ? `; kept ${r.dir}` : ''}`,
     `chaos: ${r.violations.length} violation(s)`,
   ].join('\n') + '\n',

@@ -15,7 +15,7 @@ import { contextSecret } from '../node.js';
 import { realEnv } from '../real-env.js';
 import { LocalCluster, freePortRange } from '../supervisor.js';
 import { type CheckStats, type FinalKey, type Violation, check } from '../sim/checker.js';
-import { History, type VersionSeen, writerOf } from '../sim/history.js';
+import { History, type VersionSeen, tombstoneTypePrefix, writerOf } from '../sim/history.js';
 import { FaultLog, type FaultInterval } from '../sim/nemesis.js';
 import { Rng } from '../sim/random.js';
 import { ChaosClient, type ChaosClientOptions } from './client.js';
@@ -66,6 +66,8 @@ export interface ChaosResult {
     siblingReads: number;
     faults: Record<string, number>;
     convergedAfterMs: number | undefined;
+    /** Keys with a tombstone whose delete the clients could not name (checked less strictly). */
+    unidentifiedKeys: number;
     check: CheckStats;
     wallMs: number;
   };
@@ -107,6 +109,41 @@ async function json(url: string, token: string, init: { method?: string; body?: 
 interface ReplicasDoc {
   preferenceList: string[];
   replicas: { node: string; reachable: boolean; versions: { version: string; deleted: boolean; contentType: string; context: string; value?: string }[] }[];
+}
+
+/** The node that coordinated a version: its actor is `node.tenure` or `node~oneshot`. */
+function actorNode(dot: string): string {
+  const actor = dot.slice(0, dot.lastIndexOf(':'));
+  return actor.split(/[.~]/)[0]!;
+}
+
+/**
+ * Names the writers of tombstones that reads saw without one; returns the keys where some
+ * stayed nameless. Each delete names at most one tombstone.
+ */
+function identifyTombstones(history: History, observed: ObservedVersions): Set<string> {
+  const unidentified = new Set<string>();
+  const reads = history.reads().filter((r) => r.versions?.some((v) => v.writeId === undefined));
+  for (const op of reads) op.versions = op.versions!.map((v) => (v.writeId !== undefined ? v : { ...v, writeId: observed.version(op.key, v.dot)?.writeId }));
+  const named = new Set<string>();
+  for (const k of observed.keys()) for (const v of observed.versionsOf(k)) if (v.writeId) named.add(v.writeId);
+  const firstSeen = new Map<string, { key: string; dot: string; at: number }>();
+  for (const op of reads) for (const v of op.versions!) if (v.writeId === undefined && !firstSeen.has(`${op.key} ${v.dot}`)) firstSeen.set(`${op.key} ${v.dot}`, { key: op.key, dot: v.dot, at: op.completedAt ?? op.invokedAt });
+  const assigned = new Map<string, string>();
+  for (const t of [...firstSeen.values()].sort((a, b) => a.at - b.at)) {
+    const candidates = history.writes().filter((w) => w.key === t.key && w.kind === 'delete' && w.outcome !== 'ok' && !named.has(w.writeId) && w.invokedAt <= t.at);
+    const byNode = candidates.filter((w) => w.node === actorNode(t.dot));
+    const pick = byNode.length === 1 ? byNode[0] : candidates.length === 1 ? candidates[0] : undefined;
+    if (!pick) {
+      unidentified.add(t.key);
+      continue;
+    }
+    named.add(pick.writeId);
+    assigned.set(`${t.key} ${t.dot}`, pick.writeId);
+    observed.add({ key: t.key, dot: t.dot, deleted: true, contentType: `${tombstoneTypePrefix}${pick.writeId}`, value: Buffer.alloc(0), context: undefined, at: t.at, node: pick.node });
+  }
+  for (const op of reads) op.versions = op.versions!.map((v) => (v.writeId !== undefined ? v : { ...v, writeId: assigned.get(`${op.key} ${v.dot}`) }));
+  return unidentified;
 }
 
 export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<ChaosResult> {
@@ -394,11 +431,11 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
     const atFinalReads = toFinal(await snapshot(true), now());
     for (const c of clients) c.close();
 
-    // Tombstones seen only in a 404 carry no writer: name it from any other sighting.
-    for (const op of history.reads()) {
-      if (!op.versions) continue;
-      op.versions = op.versions.map((v) => (v.writeId !== undefined ? v : { ...v, writeId: observed.version(op.key, v.dot)?.writeId }));
-    }
+    // Tombstones seen only in a 404 carry no writer: name it from any other sighting, or else
+    // from the deletes whose answer never came back (so whose version id is unknown): the one
+    // whose coordinator made the tombstone's actor, when that singles one out.
+    const unidentified = identifyTombstones(history, observed);
+    if (unidentified.size > 0) say(`tombstones whose delete could not be named, on ${unidentified.size} key(s): ${[...unidentified].join(', ')}`);
     for (const m of observed.malformed) problems.push(`malformed version id ${m}`);
 
     // Errors the nodes logged (level 50+) are bugs: nothing a peer or client does should cause one.
@@ -431,6 +468,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
         errors: [],
         unhandled: problems,
         contextSecret: secret,
+        unidentified,
       },
       stats,
     );
@@ -451,6 +489,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
         siblingReads: reads.filter((x) => x.status === 300).length,
         faults: faultCounts,
         convergedAfterMs,
+        unidentifiedKeys: unidentified.size,
         check: stats,
         wallMs: performance.now() - started,
       },

@@ -88,6 +88,13 @@ export interface CheckInput {
   readonly unhandled: readonly string[];
   /** The key contexts are sealed with (the simulator's, unless a real cluster's token says otherwise). */
   readonly contextSecret?: string;
+  /**
+   * Black-box runs only: keys where a client saw a tombstone whose delete it cannot name (the
+   * delete's answer never came back, so its version id is unknown). Such a tombstone is not
+   * reported as a phantom, and the key's clocks are not compared with what clients saw (its
+   * writer's basis is unknown), as for reaped keys.
+   */
+  readonly unidentified?: ReadonlySet<string>;
 }
 
 const perKeyReportsMax = 3;
@@ -253,10 +260,11 @@ export function check(input: CheckInput, stats?: CheckStats): Violation[] {
     const c = new Causality(key, history, oracle, secret);
     const writes = c.allWrites();
     const reads = history.reads().filter((r) => r.key === key);
-    const reaped = oracle.reapedKeys.has(key);
+    const reaped = oracle.reapedKeys.has(key) || input.unidentified?.has(key) === true;
 
     // 3: phantoms.
     const checkSeen = (v: VersionSeen, where: string, by: number | undefined) => {
+      if (v.writeId === undefined && v.deleted && input.unidentified?.has(key)) return;
       const w = c.write(v.writeId);
       if (!w) return report('phantom', key, `${where} holds ${v.deleted ? 'a tombstone' : 'a value'} (dot ${v.dot}, writer ${v.writeId ?? 'unrecognisable'}) that no client wrote`);
       if ((w.kind === 'delete') !== v.deleted) return report('phantom', key, `${where} holds ${v.writeId} as ${v.deleted ? 'a tombstone' : 'a value'}, but it was a ${w.kind}`);
