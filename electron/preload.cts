@@ -44,5 +44,3 @@ const api: Record<string, unknown> = {
 for (const m of methods) api[m] = (...args: unknown[]) => call(m, args);
 
 contextBridge.exposeInMainWorld('gyre', api);
-
-module.exports = { methods, pushes };

@@ -168,13 +168,19 @@ program
     const here = dirname(fileURLToPath(import.meta.url));
     const electron = o.web ? undefined : electronBinary();
     if (electron) {
-      // The desktop app: Electron's main process hosts the backend itself.
+      // The desktop app: Electron's main process hosts the backend itself. If it cannot start
+      // (native modules built for this Node rather than for Electron: see `npm run desktop`),
+      // the console is served on the web instead.
       const child = spawn(electron, [join(here, '..', '..', 'electron', 'main.js'), '--dir', dir, '--nodes', String(o.nodes), '--cluster-port', String(o.clusterPort), ...(o.attach ? ['--attach', o.attach] : [])], { stdio: 'inherit', env: { ...process.env, ...(token ? { GYRE_TOKEN: token } : {}) } });
       const forward = (sig: NodeJS.Signals) => child.kill(sig);
       process.on('SIGINT', forward);
       process.on('SIGTERM', forward);
-      child.on('exit', (code) => process.exit(code ?? 0));
-      return;
+      const started = Date.now();
+      const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      if (code === 0 || Date.now() - started > electronStartupMs) process.exit(code ?? 0);
+      console.error(`gyre console: the desktop window could not start (exit ${code}); serving the console on the web instead`);
     }
     const { ConsoleBackend } = await import('./console/backend.js');
     const { startConsoleWeb } = await import('./console/web.js');
@@ -198,7 +204,7 @@ program
     }
     const web = await startConsoleWeb(backend, { port: o.port, staticDir: join(here, '..', '..', 'renderer') });
     serving.web = web;
-    if (!o.web) console.error('gyre console: no Electron binary or no display here; serving the console on the web instead');
+    if (!o.web && !electron) console.error('gyre console: no Electron binary or no display here; serving the console on the web instead');
     console.log(web.url);
   });
 
@@ -469,6 +475,9 @@ faultCommand('heal [id]', 'heal every fault, or the one with this id').action(as
   console.log(body.healed.length === 0 ? 'no faults were in force' : `healed ${body.healed.map((f) => `${f.id} (${f.description})`).join(', ')}`);
   if (body.missed.length > 0) console.log(`  not confirmed by ${body.missed.join(', ')} (their faults expire or they learn it by gossip)`);
 });
+
+/** An Electron main process that exits with an error this soon failed to start. */
+const electronStartupMs = 20_000;
 
 /** The Electron binary, when it is installed and a display can show a window. */
 function electronBinary(): string | undefined {

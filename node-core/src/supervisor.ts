@@ -145,7 +145,9 @@ export class LocalCluster {
     const child = spawn(process.execPath, args, {
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, ...(this.token ? { GYRE_TOKEN: this.token } : {}) },
+      // Inside the desktop app process.execPath is Electron's binary: run it as plain Node
+      // (the packaged app's native modules are built for it).
+      env: { ...process.env, ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}), ...(this.token ? { GYRE_TOKEN: this.token } : {}) },
     });
     closeSync(out);
     child.unref();
