@@ -58,6 +58,8 @@ export class FaultInjector {
   /** Local changes to the table so far (shown by GET /admin/faults). */
   private changes = 0;
   private readonly acted = new Set<string>();
+  private deferActs = false;
+  private readonly deferred: Fault[] = [];
   /** Faults in force at the last look, to report expiries. */
   private known = new Map<string, Fault>();
 
@@ -99,8 +101,17 @@ export class FaultInjector {
     const now = this.deps.env.now();
     const until = spec.kind === 'crash' ? now + crashListedMs : durationMs === undefined ? undefined : now + durationMs;
     const fault: Fault = { id: `${this.deps.selfId}-${now.toString(36)}-${++this.counter}`, spec, startedAt: now, until };
-    this.adopt(withFault(this.table, fault, now), 'injected here');
+    // A pause or crash of this very node waits until the others heard of it and the caller
+    // got its answer (actDelayMs after the push).
+    this.deferActs = true;
+    try {
+      this.adopt(withFault(this.table, fault, now), 'injected here');
+    } finally {
+      this.deferActs = false;
+    }
     const pushed = await this.push();
+    const acts = this.deferred.splice(0);
+    for (const f of acts) this.act(f, this.deps.env.now());
     return { fault, ...pushed };
   }
 
@@ -190,6 +201,10 @@ export class FaultInjector {
   private act(f: Fault, now: number): void {
     const s = f.spec;
     if ((s.kind !== 'pause' && s.kind !== 'crash') || s.node !== this.deps.selfId) return;
+    if (this.deferActs) {
+      this.deferred.push(f);
+      return;
+    }
     if (this.acted.has(f.id)) return;
     this.acted.add(f.id);
     // Injected before this process started: it was meant for an earlier incarnation.

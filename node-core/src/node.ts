@@ -158,6 +158,7 @@ export class GyreNode {
   private readonly onLeft: (() => void) | undefined;
   private readonly rounds = { gossip: 0 };
   private probing = false;
+  private syncingFaults = false;
   /** This process marked the node `left` (and is about to exit). */
   private leftHere = false;
   /** Peers that acknowledged a state saying we left. */
@@ -425,12 +426,19 @@ export class GyreNode {
     this.afterGossip();
     this.noteMemberChanges();
     this.faults.expire();
-    if (this.faults.inUse) {
-      // Fault tables are compared outside the faults, with any member: a node cut off by a
-      // partition still hears that it was healed.
+    if (this.faults.inUse && !this.syncingFaults) {
+      // Fault tables are merged outside the faults, with any member (even one seen down: a
+      // partition makes peers look down, and a cut-off node must still hear the heal). On the
+      // side, one at a time, so a slow or stopped peer never stretches the gossip round.
       const peers = activeMembers(this.state).filter((m) => m.id !== this.config.id);
       const peer = peers.length > 0 ? peers[Math.floor(this.env.random() * peers.length)] : undefined;
-      if (peer) await this.faults.syncWith(peer.id).catch(() => {});
+      if (peer) {
+        this.syncingFaults = true;
+        void this.faults
+          .syncWith(peer.id)
+          .catch(() => {})
+          .finally(() => (this.syncingFaults = false));
+      }
     }
   }
 

@@ -48,6 +48,11 @@ const reconnectDelayMs = 1000;
 
 type ControlClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** What the renderer may see of a profile: never its token. */
+function withoutToken(p: Profile): Profile {
+  return { ...p, token: null, hasToken: p.token !== null };
+}
+
 interface Target {
   readonly name: string;
   readonly local: boolean;
@@ -189,25 +194,25 @@ export class ConsoleBackend {
   private open(url: string, token: string | null): Promise<ControlClient> {
     return new Promise((resolve, reject) => {
       const client: ControlClient = io(url, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false, timeout: attachTimeoutMs });
-      const timer = setTimeout(() => {
-        client.close();
-        reject(new Error('no answer'));
-      }, attachTimeoutMs);
-      client.once('connect_error', (e) => {
+      const timer = setTimeout(() => fail('no answer'), attachTimeoutMs);
+      client.once('connect_error', (e) => fail(e.message));
+      let settled = false;
+      const fail = (why: string) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         client.close();
-        reject(new Error(e.message));
-      });
+        reject(new Error(why));
+      };
+      client.once('disconnect', () => fail('the node went away while attaching'));
       client.once('connect', () => {
         client.emit('subscribe', (reply) => {
-          clearTimeout(timer);
-          if (!reply?.ok) {
-            client.close();
-            reject(new Error(reply && !reply.ok ? reply.message : 'subscribe refused'));
-            return;
-          }
+          if (!reply?.ok) return fail(reply && !reply.ok ? reply.message : 'subscribe refused');
           // The first snapshot at once, not a second later: the screens (and keyPosition) need it.
           client.emit('snapshot', (snap) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
             if (snap.ok) {
               this.last = snap.value;
               this.emit('cluster', snap.value);
@@ -354,9 +359,9 @@ export class ConsoleBackend {
       case 'connection':
         return this.state;
       case 'listProfiles':
-        return this.profiles.list();
+        return (await this.profiles.list()).map(withoutToken);
       case 'saveProfile':
-        return this.profiles.save(args[0]);
+        return withoutToken(await this.profiles.save(args[0]));
       case 'deleteProfile':
         await this.profiles.remove(str(0, 'id'));
         return null;

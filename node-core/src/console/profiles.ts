@@ -74,9 +74,11 @@ export class ProfileStore {
   }
 
   async save(input: unknown): Promise<Profile> {
-    const p = checkProfile(input);
-    const id = p.id ?? randomUUID();
+    const checked = checkProfile(input);
+    const id = checked.id ?? randomUUID();
     const existing = await this.get(id);
+    // The renderer never sees a stored token: saving without one keeps it.
+    const p = checked.token === null && existing?.token ? { ...checked, token: existing.token } : checked;
     if (!existing && (await this.list()).length >= profilesMax) throw new Error(`at most ${profilesMax} profiles`);
     await run(this.db, 'INSERT INTO profiles (id, name, seeds, token, tls, environment, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, seeds = excluded.seeds, token = excluded.token, tls = excluded.tls, environment = excluded.environment, updated = excluded.updated', [
       id,

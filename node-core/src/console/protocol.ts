@@ -14,12 +14,17 @@ export interface Profile {
   readonly name: string;
   /** Node URLs (http://host:port); the console attaches to the first that answers. */
   readonly seeds: readonly string[];
+  /**
+   * Never sent to the renderer (always null there; `hasToken` says whether one is stored).
+   * On save, null keeps the stored token of an existing profile; a string replaces it.
+   */
   readonly token: string | null;
+  readonly hasToken?: boolean;
   readonly tls: boolean;
   readonly environment: Environment;
 }
 
-export type ProfileInput = Omit<Profile, 'id'> & { readonly id?: string };
+export type ProfileInput = Omit<Profile, 'id' | 'hasToken'> & { readonly id?: string };
 
 export type AttachTarget = { readonly kind: 'local' } | { readonly kind: 'profile'; readonly id: string };
 

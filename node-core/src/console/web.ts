@@ -41,7 +41,13 @@ export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: num
       res.writeHead(405, headers).end();
       return;
     }
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://console.invalid').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://console.invalid').pathname);
+    } catch {
+      res.writeHead(400, headers).end();
+      return;
+    }
     const file = normalize(join(root, path === '/' ? 'index.html' : path));
     // Never outside the build folder.
     if (file !== root && !file.startsWith(root + sep)) {
@@ -56,8 +62,15 @@ export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: num
       res.writeHead(404, headers).end();
       return;
     }
+    let body: Buffer;
+    try {
+      body = readFileSync(file);
+    } catch {
+      res.writeHead(404, headers).end();
+      return;
+    }
     res.writeHead(200, { ...headers, 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : readFileSync(file));
+    res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -4,6 +4,7 @@
 // flight and in time; it stops by itself.
 
 import http from 'node:http';
+import https from 'node:https';
 import type { WorkloadSpec, WorkloadStatus } from './protocol.js';
 
 export const workloadRateMax = 5000;
@@ -43,6 +44,7 @@ export class Workload {
   private credit = 0;
   private readonly contexts = new Map<number, string>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
 
   constructor(
     /** Node URLs to spread requests over (read each tick: membership changes). */
@@ -87,6 +89,7 @@ export class Workload {
   close(): void {
     this.stop();
     this.agent.destroy();
+    this.tlsAgent.destroy();
   }
 
   private tick(spec: WorkloadSpec): void {
@@ -123,7 +126,11 @@ export class Workload {
       if (ok) this.ok++;
       else this.failed++;
     };
-    const req = http.request(`${base}/kv/workload-${key}`, { method: value ? 'PUT' : 'GET', headers, agent: this.agent, timeout: requestTimeoutMs }, (res) => {
+    // A bad address must cost one failed request, never the console (this runs in a timer).
+    let req: http.ClientRequest;
+    const tls = base.startsWith('https:');
+    try {
+      req = (tls ? https : http).request(`${base}/kv/workload-${key}`, { method: value ? 'PUT' : 'GET', headers, agent: tls ? this.tlsAgent : this.agent, timeout: requestTimeoutMs }, (res) => {
       res.resume();
       res.on('end', () => {
         const c = res.headers['x-gyre-context'];
@@ -133,6 +140,10 @@ export class Workload {
       });
       res.on('error', () => done(false));
     });
+    } catch {
+      done(false);
+      return;
+    }
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => done(false));
     req.end(value);

@@ -19,8 +19,8 @@ export const streamIntervalMs = 1000;
 const peerSnapshotTimeoutMs = 800;
 /** Events streamed per tick across all nodes. */
 const eventsPerTickMax = 500;
-/** Socket.IO message size limit (the clients send small commands only). */
-const maxHttpBufferSize = 1024 * 1024;
+/** Socket.IO message size limit: commands, and a traced put of a 1 MiB value in base64. */
+const maxHttpBufferSize = 2 * 1024 * 1024;
 const subscribersMax = 256;
 
 type ControlSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -47,13 +47,22 @@ export class ControlServer {
   private ticking = false;
   /** Per node: the last event seq streamed, and the totals of the previous tick (for rates). */
   private readonly cursors = new Map<string, number>();
+  /** When each node's process started (its events restart at 1 with it). */
+  private readonly incarnations = new Map<string, number>();
   private previous: { at: number; totals: Map<string, { delivered: number; repaired: number; created: number; resolved: number; readRepairs: number; ops: Record<OpKind, number> }> } | undefined;
 
   constructor(
     private readonly node: GyreNode,
     server: http.Server,
   ) {
-    this.io = new Server<ClientToServerEvents, ServerToClientEvents>(server, { serveClient: false, maxHttpBufferSize, cors: { origin: true } });
+    this.io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
+      serveClient: false,
+      maxHttpBufferSize,
+      // Without a cluster token nothing authenticates a client, so browsers (which send an
+      // Origin, and whose WebSockets ignore CORS) are refused: any web page could otherwise
+      // crash or partition a local cluster. Tools and the console backend send no Origin.
+      allowRequest: (req, cb) => cb(null, node.config.token !== undefined || req.headers.origin === undefined),
+    });
     this.io.use((socket, next) => {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
       if (!tokenOk(node.config.token, auth?.token)) {
@@ -170,11 +179,18 @@ export class ControlServer {
     const events: ControlEvent[] = [];
     if (stream) {
       for (const r of reports) {
-        const cursor = this.cursors.get(r.id) ?? 0;
-        // A restarted node starts counting again: take its events from the beginning.
-        if (r.lastEventSeq < cursor) this.cursors.set(r.id, 0);
+        const incarnation = r.at - r.uptimeMs;
+        const known = this.incarnations.get(r.id);
+        this.incarnations.set(r.id, incarnation);
+        // A restarted node counts its events from 1 again: its report was cut at our old
+        // cursor, so the next tick asks from 0 (nothing is skipped, nothing repeated).
+        if (known !== undefined && Math.abs(known - incarnation) > 1000) {
+          this.cursors.set(r.id, 0);
+          continue;
+        }
         for (const e of r.events) events.push(e);
-        this.cursors.set(r.id, r.lastEventSeq < cursor ? r.lastEventSeq : Math.max(cursor, r.events.at(-1)?.seq ?? cursor));
+        const cursor = this.cursors.get(r.id) ?? 0;
+        this.cursors.set(r.id, Math.max(cursor, r.events.at(-1)?.seq ?? cursor));
       }
       events.sort((a, b) => a.at - b.at);
     }

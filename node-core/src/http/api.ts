@@ -342,6 +342,16 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
         return 401;
       }
       const url = new URL(rawUrl, 'http://gyre.invalid');
+      // Admin routes change the cluster: without a token a browser request (it carries an
+      // Origin) could come from any web page the operator has open, so it is refused.
+      if (path.startsWith('/admin/') && config.token === undefined && req.headers.origin !== undefined) {
+        sendError(res, 403, 'forbidden', 'admin routes of a cluster without a token do not accept browser requests; set GYRE_TOKEN');
+        return 403;
+      }
+      if (path.startsWith('/admin/') && req.method === 'POST' && req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0' && !(req.headers['content-type'] ?? '').startsWith('application/json')) {
+        sendError(res, 415, 'unsupported_media_type', 'admin requests with a body take Content-Type: application/json');
+        return 415;
+      }
       if (path.startsWith('/kv/')) {
         op = req.method === 'PUT' ? 'put' : req.method === 'DELETE' ? 'delete' : 'get';
         return kv(req, res, url, decodeKeySegment(path.slice(4)), op);
