@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleBackend } from '../../node-core/src/console/backend.js';
 import { ProfileStore } from '../../node-core/src/console/profiles.js';
+import { startConsoleWeb } from '../../node-core/src/console/web.js';
+import { io } from 'socket.io-client';
 import type { ClusterSnapshot, ConnectionState } from '../../node-core/src/console/protocol.js';
 import { LocalCluster, freePortRange, isAlive } from '../../node-core/src/supervisor.js';
 
@@ -132,6 +134,48 @@ test('console backend: when the attached node is killed, the backend fails over 
   await backend.call('restartNode', ['n1', null]);
   // The supervisor recorded the new pid: read cluster.json again.
   await LocalCluster.load(join(root, 'console'), token)!.waitUntilUp();
+});
+
+test('web console: a malformed or escaping path is refused and the server lives on; web pages of other origins cannot connect; tokens never reach the renderer', async () => {
+  const web = await startConsoleWeb(backend, { port: 0, staticDir: join(root, 'no-build') });
+  try {
+    const base = web.url.replace(/\/$/, '');
+    assert.equal((await fetch(`${base}/%E0`)).status, 400);
+    assert.equal((await fetch(`${base}/..%2F..%2Fetc%2Fpasswd`)).status, 404);
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200, 'still serving');
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const evil = io(`${base}/console`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin: 'http://evil.example' } });
+    const outcome = await new Promise<string>((resolve) => {
+      evil.once('connect', () => resolve('connected'));
+      evil.once('connect_error', () => resolve('refused'));
+    });
+    evil.close();
+    assert.equal(outcome, 'refused');
+    const ok = io(`${base}/console`, { transports: ['websocket'], reconnection: false });
+    await new Promise<void>((resolve, reject) => {
+      ok.once('connect', () => resolve());
+      ok.once('connect_error', reject);
+    });
+    const call = (method: string, ...args: unknown[]) => new Promise<{ ok: boolean; value?: unknown; error?: string }>((resolve) => ok.emit('call', { method, args }, resolve));
+    const saved = await call('saveProfile', { name: 'with-token', seeds: ['127.0.0.1:1'], token: 'top-secret', tls: false, environment: 'staging' });
+    assert.ok(saved.ok);
+    const listed = await call('listProfiles');
+    assert.ok(listed.ok && Array.isArray(listed.value));
+    const p = (listed.value as { name: string; token: unknown; hasToken: boolean; id: string }[]).find((x) => x.name === 'with-token')!;
+    assert.equal(p.token, null, 'the token stays in the backend');
+    assert.equal(p.hasToken, true);
+    assert.ok(!JSON.stringify(listed).includes('top-secret'));
+    await call('saveProfile', { id: p.id, name: 'renamed', seeds: ['127.0.0.1:1'], token: null, tls: false, environment: 'staging' });
+    const store = await ProfileStore.open(join(root, 'console', 'console.db'));
+    assert.equal((await store.get(p.id))?.token, 'top-secret', 'saving without a token keeps the stored one');
+    await store.close();
+    assert.deepEqual(await call('nope'), { ok: false, error: 'a call is {method, args} with one of the console methods' });
+    await call('deleteProfile', p.id);
+    ok.close();
+  } finally {
+    await web.close();
+  }
 });
 
 test('console backend: close stops the cluster it launched (Ctrl-C stops everything it started)', async () => {

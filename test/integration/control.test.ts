@@ -503,4 +503,18 @@ test('control without a cluster token: a client without auth is accepted and get
   assert.equal(await cl.subscribe(), 'n1');
   await cl.snapshotWhere('a streamed snapshot', 5000, (x) => x.via === 'n1', 0);
   cl.socket.close();
+  // Nothing authenticates a browser here, so browsers (they send an Origin) are refused: no
+  // web page the operator has open may crash or partition a tokenless local cluster.
+  const browser = io(url, { path, transports: ['websocket'], reconnection: false, extraHeaders: { origin: 'http://evil.example' } });
+  const refused = await new Promise<string>((resolve) => {
+    browser.once('connect', () => resolve('connected'));
+    browser.once('connect_error', (e) => resolve(`refused: ${e.message}`));
+  });
+  browser.close();
+  assert.match(refused, /^refused/, 'a control client with an Origin is refused on a tokenless cluster');
+  const fromPage = await open.request('n1', 'POST', '/admin/faults', { headers: { origin: 'http://evil.example', 'content-type': 'text/plain' }, body: JSON.stringify({ kind: 'crash', node: 'n1' }) });
+  assert.equal(fromPage.status, 403, 'an admin request from a web page is refused');
+  const plain = await open.request('n1', 'POST', '/admin/faults', { headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ kind: 'crash', node: 'n1' }) });
+  assert.equal(plain.status, 415, 'an admin body must be JSON (a browser cannot send that cross-site without a preflight)');
+  assert.equal((await open.request('n1', 'GET', '/status')).status, 200, 'n1 is still running');
 });
