@@ -81,6 +81,16 @@ test('console: every screen renders the live cluster without errors (screenshots
   await page.getByTestId('ring-key-locate').click();
   await page.getByTestId('ring-pref-list').waitFor();
   assert.equal(await page.getByTestId('ring-pref-list').locator('[data-testid^="ring-pref-"]').count(), 3);
+  await go('keys');
+  await page.getByTestId('keys-key').fill('console-e2e-keys');
+  await page.getByTestId('keys-value').fill('from the console');
+  await page.getByTestId('keys-r').selectOption('3').catch(() => undefined);
+  await page.getByTestId('keys-op-put').click();
+  await until('the put answered 204', 10_000, async () => (await attr('keys-result', 'data-status')) === '204');
+  await page.getByTestId('keys-op-get').click();
+  await until('the get answered 200 with a traced timeline', 10_000, async () => (await attr('keys-result', 'data-status')) === '200' && Number(await attr('trace-timeline', 'data-steps')) >= 5);
+  assert.match((await page.getByTestId('keys-result').textContent()) ?? '', /from the console/);
+  await shot('keys-trace');
   await go('throughput');
   await until('puts per second on the chart table', 10_000, async () => /\d/.test((await page.getByTestId('ops-row-put').textContent()) ?? ''));
   await go('workload');
