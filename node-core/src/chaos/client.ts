@@ -11,6 +11,7 @@ import http from 'node:http';
 import { sleep } from '../core/env.js';
 import { realEnv } from '../real-env.js';
 import { type Basis, type History, type ReadOp, type VersionSeen, type WriteOp, tombstoneTypePrefix, writerOf } from '../sim/history.js';
+import { WorkloadClient, opWeights } from '../sim/workload.js';
 import type { Rng } from '../sim/random.js';
 
 export interface ChaosClientOptions {
@@ -42,16 +43,6 @@ export interface Observed {
   readonly at: number;
   readonly node: string;
 }
-
-type OpKind = 'get' | 'put' | 'blind' | 'rmw' | 'delete';
-
-const opWeights: readonly (readonly [number, OpKind])[] = [
-  [30, 'get'],
-  [20, 'put'],
-  [10, 'blind'],
-  [28, 'rmw'],
-  [12, 'delete'],
-];
 
 const responseBytesMax = 8 * 1024 * 1024;
 
@@ -91,14 +82,7 @@ function versionIds(res: Reply): string[] {
   return h ? h.split(',').map((s) => s.trim()).filter((s) => s.length > 0) : [];
 }
 
-interface Known {
-  readonly token: string | undefined;
-  readonly basis: Basis;
-}
-
-export class ChaosClient {
-  private writes = 0;
-  private readonly known = new Map<string, Known>();
+export class ChaosClient extends WorkloadClient {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   stopped = false;
 
@@ -106,13 +90,15 @@ export class ChaosClient {
     readonly id: string,
     private readonly pick: NodePicker,
     private readonly history: History,
-    private readonly rng: Rng,
+    rng: Rng,
     private readonly opts: ChaosClientOptions,
     /** Milliseconds since the run started (the history's clock). */
     private readonly now: () => number,
     /** Every version a response showed (the checker's index of versions). */
     private readonly observe: (o: Observed) => void,
-  ) {}
+  ) {
+    super(rng, () => opts);
+  }
 
   close(): void {
     this.agent.destroy();
@@ -122,21 +108,6 @@ export class ChaosClient {
     return this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {};
   }
 
-  private pickR(): number {
-    return this.rng.weighted([
-      [80, this.opts.r],
-      [10, 1],
-      [10, this.opts.n],
-    ]);
-  }
-
-  private pickW(): number {
-    return this.rng.weighted([
-      [85, this.opts.w],
-      [15, this.opts.n],
-    ]);
-  }
-
   /** Runs operations one at a time until `stopAt` (run time) or stop(). */
   async run(stopAt: number): Promise<void> {
     await sleep(realEnv, this.rng.int(200));
@@ -144,30 +115,6 @@ export class ChaosClient {
       const key = this.rng.pick(this.opts.keys);
       await this.step(this.rng.weighted(opWeights), key);
       await sleep(realEnv, this.opts.thinkMinMs + this.rng.int(this.opts.thinkMaxMs - this.opts.thinkMinMs + 1));
-    }
-  }
-
-  private async step(kind: OpKind, key: string): Promise<void> {
-    switch (kind) {
-      case 'get':
-        await this.read(key, this.pickR(), false);
-        return;
-      case 'put': {
-        const k = this.known.get(key);
-        await this.write('put', key, k?.basis ?? { kind: 'none' }, k?.token);
-        return;
-      }
-      case 'blind':
-        await this.write('put', key, { kind: 'none' }, undefined);
-        return;
-      case 'rmw':
-      case 'delete': {
-        const r = await this.read(key, this.pickR(), false);
-        if (r.outcome !== 'ok' || !r.versions) return;
-        if (kind === 'delete' && r.versions.every((v) => v.deleted)) return;
-        await this.write(kind === 'rmw' ? 'put' : 'delete', key, { kind: 'read', op: r.op, dots: r.versions.map((v) => v.dot) }, r.context);
-        return;
-      }
     }
   }
 
@@ -234,7 +181,7 @@ export class ChaosClient {
     return op;
   }
 
-  private async write(kind: 'put' | 'delete', key: string, basis: Basis, token: string | undefined): Promise<WriteOp | undefined> {
+  protected async write(kind: 'put' | 'delete', key: string, basis: Basis, token: string | undefined): Promise<WriteOp | undefined> {
     const node = this.pick();
     if (!node) return undefined;
     const writeId = `${this.id}-w${++this.writes}`;

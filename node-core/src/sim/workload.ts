@@ -35,9 +35,9 @@ export interface WorkloadOptions {
 /** Contexts are sealed as the API seals them for a cluster without a token. */
 export const simContextSecret = contextSecret(undefined);
 
-type OpKind = 'get' | 'put' | 'blind' | 'rmw' | 'delete';
+export type OpKind = 'get' | 'put' | 'blind' | 'rmw' | 'delete';
 
-const opWeights: readonly (readonly [number, OpKind])[] = [
+export const opWeights: readonly (readonly [number, OpKind])[] = [
   [30, 'get'],
   [20, 'put'],
   [10, 'blind'],
@@ -50,64 +50,44 @@ interface Known {
   readonly basis: Basis;
 }
 
-export class Client {
-  private writes = 0;
-  private readonly known = new Map<string, Known>();
-  stopped = false;
-  inFlight = 0;
+/**
+ * What every workload client does, whatever carries its requests (the coordinator in the
+ * simulator, HTTP in the chaos run): which operation, which quorum, and which context a write
+ * carries (its basis: the versions its client had seen).
+ */
+export abstract class WorkloadClient {
+  protected writes = 0;
+  /** Per key: the context of this client's last read or write, and what it stood for. */
+  protected readonly known = new Map<string, Known>();
 
   constructor(
-    readonly id: string,
-    private readonly cluster: SimCluster,
-    private readonly history: History,
-    private readonly rng: Rng,
-    private readonly opts: WorkloadOptions,
-    /** The writes a context covers (the oracle's answer), recorded with each operation. */
-    private readonly covered?: (key: string, clock: VClock) => string[],
+    protected readonly rng: Rng,
+    private readonly quorums: () => { readonly n: number; readonly r: number; readonly w: number },
   ) {}
 
-  private get now(): number {
-    return this.cluster.scheduler.now;
-  }
-
-  private pickNode(): string | undefined {
-    const up = this.cluster.ids.filter((id) => this.cluster.isRunning(id));
-    return up.length === 0 ? undefined : this.rng.pick(up);
-  }
-
-  private pickR(): number {
-    const n = this.cluster.options.n;
+  protected pickR(): number {
+    const q = this.quorums();
     return this.rng.weighted([
-      [80, this.cluster.options.r],
+      [80, q.r],
       [10, 1],
-      [10, n],
+      [10, q.n],
     ]);
   }
 
-  private pickW(): number {
+  protected pickW(): number {
+    const q = this.quorums();
     return this.rng.weighted([
-      [85, this.cluster.options.w],
-      [15, this.cluster.options.n],
+      [85, q.w],
+      [15, q.n],
     ]);
   }
 
-  async run(): Promise<void> {
-    const env = simEnv(this.cluster.scheduler, this.rng, `${this.id} think`);
-    await sleep(env, Math.max(0, this.opts.startMs - this.now) + this.rng.int(200));
-    while (this.now < this.opts.stopMs && !this.stopped) {
-      const key = this.rng.pick(this.opts.keys);
-      const kind = this.rng.weighted(opWeights);
-      this.inFlight++;
-      try {
-        await this.step(kind, key);
-      } finally {
-        this.inFlight--;
-      }
-      await sleep(env, this.opts.thinkMinMs + this.rng.int(this.opts.thinkMaxMs - this.opts.thinkMinMs + 1));
-    }
-  }
+  /** A get; `final` marks the reads of the settled state. */
+  abstract read(key: string, r: number, final: boolean): Promise<ReadOp>;
 
-  private async step(kind: OpKind, key: string): Promise<void> {
+  protected abstract write(kind: 'put' | 'delete', key: string, basis: Basis, token: string | undefined): Promise<WriteOp | undefined>;
+
+  protected async step(kind: OpKind, key: string): Promise<void> {
     switch (kind) {
       case 'get':
         await this.read(key, this.pickR(), false);
@@ -129,6 +109,48 @@ export class Client {
         await this.write(kind === 'rmw' ? 'put' : 'delete', key, { kind: 'read', op: r.op, dots: r.versions.map((v) => v.dot) }, r.context);
         return;
       }
+    }
+  }
+}
+
+export class Client extends WorkloadClient {
+  stopped = false;
+  inFlight = 0;
+
+  constructor(
+    readonly id: string,
+    private readonly cluster: SimCluster,
+    private readonly history: History,
+    rng: Rng,
+    private readonly opts: WorkloadOptions,
+    /** The writes a context covers (the oracle's answer), recorded with each operation. */
+    private readonly covered?: (key: string, clock: VClock) => string[],
+  ) {
+    super(rng, () => cluster.options);
+  }
+
+  private get now(): number {
+    return this.cluster.scheduler.now;
+  }
+
+  private pickNode(): string | undefined {
+    const up = this.cluster.ids.filter((id) => this.cluster.isRunning(id));
+    return up.length === 0 ? undefined : this.rng.pick(up);
+  }
+
+  async run(): Promise<void> {
+    const env = simEnv(this.cluster.scheduler, this.rng, `${this.id} think`);
+    await sleep(env, Math.max(0, this.opts.startMs - this.now) + this.rng.int(200));
+    while (this.now < this.opts.stopMs && !this.stopped) {
+      const key = this.rng.pick(this.opts.keys);
+      const kind = this.rng.weighted(opWeights);
+      this.inFlight++;
+      try {
+        await this.step(kind, key);
+      } finally {
+        this.inFlight--;
+      }
+      await sleep(env, this.opts.thinkMinMs + this.rng.int(this.opts.thinkMaxMs - this.opts.thinkMinMs + 1));
     }
   }
 
@@ -167,7 +189,7 @@ export class Client {
     return op;
   }
 
-  private async write(kind: 'put' | 'delete', key: string, basis: Basis, token: string | undefined): Promise<WriteOp | undefined> {
+  protected async write(kind: 'put' | 'delete', key: string, basis: Basis, token: string | undefined): Promise<WriteOp | undefined> {
     const node = this.pickNode();
     if (node === undefined) return undefined;
     const writeId = `${this.id}-w${++this.writes}`;
