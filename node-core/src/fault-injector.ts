@@ -12,7 +12,7 @@
 // crash again on an old entry).
 
 import type { Env } from './core/env.js';
-import { type Fault, type FaultSpec, type FaultTable, type LinkEffect, activeFaults, crashListedMs, describeFault, emptyFaultTable, linkEffect, mergeFaultTables, sameFaultTable, withFault, withoutFaults } from './core/faults.js';
+import { type Fault, type FaultSpec, type FaultTable, type LinkEffect, activeFaults, crashListedMs, describeFault, emptyFaultTable, linkEffect, mergeFaultTables, parseFaultSpec, sameFaultTable, withFault, withoutFaults } from './core/faults.js';
 import { type WireFaultTable, fromWireFaults, parseFaultsReply, toWireFaults } from './net/messages.js';
 
 /** What a node can do to its own process; the simulator supplies its own. */
@@ -95,6 +95,21 @@ export class FaultInjector {
     if (this.table.faults.length === 0) return false;
     const now = this.deps.env.now();
     return activeFaults(this.table, now).some((f) => f.spec.kind === 'partition' && linkEffect([f], from, this.deps.selfId, () => 1).dropBy !== undefined);
+  }
+
+  /**
+   * A fault asked for by a client (HTTP, Socket.IO): validated, its nodes checked against the
+   * membership, then injected.
+   */
+  async request(raw: unknown): Promise<{ ok: true; value: FaultChange & { fault: Fault } } | { ok: false; error: 'bad_fault' | 'unknown_node'; message: string }> {
+    const parsed = parseFaultSpec(raw);
+    if (!parsed.ok) return { ok: false, error: 'bad_fault', message: parsed.reason };
+    const s = parsed.spec;
+    const named = s.kind === 'partition' ? [...s.from, ...(s.to ?? [])] : s.kind === 'pause' || s.kind === 'crash' ? [s.node] : (s.nodes ?? []);
+    const members = new Set([this.deps.selfId, ...this.deps.peers()]);
+    const unknown = named.filter((n) => !members.has(n));
+    if (unknown.length > 0) return { ok: false, error: 'unknown_node', message: `not a member of this cluster: ${unknown.join(', ')}` };
+    return { ok: true, value: await this.inject(s, parsed.durationMs) };
   }
 
   async inject(spec: FaultSpec, durationMs: number | undefined): Promise<FaultChange & { fault: Fault }> {

@@ -190,7 +190,7 @@ test('faults: a bad fault spec is refused with 400 and a clear message, and inje
 });
 
 test('faults: a partition isolating n1 is seen down on both sides; the majority side writes at W=2 with a hint for n1, n1 alone cannot; after heal everything converges', async (t) => {
-  const injected = await inject('n2', { kind: 'partition', from: ['n1'], durationMs: 20_000 });
+  const injected = await inject('n2', { kind: 'partition', from: ['n1'], durationMs: 60_000 });
   assert.deepEqual([...injected.reached].sort(), ['n1', 'n3'], 'the table was pushed to every member, across the partition');
   assert.match(injected.fault.description, /n1 <-> the rest/);
   const downMs = await waitFor('n2 and n3 see n1 down, n1 sees n2 and n3 down', 20_000, async () => {

@@ -10,7 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Server, type Socket } from 'socket.io';
 import { computePreferenceList } from '../core/ring.js';
 import { ringOf } from '../core/gossip.js';
-import { faultToJson, parseFaultSpec } from '../core/faults.js';
+import { faultToJson } from '../core/faults.js';
 import type { GyreNode } from '../node.js';
 import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, MemberStatus, NodeSnapshot, OpKind, PartitionHealth, ServerToClientEvents } from './protocol.js';
 import { runTrace } from './trace-request.js';
@@ -99,15 +99,8 @@ export class ControlServer {
     });
     socket.on('faults:inject', (spec, ack) => {
       if (typeof ack !== 'function') return;
-      const parsed = parseFaultSpec(spec);
-      if (!parsed.ok) return fail(ack, 'bad_fault', parsed.reason);
-      const s = parsed.spec;
-      const named = s.kind === 'partition' ? [...s.from, ...(s.to ?? [])] : s.kind === 'pause' || s.kind === 'crash' ? [s.node] : (s.nodes ?? []);
-      const members = new Set(this.node.clusterState().members.keys());
-      const unknown = named.filter((n) => !members.has(n));
-      if (unknown.length > 0) return fail(ack, 'unknown_node', `not a member of this cluster: ${unknown.join(', ')}`);
-      this.node.faults.inject(s, parsed.durationMs).then(
-        (out) => ack({ ok: true, value: { fault: faultToJson(out.fault, this.node.env.now()) as FaultView, reached: out.reached, missed: out.missed } }),
+      this.node.faults.request(spec).then(
+        (r) => (r.ok ? ack({ ok: true, value: { fault: faultToJson(r.value.fault, this.node.env.now()) as FaultView, reached: r.value.reached, missed: r.value.missed } }) : fail(ack, r.error, r.message)),
         (e: unknown) => fail(ack, 'internal', String(e)),
       );
     });

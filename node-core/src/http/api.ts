@@ -8,7 +8,7 @@ import { keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.j
 import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
-import { faultToJson, parseFaultSpec } from '../core/faults.js';
+import { faultToJson } from '../core/faults.js';
 import { ControlServer } from '../control/server.js';
 import { runTrace } from '../control/trace-request.js';
 
@@ -300,14 +300,9 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
       } catch {
         throw new HttpError(400, 'bad_fault', 'the body must be a JSON object describing the fault');
       }
-      const parsed = parseFaultSpec(raw);
-      if (!parsed.ok) throw new HttpError(400, 'bad_fault', parsed.reason);
-      const s = parsed.spec;
-      const named = s.kind === 'partition' ? [...s.from, ...(s.to ?? [])] : s.kind === 'pause' || s.kind === 'crash' ? [s.node] : s.nodes ?? [];
-      const members = new Set(node.clusterState().members.keys());
-      const unknown = named.filter((n) => !members.has(n));
-      if (unknown.length > 0) throw new HttpError(400, 'unknown_node', `not a member of this cluster: ${unknown.join(', ')}`);
-      const out = await node.faults.inject(s, parsed.durationMs);
+      const r = await node.faults.request(raw);
+      if (!r.ok) throw new HttpError(400, r.error, r.message);
+      const out = r.value;
       sendJson(res, 201, { fault: faultToJson(out.fault, now()), reached: out.reached, missed: out.missed });
       return 201;
     }
