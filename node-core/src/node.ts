@@ -63,6 +63,8 @@ import { Transfers } from './transfer.js';
 import { AntiEntropy } from './exchange.js';
 import { Reaper, reapUpdate } from './reaper.js';
 import { type VClock, compare, covers, join } from './core/vclock.js';
+import { type ContextKeyring, type ContextResult, decodeContext, makeContextKey, mergeKeyrings, packKeyring, parseKeyring, sameKeyrings } from './core/context.js';
+import { randomBytes } from 'node:crypto';
 
 export interface NodeConfig {
   readonly id: string;
@@ -104,10 +106,11 @@ export const gossipIntervalMs = 1000;
 export const gossipTimeoutMs = 1000;
 export const seedFetchTimeoutMs = 1000;
 
-/** The HMAC key for contexts: the cluster token, or a fixed key when the cluster has none. */
-export function contextSecret(token: string | undefined): string {
-  return token ?? 'gyre-default-context-key';
-}
+/** Rounds that fetch context keys from the members (for a context sealed with an unknown key) start this far apart at least. */
+export const keyRefreshIntervalMs = 100;
+
+/** Where a node keeps its context keys (core/context.ts) in its store's meta table. */
+const contextKeysMeta = 'contextKeys';
 
 /** Asks a seed (a client address) for the cluster state it knows; undefined if it cannot answer yet. */
 export type SeedLookup = (seed: string) => Promise<MemberInfo[] | undefined>;
@@ -126,7 +129,15 @@ export interface NodeParts {
   readonly onLeft?: () => void;
   /** Pause and crash faults act through this; without it they are refused. */
   readonly processControl?: ProcessControl;
+  /**
+   * Secret random bytes (the context key a node creates with its data folder). Production
+   * passes crypto.randomBytes; without it they come from env.random (the simulator's seed).
+   */
+  readonly randomBytes?: (n: number) => Uint8Array;
 }
+
+/** A context check: as decodeContext, or `notJoined` when this node cannot check it yet. */
+export type ContextCheck = ContextResult | { readonly ok: false; readonly notJoined: true; readonly reason: string };
 
 export type MemberStatus = Liveness | 'joining' | 'leaving';
 
@@ -150,6 +161,7 @@ export class GyreNode {
   readonly antiEntropy: AntiEntropy;
   readonly reaper: Reaper;
   private state: ClusterState;
+  private keyring: ContextKeyring;
   private readonly gossipLoop: Periodic;
   private stopped = false;
   private readonly unresolvedSeeds: Set<string>;
@@ -181,6 +193,7 @@ export class GyreNode {
     store.onChange((key, _partition, before, after) => this.observe.noteVersions(key, before.length, after.length));
     this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== this.self.http));
     this.state = this.initialState();
+    this.keyring = this.initialKeyring(parts.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(this.env.random() * 256))));
     this.metrics = new NodeMetrics({
       defaultMetrics: parts.defaultMetrics ?? false,
       storeStats: () => this.store.stats(),
@@ -265,7 +278,7 @@ export class GyreNode {
       await store.close();
       throw e;
     }
-    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl });
+    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
     node.begin();
     return node;
   }
@@ -295,6 +308,76 @@ export class GyreNode {
     // Nobody to join: found a one-node cluster. Otherwise wait to hear from a seed.
     if (this.unresolvedSeeds.size === 0) return foundState(this.self, this.config.partitions, this.config.n);
     return joiningState(this.self, this.config.partitions, this.config.n, undefined);
+  }
+
+  /**
+   * The context keys from the data folder, or a new key for a new folder. Kept before any
+   * context is sealed with it, so a restart still verifies what this node handed out.
+   */
+  private initialKeyring(randomBytes: (n: number) => Uint8Array): ContextKeyring {
+    const raw = this.store.getMeta(contextKeysMeta);
+    if (raw) {
+      let decoded: unknown;
+      try {
+        decoded = unpack(raw);
+      } catch {
+        decoded = undefined;
+      }
+      const saved = parseKeyring(decoded);
+      if (saved) return saved;
+      this.log.error('stored context keys are unreadable: starting with a new key (contexts sealed before may be refused)');
+    }
+    const ring = { keys: [makeContextKey(randomBytes(36))] };
+    void this.store.setMeta(contextKeysMeta, pack(packKeyring(ring))).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist the context keys'));
+    return ring;
+  }
+
+  /** The cluster's context keys as this node knows them: the first seals, any verifies. */
+  contextKeys(): ContextKeyring {
+    return this.keyring;
+  }
+
+  /**
+   * Checks a client's context. A context sealed with a key we lack may come from a member whose
+   * key has not reached us yet (a node that just joined, or was wiped and made a new one): ask
+   * the members for their keys once and check again. At most one such round is in flight, and
+   * rounds start at least `keyRefreshIntervalMs` apart, so made-up key ids cannot flood peers.
+   */
+  async checkContext(token: string, key: Uint8Array): Promise<ContextCheck> {
+    const first = decodeContext(token, key, this.keyring);
+    if (first.ok || !first.unknownKey) return first;
+    await this.refreshKeyring();
+    const second = decodeContext(token, key, this.keyring);
+    // A node that has heard from no member cannot tell a forged key from the cluster's: that
+    // is unavailability (retry elsewhere or later), not a bad request.
+    if (!second.ok && second.unknownKey && activeMembers(this.state).length <= 1 && this.unresolvedSeeds.size > 0) {
+      return { ok: false, notJoined: true, reason: 'this node has not reached the cluster yet, so it cannot check the context; retry, or ask another node' };
+    }
+    return second;
+  }
+
+  private keyRefresh: Promise<void> | undefined;
+  private lastKeyRefreshMs = -Infinity;
+
+  private refreshKeyring(): Promise<void> {
+    if (this.keyRefresh) return this.keyRefresh;
+    if (this.env.now() - this.lastKeyRefreshMs < keyRefreshIntervalMs) return Promise.resolve();
+    this.lastKeyRefreshMs = this.env.now();
+    const peers = activeMembers(this.state).filter((m) => m.id !== this.config.id && this.isReachable(m.id));
+    // A node that has not heard from the cluster yet asks its seeds.
+    const seeds = [...this.unresolvedSeeds].map((seed) => this.resolveSeed(seed).catch(() => {}));
+    this.keyRefresh = Promise.all([...peers.map((m) => this.gossipWith(m.id)), ...seeds]).then(() => {
+      this.keyRefresh = undefined;
+    });
+    return this.keyRefresh;
+  }
+
+  private mergeKeyring(remote: ContextKeyring | undefined): void {
+    if (!remote) return;
+    const next = mergeKeyrings(this.keyring, remote);
+    if (sameKeyrings(next, this.keyring)) return;
+    this.keyring = next;
+    void this.store.setMeta(contextKeysMeta, pack(packKeyring(next))).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist the context keys'));
   }
 
   /** Starts the node's background work: gossip, then handoff, transfers and anti-entropy. */
@@ -505,23 +588,26 @@ export class GyreNode {
   private async gossipWith(id: string): Promise<void> {
     try {
       const sent = this.state;
-      const reply = await this.call(id, { t: 'gossip', state: sent }, gossipTimeoutMs);
+      const reply = await this.call(id, { t: 'gossip', state: sent, keys: this.keyring }, gossipTimeoutMs);
       const parsed = parseGossipReply(reply);
       if (parsed.ok) {
         if (this.leftHere && sent.members.get(this.config.id)?.state === 'left') this.leftAnnounced++;
-        this.mergeState(parsed.value, `gossip with ${id}`);
+        this.mergeState(parsed.value.state, `gossip with ${id}`, parsed.value.keys);
       }
     } catch {
       // Recorded by call(); another peer next round.
     }
   }
 
-  private mergeState(remote: ClusterState, why: string): void {
+  private mergeState(remote: ClusterState, why: string, keys: ContextKeyring | undefined): void {
     // Guard: a peer of another cluster shape is not part of this cluster.
     if (remote.partitions !== this.config.partitions || remote.n !== this.config.n) {
       this.metrics.internodeRejected.inc({ reason: 'shape' });
       return;
     }
+    // Keys first: whoever learns a member's heartbeat learns, in the same message, the keys
+    // it may have sealed contexts with.
+    this.mergeKeyring(keys);
     this.setState(mergeStates(this.state, remote), why);
   }
 
@@ -583,9 +669,9 @@ export class GyreNode {
       if (m.id === this.config.id || this.state.members.get(m.id)?.internode === m.internode) continue;
       // Just an address to gossip with: its own record arrives with its state.
       try {
-        const reply = await this.transport.request(m.internode, encodeRequest({ t: 'gossip', state: this.state }), gossipTimeoutMs);
+        const reply = await this.transport.request(m.internode, encodeRequest({ t: 'gossip', state: this.state, keys: this.keyring }), gossipTimeoutMs);
         const parsed = parseGossipReply(reply);
-        if (parsed.ok) this.mergeState(parsed.value, `seed ${seed}`);
+        if (parsed.ok) this.mergeState(parsed.value.state, `seed ${seed}`, parsed.value.keys);
       } catch {
         return;
       }
@@ -611,8 +697,8 @@ export class GyreNode {
     switch (req.t) {
       case 'gossip':
         this.detector.heartbeat(from, this.env.now());
-        this.mergeState(req.state, `gossip from ${from}`);
-        return encodeGossipReply(this.state);
+        this.mergeState(req.state, `gossip from ${from}`, req.keys);
+        return encodeGossipReply(this.state, this.keyring);
       case 'read':
         return encodeVersionsReply(await this.store.read(req.key, req.hintFor ? hintSpace(req.hintFor) : dataSpace));
       case 'write':

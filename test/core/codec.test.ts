@@ -4,8 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
-import { type PackedVersion, contentTypeBytesMax, packVersions, parseVersions, siblingsParseMax, valueBytesMax } from '../../node-core/src/core/codec.js';
-import { actorBytesMax, contextEntriesMax } from '../../node-core/src/core/context.js';
+import { type PackedVersion, actorBytesMax, clockEntriesMax as contextEntriesMax, contentTypeBytesMax, counterMax, timestampMsMax, packVersions, parseVersions, siblingsParseMax, valueBytesMax, encodeStored } from '../../node-core/src/core/codec.js';
 import type { Version } from '../../node-core/src/core/siblings.js';
 import { type Entry, addEvent, covers, normalize } from '../../node-core/src/core/vclock.js';
 
@@ -14,8 +13,8 @@ const runs = { numRuns: 300 };
 const actorArb = fc.oneof(fc.constantFrom('n1.lx3k2', 'n2.lx3k9', 'n3.lx4aa'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }).filter((s) => Buffer.byteLength(s) <= actorBytesMax));
 const entryArb: fc.Arbitrary<Entry> = fc.record({
   actor: actorArb,
-  counter: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
-  ts: fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+  counter: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: counterMax })),
+  ts: fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.integer({ min: 0, max: timestampMsMax })),
 }, { noNullPrototype: true });
 
 const versionArb: fc.Arbitrary<Version> = fc
@@ -153,6 +152,9 @@ const rejected: readonly { name: string; raw: unknown }[] = [
   { name: 'a value that is a string', raw: withField(5, 'abc') },
   { name: `a value over ${valueBytesMax} bytes`, raw: withField(5, new Uint8Array(valueBytesMax + 1)) },
   { name: `more than ${siblingsParseMax} siblings`, raw: Array.from({ length: siblingsParseMax + 1 }, () => one()) },
+  { name: 'a dot counter past 2^52 (its +1 would not be exact)', raw: withField(0, ['a', counterMax + 1, 0]).map((v) => { (v as unknown[])[1] = [['a', counterMax + 1, 0]]; return v; }) },
+  { name: 'a clock counter of 2^53 - 1', raw: withField(1, [['a', Number.MAX_SAFE_INTEGER, 0]]) },
+  { name: 'a timestamp past 2^47 ms', raw: withField(1, [['a', 1, timestampMsMax + 1]]) },
 ];
 
 for (const { name, raw } of rejected) {
@@ -180,4 +182,32 @@ test('STYLE 11: parseVersions accepts the boundary cases (limits exactly reached
   assert.ok(parseVersions(Array.from({ length: siblingsParseMax }, () => one())).ok);
   // A dot covered by the clock's prefix (not only listed as a dot) is fine.
   assert.ok(parseVersions(withField(1, [['a', 3, 0]])).ok);
+});
+
+test('Hostile input: a store refuses what it could not read back (encodeStored), with the reason parseVersions would give', () => {
+  const ok = parseVersions([one()]);
+  assert.ok(ok.ok);
+  const good = encodeStored(ok.value);
+  assert.ok(good.ok);
+  assert.ok(parseVersions(unpack(good.value)).ok);
+  const v = ok.value[0]!;
+  const overflow = { ...v, dot: { actor: 'a', counter: counterMax + 1, ts: 0 }, clock: { entries: [{ actor: 'a', counter: counterMax + 1, ts: 0 }], dots: [] } };
+  const bad = encodeStored([overflow]);
+  assert.equal(bad.ok, false);
+  assert.equal(parseVersions(unpack(pack(packVersions([overflow])))).ok, false, 'and indeed it would not parse');
+  const wide = { ...v, clock: { entries: Array.from({ length: contextEntriesMax + 1 }, (_, i) => ({ actor: i === 0 ? 'a' : `b${i}`, counter: 1, ts: 0 })).sort((x, y) => (x.actor < y.actor ? -1 : 1)), dots: [] } };
+  assert.equal(encodeStored([wide]).ok, false, 'a clock of 257 actors');
+});
+
+test('Hostile input: encodeStored accepts exactly what parseVersions reads back (one rule at the disk)', () => {
+  fc.assert(
+    fc.property(versionsArb, fc.integer({ min: 0, max: 5 }), fc.constantFrom(counterMax, counterMax + 1, Number.MAX_SAFE_INTEGER, timestampMsMax + 1), (vs, at, big) => {
+      // Push one field of one version to the edge of its limit, or past it.
+      const edited = vs.map((v, i) => (i === at % Math.max(1, vs.length) ? (big > timestampMsMax && big !== counterMax + 1 && big !== Number.MAX_SAFE_INTEGER ? { ...v, dot: { ...v.dot, ts: big }, clock: addEvent(v.clock, { ...v.dot, ts: big }) } : { ...v, dot: { ...v.dot, counter: big }, clock: addEvent(v.clock, { ...v.dot, counter: big }) }) : v));
+      const stored = encodeStored(edited);
+      const reread = parseVersions(unpack(pack(packVersions(edited))));
+      assert.equal(stored.ok, reread.ok, stored.ok ? 'stored but unreadable' : `refused (${stored.reason}) but readable`);
+    }),
+    runs,
+  );
 });

@@ -4,7 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { actorBytesMax, contextEntriesMax, decodeContext, encodeContext } from '../../node-core/src/core/context.js';
+import { type ContextKeyring, contextKeysMax, contextEntriesMax, decodeContext, encodeContext, makeContextKey, mergeKeyrings, packKeyring, parseKeyring, readContextUnverified, sameKeyrings } from '../../node-core/src/core/context.js';
+import { actorBytesMax, counterMax, timestampMsMax } from '../../node-core/src/core/codec.js';
+import { pack } from 'msgpackr';
+import { createHmac } from 'node:crypto';
 import { type Entry, type VClock, compare, emptyClock, normalize } from '../../node-core/src/core/vclock.js';
 
 const runs = { numRuns: 300 };
@@ -14,7 +17,7 @@ const actorArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).fi
 
 const entryArb: fc.Arbitrary<Entry> = fc.record({
   actor: fc.oneof(fc.constantFrom('n1.lx3k2', 'n2.lx3k9', 'n3.lx4aa'), actorArb),
-  counter: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
+  counter: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: counterMax })),
   ts: fc.integer({ min: 0, max: 4_102_444_800_000 }),
 }, { noNullPrototype: true });
 
@@ -25,9 +28,13 @@ const clockArb: fc.Arbitrary<VClock> = fc
   .filter((c) => c.entries.length + c.dots.length <= contextEntriesMax);
 
 const keyArb = fc.uint8Array({ minLength: 0, maxLength: 64 });
-const secretArb = fc.string({ minLength: 1, maxLength: 32 });
+const contextKeyArb = fc.uint8Array({ minLength: 36, maxLength: 36 }).map(makeContextKey);
+/** A cluster's keyring: one key, as a new node has. */
+const secretArb: fc.Arbitrary<ContextKeyring> = contextKeyArb.map((k) => ({ keys: [k] }));
+const keyringArb: fc.Arbitrary<ContextKeyring> = fc.array(contextKeyArb, { minLength: 1, maxLength: 20 }).map((keys) => mergeKeyrings({ keys }, { keys: [] }));
+const fixedRing: ContextKeyring = { keys: [makeContextKey(new Uint8Array(36).fill(7))] };
 
-function decodeOk(token: string, key: Uint8Array, secret: string): VClock {
+function decodeOk(token: string, key: Uint8Array, secret: ContextKeyring): VClock {
   const r = decodeContext(token, key, secret);
   assert.ok(r.ok, `decode failed: ${r.ok ? '' : r.reason}`);
   return r.clock;
@@ -47,7 +54,7 @@ test('Dynamo 4.4: decodeContext(encodeContext(clock)) gives back the same clock 
     }),
     runs,
   );
-  assert.equal(compare(decodeOk(encodeContext(emptyClock, new Uint8Array(), 's'), new Uint8Array(), 's'), emptyClock), 'equal');
+  assert.equal(compare(decodeOk(encodeContext(emptyClock, new Uint8Array(), fixedRing), new Uint8Array(), fixedRing), emptyClock), 'equal');
 });
 
 test('Dynamo 4.4: a context is rejected when any byte of it is changed', () => {
@@ -120,7 +127,7 @@ test('Dynamo 4.4: a context issued for another key is rejected', () => {
 test('Dynamo 4.4: a context made with another cluster secret is rejected', () => {
   fc.assert(
     fc.property(clockArb, keyArb, secretArb, secretArb, (clock, key, secret, other) => {
-      fc.pre(secret !== other);
+      fc.pre(secret.keys[0]!.id !== other.keys[0]!.id);
       assert.equal(decodeContext(encodeContext(clock, key, other), key, secret).ok, false);
     }),
     runs,
@@ -152,6 +159,93 @@ test('Dynamo 4.4: arbitrary text is never accepted as a context, and never throw
 
 test('Dynamo 4.4: decodeContext rejects the empty string and an over-long token', () => {
   const key = new TextEncoder().encode('k');
-  assert.deepEqual(decodeContext('', key, 's'), { ok: false, reason: 'empty context' });
-  assert.equal(decodeContext('A'.repeat(30_000), key, 's').ok, false);
+  assert.deepEqual(decodeContext('', key, fixedRing), { ok: false, reason: 'empty context' });
+  assert.equal(decodeContext('A'.repeat(30_000), key, fixedRing).ok, false);
+});
+
+/** A context sealed with a real key but carrying what no node would write (a node bug, or a key leaked). */
+function sealRaw(entries: unknown[], key: Uint8Array, ring: ContextKeyring): string {
+  const k = ring.keys[0]!;
+  const header = Buffer.concat([Buffer.from([2]), Buffer.from(k.id, 'hex')]);
+  const payload = pack([entries, []]);
+  const h = createHmac('sha256', k.secret);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(key.byteLength);
+  h.update('gyre-context\0');
+  h.update(len);
+  h.update(key);
+  h.update(header);
+  h.update(payload);
+  return Buffer.concat([header, payload, h.digest().subarray(0, 12)]).toString('base64url');
+}
+
+test('Hostile input: a sealed context whose counter or time would overflow is refused, not computed with', () => {
+  const key = new TextEncoder().encode('k');
+  assert.ok(decodeContext(sealRaw([['n1.a', counterMax, 1]], key, fixedRing), key, fixedRing).ok, 'the largest counter is accepted');
+  for (const [what, entry] of [
+    ['a counter past 2^52', ['n1.a', counterMax + 1, 1]],
+    ['a counter at 2^53 - 1', ['n1.a', Number.MAX_SAFE_INTEGER, 1]],
+    ['seconds whose milliseconds leave the safe integers', ['n1.a', 1, Math.floor(Number.MAX_SAFE_INTEGER / 1000) + 1]],
+    ['seconds past the time limit', ['n1.a', 1, Math.floor(timestampMsMax / 1000) + 1]],
+    ['a fractional counter', ['n1.a', 1.5, 1]],
+    ['a negative time', ['n1.a', 1, -1]],
+  ] as const) {
+    const r = decodeContext(sealRaw([entry], key, fixedRing), key, fixedRing);
+    assert.equal(r.ok, false, `${what} accepted`);
+  }
+});
+
+test('Context keys: a context verifies with every keyring that holds its sealing key, and with no other', () => {
+  fc.assert(
+    fc.property(clockArb, keyArb, keyringArb, keyringArb, (clock, key, a, b) => {
+      const token = encodeContext(clock, key, a);
+      // Sealed with a's lowest key, which any merge keeps.
+      const merged = mergeKeyrings(a, b);
+      assert.equal(merged.keys[0]!.id <= a.keys[0]!.id, true);
+      assert.ok(decodeContext(token, key, merged).ok, 'a merged keyring keeps the sealing key');
+      const holds = b.keys.some((k) => k.id === a.keys[0]!.id && Buffer.compare(Buffer.from(k.secret), Buffer.from(a.keys[0]!.secret)) === 0);
+      assert.equal(decodeContext(token, key, b).ok, holds);
+    }),
+    runs,
+  );
+});
+
+test('Context keys: merging keyrings is commutative, associative and idempotent, bounded, and keeps the lowest ids', () => {
+  fc.assert(
+    fc.property(keyringArb, keyringArb, keyringArb, (a, b, c) => {
+      assert.ok(sameKeyrings(mergeKeyrings(a, b), mergeKeyrings(b, a)));
+      assert.ok(sameKeyrings(mergeKeyrings(mergeKeyrings(a, b), c), mergeKeyrings(a, mergeKeyrings(b, c))));
+      assert.ok(sameKeyrings(mergeKeyrings(a, a), a));
+      const m = mergeKeyrings(a, b);
+      assert.ok(m.keys.length <= contextKeysMax);
+      const ids = [...new Set([...a.keys, ...b.keys].map((k) => k.id))].sort().slice(0, contextKeysMax);
+      assert.deepEqual(m.keys.map((k) => k.id), ids);
+    }),
+    runs,
+  );
+});
+
+test('Context keys: the wire and disk form round-trips, and malformed keyrings are refused', () => {
+  fc.assert(
+    fc.property(keyringArb, (ring) => {
+      const back = parseKeyring(packKeyring(ring));
+      assert.ok(back && sameKeyrings(back, ring));
+    }),
+    runs,
+  );
+  const good = packKeyring(fixedRing)[0]!;
+  for (const bad of [[], [[good[0], new Uint8Array(31)]], [['XYZ', good[1]]], [[good[0]]], 'keys', Array.from({ length: contextKeysMax + 1 }, () => good)]) {
+    assert.equal(parseKeyring(bad), undefined, JSON.stringify(bad).slice(0, 60));
+  }
+});
+
+test('Context keys: a harness reads the clock of a context without its key', () => {
+  fc.assert(
+    fc.property(clockArb, keyArb, secretArb, (clock, key, ring) => {
+      const back = readContextUnverified(encodeContext(clock, key, ring));
+      assert.ok(back);
+      assert.deepEqual(back, truncatedToSeconds(clock));
+    }),
+    runs,
+  );
 });

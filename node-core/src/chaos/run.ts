@@ -11,7 +11,6 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../core/env.js';
-import { contextSecret } from '../node.js';
 import { realEnv } from '../real-env.js';
 import { LocalCluster, freePortRange } from '../supervisor.js';
 import { type CheckStats, type FinalKey, type Violation, check } from '../sim/checker.js';
@@ -152,7 +151,6 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
   const started = performance.now();
   const rng = new Rng(o.seed);
   const token = randomBytes(16).toString('hex');
-  const secret = contextSecret(token);
   const dir = mkdtempSync(join(tmpdir(), 'gyre-chaos-'));
   const portRng = rng.fork('ports');
   const port = await freePortRange(o.nodes, () => portRng.next());
@@ -160,7 +158,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
   const ids = cluster.nodes.map((x) => x.id);
   const state = new Map<string, NodeState>(ids.map((id) => [id, 'up']));
   const history = new History();
-  const observed = new ObservedVersions(secret);
+  const observed = new ObservedVersions();
   const faults = new FaultLog();
   const faultCounts: Record<string, number> = {};
   const problems: string[] = [];
@@ -467,7 +465,6 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
         convergenceProblems,
         errors: [],
         unhandled: problems,
-        contextSecret: secret,
         unidentified,
       },
       stats,

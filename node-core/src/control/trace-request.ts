@@ -3,12 +3,12 @@
 // and answered with what happened step by step, once the steps that continue after the answer
 // (the remaining replies, read repair, the remaining acks) have finished or timed out.
 
-import { decodeContext, encodeContext } from '../core/context.js';
+import { encodeContext } from '../core/context.js';
 import { contentTypeBytesMax, keyBytesMax, valueBytesMax } from '../core/codec.js';
 import { sleep } from '../core/env.js';
 import { Trace } from '../core/trace.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
-import { type GyreNode, contextSecret } from '../node.js';
+import type { GyreNode } from '../node.js';
 import type { OpKind, TraceRequest, TraceResult } from './protocol.js';
 
 export type TraceOutcome = { readonly ok: true; readonly value: TraceResult } | { readonly ok: false; readonly error: string; readonly message: string };
@@ -46,12 +46,12 @@ export async function runTrace(node: GyreNode, raw: unknown): Promise<TraceOutco
   if (typeof w === 'string') return bad(w);
   const timeoutMs = req.timeoutMs ?? cfg.requestTimeoutMs;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) return bad('timeoutMs must be an integer in 1..60000');
-  const secret = contextSecret(cfg.token);
+  const secret = node.contextKeys();
   let context: VClock | undefined;
   if (req.context !== undefined && req.context !== null && req.context !== '') {
     if (typeof req.context !== 'string') return bad('context must be a string');
-    const d = decodeContext(req.context, key, secret);
-    if (!d.ok) return { ok: false, error: 'bad_context', message: d.reason };
+    const d = await node.checkContext(req.context, key);
+    if (!d.ok) return { ok: false, error: 'notJoined' in d ? 'unavailable' : 'bad_context', message: d.reason };
     context = d.clock;
   }
   let value: Uint8Array = new Uint8Array(0);

@@ -16,6 +16,7 @@ import { quorumResult, type VoteResult } from './quorum.js';
 import { mergeReplies, staleReplicas, type ReplicaReply } from './read-repair.js';
 import { type Payload, type Version, contextOf, coordinatePut, siblingsBytes } from './siblings.js';
 import { type VClock, defaultPruneLimits, join } from './vclock.js';
+import { versionsProblem } from './codec.js';
 import type { Store } from '../store/store.js';
 import type { CoordinateReply } from '../net/messages.js';
 
@@ -306,10 +307,15 @@ export class Coordinator {
           return { versions: out.versions, result: out };
         });
       } catch (e) {
+        // The store refused a version it could not read back: the request made it, not the disk.
+        if ((e as { code?: unknown }).code === 'unstorable') return { status: 400, error: 'bad_version', message: `the write cannot be stored: ${(e as Error).message}` };
         return unavailable(`local commit failed: ${(e as Error).message}`);
       }
     } else {
       made = coordinatePut([], req.context, this.oneShotActor(), env.now(), req.payload, defaultPruneLimits, placement.pref);
+      // No local store checks it here: refuse a version no replica could store before sending it.
+      const problem = versionsProblem(made.versions);
+      if (problem) return { status: 400, error: 'bad_version', message: `the write cannot be stored: ${problem}` };
     }
     if ('status' in made) return made;
     const { versions, version } = made;

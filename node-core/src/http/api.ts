@@ -3,7 +3,7 @@
 
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { decodeContext, encodeContext } from '../core/context.js';
+import { encodeContext } from '../core/context.js';
 import { keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
 import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
@@ -20,7 +20,7 @@ const traceRequestBytesMax = 2 * 1024 * 1024;
 export function versionId(dot: { readonly actor: string; readonly counter: number }): string {
   return `${dot.actor}:${dot.counter}`;
 }
-import { type GyreNode, contextSecret } from '../node.js';
+import type { GyreNode } from '../node.js';
 import type { Failure } from '../core/coordinator.js';
 
 const contextHeader = 'x-gyre-context';
@@ -147,16 +147,18 @@ function tokenOk(expected: string | undefined, header: string | undefined): bool
  */
 export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}): http.Server {
   const { config } = node;
-  const secret = contextSecret(config.token);
   const controlOn = opts.control !== false;
 
-  const contextFor = (clock: VClock, key: Buffer) => encodeContext(clock, key, secret);
+  const contextFor = (clock: VClock, key: Buffer) => encodeContext(clock, key, node.contextKeys());
 
-  const parseContext = (req: http.IncomingMessage, key: Buffer): VClock | undefined => {
+  const parseContext = async (req: http.IncomingMessage, key: Buffer): Promise<VClock | undefined> => {
     const raw = req.headers[contextHeader];
     if (raw === undefined) return undefined;
-    const token = Array.isArray(raw) ? raw.join('') : raw;
-    const parsed = decodeContext(token.trim(), key, secret);
+    const token = (Array.isArray(raw) ? raw.join('') : raw).trim();
+    // An empty header means no context: clients that forward the header of a 404 send exactly that.
+    if (token === '') return undefined;
+    const parsed = await node.checkContext(token, key);
+    if (!parsed.ok && 'notJoined' in parsed) throw new HttpError(503, 'unavailable', parsed.reason);
     if (!parsed.ok) throw new HttpError(400, 'bad_context', parsed.reason);
     return parsed.clock;
   };
@@ -192,7 +194,7 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
     }
     if (req.method === 'PUT' || req.method === 'DELETE') {
       const w = parseQuorumParam(url, 'w', config.n, config.w);
-      let context = parseContext(req, key);
+      let context = await parseContext(req, key);
       const deleted = req.method === 'DELETE';
       const value = deleted ? Buffer.alloc(0) : await readBody(req, valueBytesMax);
       if (deleted && context === undefined) {

@@ -9,6 +9,7 @@ import type { ClusterState, MemberRecord, MemberState, PartitionRecord } from '.
 import { partitionsMax } from '../core/partitioner.js';
 import { digestBytes } from '../core/merkle.js';
 import { idBytesMax, isValidNodeId } from '../core/ids.js';
+import { type ContextKeyring, packKeyring, parseKeyring } from '../core/context.js';
 import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec } from '../core/faults.js';
 
 export interface MemberInfo {
@@ -41,7 +42,8 @@ function packKeyVersions(i: KeyVersions): unknown[] {
 }
 
 export type Request =
-  | { readonly t: 'gossip'; readonly state: ClusterState }
+  /** Cluster state, and the context keys (they travel only on this authenticated channel). */
+  | { readonly t: 'gossip'; readonly state: ClusterState; readonly keys: ContextKeyring | undefined }
   | { readonly t: 'read'; readonly key: Uint8Array; readonly hintFor: string | undefined }
   | { readonly t: 'write'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[]; readonly hintFor: string | undefined }
   | { readonly t: 'writeMany'; readonly items: readonly KeyVersions[] }
@@ -108,7 +110,7 @@ export function parseState(raw: unknown): ClusterState | undefined {
 export function encodeRequest(r: Request): unknown[] {
   switch (r.t) {
     case 'gossip':
-      return ['gossip', packState(r.state)];
+      return ['gossip', packState(r.state), r.keys ? packKeyring(r.keys) : null];
     case 'read':
       return ['read', r.key, r.hintFor ?? null];
     case 'write':
@@ -250,7 +252,9 @@ export function parseRequest(raw: unknown): Parsed<Request> {
     case 'gossip': {
       const state = parseState(raw[1]);
       if (!state) return bad('gossip: malformed cluster state');
-      return { ok: true, value: { t: 'gossip', state } };
+      const keys = optionalKeyring(raw[2]);
+      if (!keys.ok) return bad('gossip: malformed context keys');
+      return { ok: true, value: { t: 'gossip', state, keys: keys.value } };
     }
     case 'read': {
       if (!isKey(raw[1])) return bad('read: bad key');
@@ -366,14 +370,23 @@ export function parseCoordinateReply(raw: unknown): Parsed<CoordinateReply> {
   return { ok: true, value: { status: raw[1] as number, clock, error, message, dot } };
 }
 
-export function encodeGossipReply(state: ClusterState): unknown[] {
-  return ['gossip', packState(state)];
+export function encodeGossipReply(state: ClusterState, keys: ContextKeyring | undefined): unknown[] {
+  return ['gossip', packState(state), keys ? packKeyring(keys) : null];
 }
 
-export function parseGossipReply(raw: unknown): Parsed<ClusterState> {
+function optionalKeyring(raw: unknown): { ok: true; value: ContextKeyring | undefined } | { ok: false } {
+  if (raw === null || raw === undefined) return { ok: true, value: undefined };
+  const keys = parseKeyring(raw);
+  return keys ? { ok: true, value: keys } : { ok: false };
+}
+
+export function parseGossipReply(raw: unknown): Parsed<{ state: ClusterState; keys: ContextKeyring | undefined }> {
   if (!Array.isArray(raw) || raw[0] !== 'gossip') return bad('gossip reply: malformed');
   const s = parseState(raw[1]);
-  return s ? { ok: true, value: s } : bad('gossip reply: malformed state');
+  if (!s) return bad('gossip reply: malformed state');
+  const keys = optionalKeyring(raw[2]);
+  if (!keys.ok) return bad('gossip reply: malformed context keys');
+  return { ok: true, value: { state: s, keys: keys.value } };
 }
 
 export function encodeFoldReply(items: readonly KeyVersions[], done: boolean): unknown[] {

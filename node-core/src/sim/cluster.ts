@@ -194,6 +194,10 @@ export class SimCluster {
       httpAddress: n.http,
       seedLookup: (seed) => this.seedLookup(id, n.incarnation, seed),
       onLeft: () => this.retire(id),
+      randomBytes: (len) => {
+        const rng = this.rng.fork(`${id}#${n.incarnation}/keys`);
+        return Uint8Array.from({ length: len }, () => rng.int(256));
+      },
     });
     n.running = { node, transport, store };
     this.scheduler.note(`start ${id}#${n.incarnation}`);

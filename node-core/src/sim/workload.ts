@@ -9,11 +9,10 @@
 // - delete: a get, then a tombstone with its context (the API's DELETE without a context).
 // Values are unique per write ("c3-w17"); a tombstone names its write in its content type.
 
-import { decodeContext, encodeContext } from '../core/context.js';
+import { encodeContext } from '../core/context.js';
 import { sleep } from '../core/env.js';
 import type { Payload } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
-import { contextSecret } from '../node.js';
 import type { SimCluster } from './cluster.js';
 import { simEnv } from './env.js';
 import { type Basis, type History, type ReadOp, type WriteOp, seen, tombstoneTypePrefix } from './history.js';
@@ -32,8 +31,6 @@ export interface WorkloadOptions {
   readonly clientTimeoutMs: number;
 }
 
-/** Contexts are sealed as the API seals them for a cluster without a token. */
-export const simContextSecret = contextSecret(undefined);
 
 export type OpKind = 'get' | 'put' | 'blind' | 'rmw' | 'delete';
 
@@ -167,7 +164,11 @@ export class Client extends WorkloadClient {
     }
     const keyBytes = Buffer.from(key);
     this.history.traceKey(key, `${this.now} ${this.id} get#${op.op} ${key} at ${node} r=${r}`, true);
-    const res = await this.cluster.call(node, `${this.id} get#${op.op} ${key}`, (g) => g.coordinator.get(keyBytes, r, this.opts.requestTimeoutMs), this.opts.clientTimeoutMs);
+    const res = await this.cluster.call(node, `${this.id} get#${op.op} ${key}`, async (g) => {
+      // Sealed by the node that answered, as the HTTP API seals it.
+      const got = await g.coordinator.get(keyBytes, r, this.opts.requestTimeoutMs);
+      return 'versions' in got && got.context ? { ...got, token: encodeContext(got.context, keyBytes, g.contextKeys()) } : { ...got, token: undefined };
+    }, this.opts.clientTimeoutMs);
     op.completedAt = this.now;
     if (!res.ok) {
       op.outcome = res.error === 'refused' ? 'fail' : res.error === 'timeout' ? 'unknown' : 'fail';
@@ -176,7 +177,7 @@ export class Client extends WorkloadClient {
       op.outcome = 'ok';
       op.status = res.value.status;
       op.versions = res.value.versions.map(seen);
-      op.context = res.value.context ? encodeContext(res.value.context, keyBytes, simContextSecret) : undefined;
+      op.context = res.value.token;
       if (res.value.context) op.covers = this.covered?.(key, res.value.context);
       if (!final) this.known.set(key, { token: op.context, basis: { kind: 'read', op: op.op, dots: op.versions.map((v) => v.dot) } });
     } else {
@@ -197,25 +198,28 @@ export class Client extends WorkloadClient {
     const op: WriteOp = { kind, op: this.history.newOpId(), writeId, client: this.id, key, node, w, invokedAt: this.now, basis, context: token };
     this.history.add(op);
     const keyBytes = Buffer.from(key);
-    let context: VClock = emptyClock;
-    if (token !== undefined) {
-      const decoded = decodeContext(token, keyBytes, simContextSecret);
-      if (!decoded.ok) {
-        // The API would answer 400: a context it handed out must always decode.
-        op.completedAt = this.now;
-        op.outcome = 'fail';
-        op.error = `context refused: ${decoded.reason}`;
-        return op;
-      }
-      context = decoded.clock;
-    }
     const payload: Payload =
       kind === 'put'
         ? { deleted: false, value: Buffer.from(writeId), contentType: 'text/plain' }
         : { deleted: true, value: Buffer.alloc(0), contentType: `${tombstoneTypePrefix}${writeId}` };
     const from = basis.kind === 'read' ? ` ctx=get#${basis.op}` : basis.kind === 'put' ? ` ctx=${basis.writeId}` : ' blind';
     this.history.traceKey(key, `${this.now} ${this.id} ${kind} ${writeId} ${key} at ${node} w=${w}${from}`, true);
-    const res = await this.cluster.call(node, `${writeId} ${kind} ${key}`, (g) => g.coordinator.put({ key: keyBytes, payload, context, w, timeoutMs: this.opts.requestTimeoutMs }), this.opts.clientTimeoutMs);
+    const res = await this.cluster.call(node, `${writeId} ${kind} ${key}`, async (g) => {
+        // The node that takes the write checks the context, as the HTTP API does.
+        let context: VClock = emptyClock;
+        if (token !== undefined) {
+          const decoded = await g.checkContext(token, keyBytes);
+          // Not yet in touch with the cluster: the API answers 503 (retry), not 400.
+          if (!decoded.ok && 'notJoined' in decoded) return { status: 503 as const, error: 'unavailable', message: decoded.reason };
+          // The API would answer 400: a context the cluster handed out must always decode.
+          if (!decoded.ok) return { status: 400 as const, error: 'bad_context', message: `context refused: ${decoded.reason}` };
+          context = decoded.clock;
+        }
+        const out = await g.coordinator.put({ key: keyBytes, payload, context, w, timeoutMs: this.opts.requestTimeoutMs });
+        return out.status === 204 ? { ...out, token: encodeContext(out.clock, keyBytes, g.contextKeys()) } : out;
+      },
+      this.opts.clientTimeoutMs,
+    );
     op.completedAt = this.now;
     if (!res.ok) {
       op.outcome = res.error === 'timeout' ? 'unknown' : 'fail';
@@ -223,7 +227,7 @@ export class Client extends WorkloadClient {
     } else if (res.value.status === 204) {
       op.outcome = 'ok';
       op.status = 204;
-      op.returned = encodeContext(res.value.clock, keyBytes, simContextSecret);
+      op.returned = res.value.token;
       op.covers = this.covered?.(key, res.value.clock);
       this.known.set(key, { token: op.returned, basis: { kind: 'put', writeId } });
     } else {

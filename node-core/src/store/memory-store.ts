@@ -5,7 +5,8 @@
 
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, dataSpace, makeActorId } from './store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from './store.js';
+import { clockProblem, encodeStored } from '../core/codec.js';
 
 interface Row {
   readonly key: Buffer;
@@ -50,6 +51,13 @@ export class MemoryStore implements Store {
     const k = hex(key);
     const cur = t.get(k)?.versions ?? [];
     const { versions, result, reaped } = f(cur, { actorFor: (p) => this.actorFor(p), reaped: () => (space.kind === 'data' ? this.reaped.get(k)?.clock : undefined) });
+    // The same invariant at the disk as SqliteStore: nothing is kept that could not be read back.
+    if (versions !== undefined && versions.length > 0) {
+      const encoded = encodeStored(versions);
+      if (!encoded.ok) throw new UnstorableError(encoded.reason);
+    }
+    const reapedProblem = reaped ? clockProblem(reaped) : undefined;
+    if (reapedProblem) throw new UnstorableError(`reaped clock: ${reapedProblem}`);
     if (versions !== undefined) {
       if (reaped && space.kind === 'data') this.reaped.set(k, { clock: reaped, at: this.now() });
       if (versions.length === 0) t.delete(k);

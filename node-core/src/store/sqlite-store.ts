@@ -16,10 +16,10 @@ import Database from 'better-sqlite3';
 import { pack, unpack } from 'msgpackr';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { packClock, packVersions, parseClock, parseVersions } from '../core/codec.js';
+import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, dataSpace, makeActorId } from './store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from './store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
@@ -244,6 +244,21 @@ export class SqliteStore implements Store {
             outcomes.push({ ok: false, error });
             continue;
           }
+          // The invariant at the disk: nothing is committed that parseVersions could not read back.
+          let data: Buffer | undefined;
+          if (out.versions !== undefined && out.versions.length > 0) {
+            const encoded = encodeStored(out.versions);
+            if (!encoded.ok) {
+              outcomes.push({ ok: false, error: new UnstorableError(encoded.reason) });
+              continue;
+            }
+            data = encoded.value;
+          }
+          const reapedProblem = out.reaped ? clockProblem(out.reaped) : undefined;
+          if (reapedProblem) {
+            outcomes.push({ ok: false, error: new UnstorableError(`reaped clock: ${reapedProblem}`) });
+            continue;
+          }
           if (out.versions !== undefined && op.space.kind === 'hint') {
             const target = op.space.target;
             if (out.versions.length === 0) {
@@ -252,7 +267,7 @@ export class SqliteStore implements Store {
                 hintDelta.set(target, (hintDelta.get(target) ?? 0) - 1);
               }
             } else {
-              this.stmts.putHint.run(target, op.key, op.partition, pack(packVersions(out.versions)));
+              this.stmts.putHint.run(target, op.key, op.partition, data!);
               if (cur.length === 0) hintDelta.set(target, (hintDelta.get(target) ?? 0) + 1);
             }
           } else if (out.versions !== undefined) {
@@ -269,10 +284,9 @@ export class SqliteStore implements Store {
                 byteDelta -= oldBytes;
               }
             } else {
-              const data = pack(packVersions(out.versions));
-              this.stmts.put.run(op.key, op.partition, data, data.byteLength);
+              this.stmts.put.run(op.key, op.partition, data!, data!.byteLength);
               if (cur.length === 0) keyDelta++;
-              byteDelta += data.byteLength - oldBytes;
+              byteDelta += data!.byteLength - oldBytes;
             }
           }
           outcomes.push({ ok: true, value: out.result });

@@ -83,6 +83,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * An update refused because its result could not be read back (a counter at the edge of the
+ * safe integers, a clock too wide, a row too large): nothing was written for that key. The
+ * coordinator answers it with 400 or 413; it never becomes a row a restart cannot parse.
+ */
+export class UnstorableError extends Error {
+  readonly code = 'unstorable';
+}
+
 /** Actor ids: node id plus a base-36 time stamp unique to this store's life (see actorFor). */
 export function makeActorId(nodeId: string, uniqueMs: number): ActorId {
   return `${nodeId}.${uniqueMs.toString(36)}`;
