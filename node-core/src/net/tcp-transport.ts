@@ -12,6 +12,7 @@ import net from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { type RequestHandler, type Transport, TransportError, noReplyCode } from './transport.js';
+import { msgpackProblem } from './msgpack-guard.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -34,7 +35,22 @@ export const replyBufferBytesMax = 16 * 1024 * 1024;
 export const reconnectBackoffMinMs = 50;
 export const reconnectBackoffMaxMs = 5000;
 export const connectTimeoutMs = 2000;
-const helloTimeoutMs = 5000;
+/** A connection that has not sent a valid hello by then is closed. */
+export const helloTimeoutMs = 2000;
+/** The largest frame read from a connection before its hello: a hello is a few hundred bytes. */
+export const helloFrameBytesMax = 1024;
+/** Connections not yet authenticated, at most; a new one past this closes the oldest. */
+export const preAuthConnectionsMax = 64;
+/**
+ * Bytes of inbound frames this node holds at once over all connections: frames being received
+ * (reserved in full once their header announces them), requests queued and being served.
+ * A connection whose next frame does not fit waits, unread (TCP pushes back on the sender).
+ */
+export const inboundBytesMax = 256 * 1024 * 1024;
+/** Bytes one connection may hold of that budget: one peer cannot take all of it. */
+export const inboundBytesPerConnectionMax = 96 * 1024 * 1024;
+/** A frame must arrive in full this long after its header, or its connection is dropped (slow senders hold budget). */
+export const frameReceiveTimeoutMs = 30_000;
 
 export interface TcpTransportOptions {
   readonly host: string;
@@ -54,6 +70,23 @@ export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
+  constructor(private maxBytes = frameBytesMax) {}
+
+  /** Raises (or lowers) the largest frame accepted from now on: a hello is small, later frames are not. */
+  setLimit(maxBytes: number): void {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held, of frames not yet returned. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** The length of the frame being received, once its header is in; undefined between frames. */
+  announced(): number | undefined {
+    return this.buffered >= 4 ? this.peekLength() : undefined;
+  }
+
   private peekLength(): number {
     const head = Buffer.alloc(4);
     let got = 0;
@@ -72,7 +105,7 @@ export class FrameReader {
     const frames: Buffer[] = [];
     while (this.buffered >= 4) {
       const len = this.peekLength();
-      if (len === 0 || len > frameBytesMax) throw new TransportError('too_large', `frame of ${len} bytes (limit ${frameBytesMax})`);
+      if (len === 0 || len > this.maxBytes) throw new TransportError('too_large', `frame of ${len} bytes (limit ${this.maxBytes})`);
       if (this.buffered < 4 + len) break;
       const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
       frames.push(all.subarray(4, 4 + len));
@@ -85,23 +118,29 @@ export class FrameReader {
 }
 
 export function encodeFrame(payload: unknown): Buffer {
+  const [head, body] = encodeFrameParts(payload);
+  return Buffer.concat([head, body]);
+}
+
+/** A frame as its 4-byte header and its body, to be written one after the other (no copy). */
+export function encodeFrameParts(payload: unknown): [Buffer, Buffer] {
   const body = packr.pack(payload);
   if (body.byteLength > frameBytesMax) throw new TransportError('too_large', `message of ${body.byteLength} bytes exceeds ${frameBytesMax}`);
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.byteLength);
-  return Buffer.concat([head, body]);
+  return [head, body];
 }
 
 /**
  * Writes a frame, coalescing every frame written in the same tick into one syscall: a
  * coordinator fans a request out to N-1 peers and answers many requests per turn.
  */
-function writeCoalesced(socket: net.Socket, frame: Buffer): void {
+function writeCoalesced(socket: net.Socket, ...parts: Buffer[]): void {
   if (socket.writableCorked === 0) {
     socket.cork();
     process.nextTick(() => socket.uncork());
   }
-  socket.write(frame);
+  for (const p of parts) socket.write(p);
 }
 
 /** Inbound internode connections served at once; more are refused by the kernel backlog. */
@@ -215,6 +254,8 @@ class Connection {
   private onFrame(frame: Buffer, socket: net.Socket): void {
     let msg: unknown;
     try {
+      const problem = msgpackProblem(frame);
+      if (problem) throw new Error(problem);
       msg = packr.unpack(frame);
     } catch {
       socket.destroy(new Error('undecodable frame'));
@@ -262,6 +303,8 @@ export class TcpTransport implements Transport {
     this.random = opts.random ?? Math.random;
     this.server = net.createServer((s) => this.serve(s));
     this.server.maxConnections = inboundConnectionsMax;
+    this.sweepTimer = setInterval(() => this.sweep(), 250);
+    this.sweepTimer.unref();
   }
 
   static async listen(opts: TcpTransportOptions): Promise<TcpTransport> {
@@ -292,20 +335,98 @@ export class TcpTransport implements Transport {
     return c.request(body, timeoutMs);
   }
 
+  /** Inbound bytes held over all connections (see inboundBytesMax). */
+  private inboundHeld = 0;
+  /** Connections waiting for budget to read their next frame, oldest first. */
+  private starved: (() => void)[] = [];
+  /** Connections that have not authenticated yet, in order of arrival, with when they came. */
+  private readonly preAuth = new Map<net.Socket, number>();
+  /** When each connection's frame in progress was announced (for frameReceiveTimeoutMs). */
+  private readonly receiving = new Map<net.Socket, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  /** Bytes of the inbound budget in use. */
+  get inboundBytesHeld(): number {
+    return this.inboundHeld;
+  }
+
+  private release(bytes: number): void {
+    this.inboundHeld -= bytes;
+    if (bytes <= 0 || this.starved.length === 0) return;
+    // Wake every waiter once, oldest first; those that still do not fit queue up again.
+    const waiting = this.starved;
+    this.starved = [];
+    for (const wake of waiting) wake();
+  }
+
+  /** Once a second: strangers past their hello deadline and frames past theirs are dropped. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [socket, since] of this.preAuth) if (now - since > helloTimeoutMs) socket.destroy();
+    for (const [socket, since] of this.receiving) if (now - since > frameReceiveTimeoutMs) socket.destroy();
+  }
+
   private serve(socket: net.Socket): void {
     this.inbound.add(socket);
     socket.setNoDelay(true);
-    const reader = new FrameReader();
+    // Before its hello a connection is a stranger: few, small and short-lived.
+    if (this.preAuth.size >= preAuthConnectionsMax) {
+      const [oldest] = this.preAuth.keys();
+      if (oldest) {
+        this.preAuth.delete(oldest);
+        oldest.destroy();
+      }
+    }
+    this.preAuth.set(socket, Date.now());
+    const reader = new FrameReader(helloFrameBytesMax);
     let peer: string | undefined;
     let serving = 0;
+    /** Budget this connection holds: its frame in progress (reserved in full), queued and served requests. */
+    let held = 0;
+    let reservedForFrame = 0;
+    let waiting: (() => void) | undefined;
+    const queue: { id: number; body: unknown; bytes: number }[] = [];
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const drop = (why: string) => {
       this.opts.log?.('warn', 'internode connection dropped', { remote, peer, why });
       socket.destroy();
     };
-    const helloTimer = setTimeout(() => {
-      if (!peer) drop('no hello within timeout');
-    }, helloTimeoutMs);
+    const take = (bytes: number) => {
+      held += bytes;
+      this.inboundHeld += bytes;
+    };
+    const give = (bytes: number) => {
+      held -= bytes;
+      this.release(bytes);
+    };
+    const readable = () => waiting === undefined && queue.length <= queuedPerConnectionMax;
+    // Replies that found the socket's buffer full wait here unencoded (one copy, not two) and
+    // go out as it drains; while any wait, nothing new is served. So a peer that stops reading
+    // holds at most replyBufferBytesMax in the socket plus the replies already being made.
+    const outbox: unknown[][] = [];
+    const send = (frame: unknown[]) => {
+      if (outbox.length > 0 || socket.writableLength >= replyBufferBytesMax) outbox.push(frame);
+      else this.reply(socket, frame);
+    };
+    /** Reserves the frame whose header is in; if it does not fit, stops reading until `release` wakes us. */
+    const reserve = (): void => {
+      const announced = reader.announced();
+      if (announced === undefined || reservedForFrame > 0 || socket.destroyed) return;
+      if (this.inboundHeld + announced <= inboundBytesMax && held + announced <= inboundBytesPerConnectionMax) {
+        reservedForFrame = announced;
+        take(announced);
+        this.receiving.set(socket, Date.now());
+        return;
+      }
+      // One frame is at most frameBytesMax, below both budgets: it fits once others finish.
+      socket.pause();
+      waiting = () => {
+        waiting = undefined;
+        reserve();
+        if (readable() && socket.isPaused()) socket.resume();
+      };
+      this.starved.push(waiting);
+    };
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
@@ -316,18 +437,29 @@ export class TcpTransport implements Transport {
       }
       for (const frame of frames) {
         if (socket.destroyed) return;
+        // The frame's reservation now belongs to the request it carries (a frame whose header
+        // and body came in one chunk was never reserved: count it now).
+        const bytes = reservedForFrame > 0 ? reservedForFrame : frame.byteLength + 4;
+        if (reservedForFrame === 0) take(bytes);
+        reservedForFrame = 0;
+        this.receiving.delete(socket);
         let msg: unknown;
         try {
+          const problem = msgpackProblem(frame);
+          if (problem) throw new Error(problem);
           msg = packr.unpack(frame);
-        } catch {
-          drop('undecodable frame');
+        } catch (e) {
+          give(bytes);
+          drop(`undecodable frame: ${(e as Error).message}`);
           return;
         }
         if (!Array.isArray(msg)) {
+          give(bytes);
           drop('frame is not an array');
           return;
         }
         if (peer === undefined) {
+          give(bytes);
           if (msg[0] !== frameHello || msg[1] !== protocolVersion || typeof msg[2] !== 'string' || msg[2].length > 256) {
             drop('first frame is not a valid hello');
             return;
@@ -337,66 +469,80 @@ export class TcpTransport implements Transport {
             return;
           }
           peer = msg[2];
-          clearTimeout(helloTimer);
+          this.preAuth.delete(socket);
+          reader.setLimit(frameBytesMax);
           continue;
         }
         if (msg[0] !== frameRequest || typeof msg[1] !== 'number') {
+          give(bytes);
           drop('unexpected frame');
           return;
         }
-        queue.push({ id: msg[1], body: msg[2] });
+        queue.push({ id: msg[1], body: msg[2], bytes });
       }
-      if (queue.length > queuedPerConnectionMax) socket.pause();
+      reserve();
+      if (!readable()) socket.pause();
       pump();
     });
     // Requests are served in order, a bounded number at a time, and only while the peer is
     // reading our replies: a peer that stops reading stops being served, not our memory.
-    const queue: { id: number; body: unknown }[] = [];
     const pump = () => {
-      while (queue.length > 0 && serving < servingPerConnectionMax && socket.writableLength < replyBufferBytesMax && !socket.destroyed) {
-        const { id, body } = queue.shift()!;
+      while (outbox.length > 0 && socket.writableLength < replyBufferBytesMax && !socket.destroyed) this.reply(socket, outbox.shift()!);
+      while (queue.length > 0 && outbox.length === 0 && serving < servingPerConnectionMax && socket.writableLength < replyBufferBytesMax && !socket.destroyed) {
+        const { id, body, bytes } = queue.shift()!;
         serving++;
         const from = peer!;
+        const done = () => {
+          serving--;
+          give(bytes);
+          pump();
+        };
         this.handler(body, from).then(
           (reply) => {
-            serving--;
-            this.reply(socket, [frameReply, id, reply]);
-            pump();
+            send([frameReply, id, reply]);
+            done();
           },
           (err: unknown) => {
-            serving--;
             const e = err as { code?: unknown; message?: unknown };
-            if (e.code === noReplyCode) {
-              pump();
-              return;
-            }
-            this.reply(socket, [frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
-            pump();
+            if (e.code !== noReplyCode) send([frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
+            done();
           },
         );
       }
-      if (queue.length <= queuedPerConnectionMax && socket.isPaused()) socket.resume();
+      if (readable() && socket.isPaused() && !socket.destroyed) socket.resume();
     };
     socket.on('drain', pump);
     socket.on('error', () => {});
     socket.on('close', () => {
-      clearTimeout(helloTimer);
+      this.preAuth.delete(socket);
+      this.receiving.delete(socket);
       this.inbound.delete(socket);
+      if (waiting) this.starved = this.starved.filter((w) => w !== waiting);
+      waiting = undefined;
+      // What this connection held: its partial frame and requests never served. Requests
+      // being served give theirs back when they finish.
+      const unserved = queue.reduce((n, q) => n + q.bytes, 0);
+      queue.length = 0;
+      outbox.length = 0;
+      const rest = reservedForFrame + unserved;
+      reservedForFrame = 0;
+      give(rest);
     });
   }
 
   private reply(socket: net.Socket, frame: unknown[]): void {
     if (socket.destroyed) return;
-    let buf: Buffer;
+    let parts: [Buffer, Buffer];
     try {
-      buf = encodeFrame(frame);
+      parts = encodeFrameParts(frame);
     } catch (e) {
-      buf = encodeFrame([frameFailure, frame[1], 'too_large', (e as Error).message]);
+      parts = encodeFrameParts([frameFailure, frame[1], 'too_large', (e as Error).message]);
     }
-    writeCoalesced(socket, buf);
+    writeCoalesced(socket, ...parts);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
     for (const c of this.connections.values()) c.close();
     for (const s of this.inbound) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

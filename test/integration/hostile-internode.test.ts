@@ -1,0 +1,415 @@
+// Bounded before authenticated (STYLE 9: a limit on everything). Whoever can reach a node's
+// internode port, token or not, may spend only a small, fixed share of the node's memory, and
+// only for a few seconds: until a connection has presented the cluster token, the node owes
+// it nothing. Found: a frame header announcing 63 MiB (under the 64 MiB frame limit), sent
+// before any hello, made the node buffer that frame for every such connection; 1,000 of them
+// grew it by more than 1 GB.
+//
+// One attack of 1,000 connections mixing six kinds of pre-authentication abuse, at most
+// `openAtOnceMax` open at a time (so this process stays inside its file-descriptor limit),
+// checks four things about the attacked node: its resident memory (VmRSS, sampled every
+// 100 ms during the attack and for 3 s after) stays within 64 MiB of where it started; it
+// stays alive; it closes every hostile connection itself, none later than a few seconds after
+// it opened; and it keeps serving (PUT w=3 and GET r=3 through it, during and after, which
+// needs its authenticated peer connections, and a fresh peer that presents the token gets
+// its request answered).
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { Packr } from 'msgpackr';
+import { type HttpResponse, TestCluster, sleep, uniqueKey } from '../helpers/cluster.js';
+
+const hostileConnections = 1000;
+/** Hostile sockets open at once: a new one starts when one closes. */
+const openAtOnceMax = 250;
+/** What kinds (a) and (c) announce: under the 64 MiB frame limit, so only a pre-auth bound stops it. */
+const bigFrameBytes = 63 * 1024 * 1024;
+const floodChunkBytes = 64 * 1024;
+/** How long kinds (a) and (c) keep writing (as fast as the socket takes it; never past a full buffer). */
+const floodMs = 1000;
+/** The length kind (b) announces: a plausible hello. */
+const trickleFrameBytes = 64;
+const trickleIntervalMs = 100;
+const garbageBytes = 4096;
+/** The longest a connection that never authenticated may stay open before the node closes it. */
+const preAuthLifetimeMaxMs = 8000;
+/** Past this we close a hostile socket ourselves, and it counts as one the node kept open. */
+const holdMaxMs = preAuthLifetimeMaxMs + 2000;
+/** Every hostile connection must be refused or started within this (the attack is not stuck). */
+const attackMaxMs = 30_000;
+const rssSampleMs = 100;
+const afterAttackSampleMs = 3000;
+const rssGrowthMaxBytes = 64 * 1024 * 1024;
+/** Past this growth the attack is called off, to spare the machine; the test then fails on memory. */
+const rssAbortGrowthBytes = 3 * 1024 * 1024 * 1024;
+const warmUpRounds = 30;
+const warmUpValueBytes = 64 * 1024;
+const probeTimeoutMs = 5000;
+const probeIntervalMs = 250;
+const peerReplyWaitMs = 3000;
+/** How long after the attack the authenticated-peer check may keep retrying. */
+const peerRetryAfterAttackMs = 5000;
+const serveRetryMs = 10_000;
+const mib = 1024 * 1024;
+
+const cluster = new TestCluster({ nodes: 3 });
+const target = 'n1';
+before(() => cluster.start());
+
+/** Every socket this file opened and not yet seen closed, with how to close it as ours. */
+const openSockets = new Map<net.Socket, () => void>();
+const timers = new Set<NodeJS.Timeout>();
+after(async () => {
+  for (const abort of [...openSockets.values()]) abort();
+  for (const t of timers) clearInterval(t);
+  await cluster.stop();
+});
+
+// --- the internode wire format (tcp-transport.ts): [u32 big-endian length][msgpack array] ---
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+const frameHead = (length: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(length);
+  return b;
+};
+const packed = (v: unknown): Buffer => {
+  const body = packr.pack(v);
+  return Buffer.concat([frameHead(body.byteLength), body]);
+};
+/** [hello, protocol version 1, node id, token]. */
+const hello = (nodeId: string, token: string | null): Buffer => packed([0, 1, nodeId, token]);
+
+function hostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+// --- memory ---------------------------------------------------------------------------
+
+/** The resident set of a process in bytes, or undefined once it is gone. */
+function rssBytes(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+class RssSampler {
+  max = 0;
+  maxAtMs = 0;
+  last = 0;
+  samples = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly pid: number,
+    private readonly onSample: (rss: number) => void,
+  ) {
+    this.take();
+    this.timer = setInterval(() => this.take(), rssSampleMs);
+    timers.add(this.timer);
+  }
+
+  private take(): void {
+    const rss = rssBytes(this.pid);
+    if (rss === undefined) return;
+    this.samples++;
+    this.last = rss;
+    if (rss > this.max) {
+      this.max = rss;
+      this.maxAtMs = Date.now() - this.started;
+    }
+    this.onSample(rss);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    timers.delete(this.timer);
+    this.take();
+  }
+}
+
+// --- hostile connections ----------------------------------------------------------------
+
+interface Outcome {
+  readonly kind: string;
+  readonly connected: boolean;
+  /** The node closed it (or reset it), not us. */
+  readonly closedByNode: boolean;
+  /** From connect (or from the attempt, when it never connected) to close. */
+  readonly lifetimeMs: number;
+  readonly bytesSent: number;
+  readonly error: string | undefined;
+}
+
+const floodChunk = Buffer.alloc(floodChunkBytes, 0x41);
+
+/** Resolves on 'drain', on close, or at `untilMs`, whichever comes first. */
+function drainedOrClosed(socket: net.Socket, untilMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    const t = setTimeout(done, Math.max(0, untilMs - Date.now()));
+    socket.once('drain', done);
+    socket.once('close', done);
+  });
+}
+
+/** `first`, then as many 64 KiB chunks as the socket accepts for `floodMs`; never writes into a full buffer. */
+async function flood(socket: net.Socket, first: Buffer): Promise<void> {
+  const until = Date.now() + floodMs;
+  if (!socket.write(first)) await drainedOrClosed(socket, until);
+  while (Date.now() < until && !socket.destroyed) {
+    if (socket.write(floodChunk)) await new Promise<void>((r) => setImmediate(r));
+    else await drainedOrClosed(socket, until);
+  }
+}
+
+function trickle(socket: net.Socket): void {
+  socket.write(frameHead(trickleFrameBytes));
+  const timer = setInterval(() => {
+    if (socket.destroyed) return;
+    socket.write(randomBytes(1));
+  }, trickleIntervalMs);
+  timers.add(timer);
+  socket.once('close', () => {
+    clearInterval(timer);
+    timers.delete(timer);
+  });
+}
+
+const kinds: readonly { readonly name: string; readonly run: (socket: net.Socket) => unknown }[] = [
+  { name: '(a) a 63 MiB frame header, then 1 s of bytes', run: (s) => flood(s, frameHead(bigFrameBytes)) },
+  { name: '(b) a 4-byte header, then 1 byte every 100 ms', run: (s) => trickle(s) },
+  { name: '(c) a hello with a wrong token, then a 63 MiB frame', run: (s) => flood(s, Buffer.concat([hello('hostile-c', 'not-the-token'), frameHead(bigFrameBytes)])) },
+  // A token of the right length, so the comparison itself runs, then bytes that are no frame.
+  { name: '(d) a well-formed hello with a wrong token, then garbage', run: (s) => s.write(Buffer.concat([hello('hostile-d', randomBytes(16).toString('hex')), randomBytes(garbageBytes)])) },
+  { name: '(e) random garbage', run: (s) => s.write(randomBytes(garbageBytes)) },
+  { name: '(f) connect and send nothing', run: () => undefined },
+];
+
+let connectedSoFar = 0;
+
+function hostile(address: string, kind: (typeof kinds)[number]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let connectedAt: number | undefined;
+    let closedByUs = false;
+    let error: string | undefined;
+    const socket = net.connect(hostPort(address));
+    const closeAsOurs = () => {
+      closedByUs = true;
+      socket.destroy();
+    };
+    openSockets.set(socket, closeAsOurs);
+    const hold = setTimeout(closeAsOurs, holdMaxMs);
+    socket.on('data', () => {}); // read whatever the node says; it should say nothing
+    socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    socket.once('connect', () => {
+      connectedAt = Date.now();
+      connectedSoFar++;
+      void kind.run(socket);
+    });
+    socket.once('close', () => {
+      clearTimeout(hold);
+      openSockets.delete(socket);
+      resolve({ kind: kind.name, connected: connectedAt !== undefined, closedByNode: !closedByUs, lifetimeMs: Date.now() - (connectedAt ?? started), bytesSent: socket.bytesWritten, error });
+    });
+  });
+}
+
+/** All hostile connections, at most `openAtOnceMax` open at once, in kind order round-robin. */
+async function attack(address: string, stopped: () => boolean): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < hostileConnections && !stopped()) {
+      const i = next++;
+      outcomes.push(await hostile(address, kinds[i % kinds.length]!));
+    }
+  };
+  await Promise.all(Array.from({ length: openAtOnceMax }, lane));
+  return outcomes;
+}
+
+/**
+ * A fresh peer that presents the cluster token and sends one request: undefined once the node
+ * answered it (a reply or a failure frame; the request bodies are internal), else why not.
+ */
+function authenticatedPeerAnswers(address: string, key: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect(hostPort(address));
+    let received = Buffer.alloc(0);
+    let outcome: string | undefined;
+    const finish = (why: string | undefined) => {
+      outcome ??= why;
+      socket.destroy();
+    };
+    openSockets.set(socket, () => finish('closed by the test'));
+    const timer = setTimeout(() => finish(`no answer within ${peerReplyWaitMs} ms`), peerReplyWaitMs);
+    socket.once('connect', () => socket.write(Buffer.concat([hello('token-holder', cluster.token), packed([1, 1, ['read', Buffer.from(key)]])])));
+    socket.on('data', (c: Buffer) => {
+      received = Buffer.concat([received, c]);
+      while (received.byteLength >= 4 && received.byteLength >= 4 + received.readUInt32BE(0)) {
+        const len = received.readUInt32BE(0);
+        let msg: unknown;
+        try {
+          msg = packr.unpack(received.subarray(4, 4 + len));
+        } catch {
+          return finish('an undecodable frame from the node');
+        }
+        received = received.subarray(4 + len);
+        if (Array.isArray(msg) && (msg[0] === 2 || msg[0] === 3) && msg[1] === 1) return finish('');
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => finish(`error ${e.code ?? e.message}`));
+    socket.once('close', () => {
+      clearTimeout(timer);
+      openSockets.delete(socket);
+      outcome ??= 'closed by the node before answering';
+      resolve(outcome === '' ? undefined : outcome);
+    });
+  });
+}
+
+// --- the cluster serving ------------------------------------------------------------------
+
+/** One PUT w=3 and GET r=3 through `node`: undefined when both worked, else what went wrong. */
+async function putGetAllReplicas(node: string, timeoutMs: number): Promise<string | undefined> {
+  const key = uniqueKey('hostile-probe');
+  const value = `written during ${key}`;
+  const describe = (what: string, res: HttpResponse) => `${what} ${res.status} ${res.body.toString('utf8').slice(0, 120)}`;
+  try {
+    const put = await cluster.put(node, key, value, { query: 'w=3', timeoutMs });
+    if (put.status !== 204) return describe('PUT w=3', put);
+    const get = await cluster.request(node, 'GET', `/kv/${key}?r=3`, { timeoutMs });
+    if (get.status !== 200) return describe('GET r=3', get);
+    if (get.body.toString('utf8') !== value) return `GET r=3 returned ${JSON.stringify(get.body.toString('utf8').slice(0, 80))}`;
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+/** PUT w=3 + GET r=3 through `node`, retried for a while: a briefly suspected peer is not the point. */
+async function servesAllReplicas(node: string): Promise<string | undefined> {
+  const deadline = Date.now() + serveRetryMs;
+  let why = await putGetAllReplicas(node, probeTimeoutMs);
+  while (why !== undefined && Date.now() < deadline) {
+    await sleep(500);
+    why = await putGetAllReplicas(node, probeTimeoutMs);
+  }
+  return why;
+}
+
+const fmtMiB = (bytes: number): string => `${(bytes / mib).toFixed(0)} MiB`;
+
+test('Bounded before authenticated: 1,000 hostile pre-auth connections to the internode port cost the node < 64 MiB, are all closed by it within seconds, and the cluster keeps serving', async (t) => {
+  const pid = cluster.pid(target);
+  if (!existsSync(`/proc/${pid}/status`)) {
+    t.skip('needs /proc to read the resident memory of the node');
+    return;
+  }
+  const address = (await cluster.status(target)).listeners.internode;
+
+  // Warm-up: the node's normal working set (connections to its peers, SQLite pages, the JIT)
+  // is in place before the baseline is taken.
+  for (let i = 0; i < warmUpRounds; i++) {
+    const key = uniqueKey('warm');
+    const put = await cluster.put(target, key, randomBytes(warmUpValueBytes), { query: 'w=3' });
+    assert.equal(put.status, 204, `warm-up PUT: ${put.status} ${put.body.toString('utf8')}`);
+    assert.equal((await cluster.get(target, key, 'r=3')).status, 200);
+  }
+  const rssStart = rssBytes(pid);
+  assert.ok(rssStart !== undefined, 'the node is running');
+
+  let aborted = false;
+  const sampler = new RssSampler(pid, (rss) => {
+    if (rss - rssStart <= rssAbortGrowthBytes || aborted) return;
+    aborted = true;
+    for (const abort of [...openSockets.values()]) abort();
+  });
+
+  const attackStarted = Date.now();
+  let attackEnded: number | undefined;
+  const attackTimer = setTimeout(() => (aborted = true), attackMaxMs);
+  const attacking = attack(address, () => aborted).finally(() => {
+    attackEnded = Date.now();
+    clearTimeout(attackTimer);
+  });
+
+  // During the attack: the cluster keeps serving through the attacked node...
+  const probes: { atMs: number; ok: boolean; why: string | undefined }[] = [];
+  const probing = (async () => {
+    while (attackEnded === undefined) {
+      const atMs = Date.now() - attackStarted;
+      const why = await putGetAllReplicas(target, probeTimeoutMs);
+      probes.push({ atMs, ok: why === undefined, why });
+      if (attackEnded === undefined) await sleep(probeIntervalMs);
+    }
+  })();
+  // ...and a fresh peer with the right token is served while the hostile ones are open.
+  const peerKey = uniqueKey('peer-read');
+  let peerAnsweredAtMs: number | undefined;
+  let peerLastFailure: string | undefined;
+  let peerAttempts = 0;
+  const peering = (async () => {
+    for (let i = 0; i < attackMaxMs / rssSampleMs && connectedSoFar < openAtOnceMax && attackEnded === undefined; i++) await sleep(rssSampleMs);
+    while (peerAnsweredAtMs === undefined && (attackEnded === undefined || Date.now() < attackEnded + peerRetryAfterAttackMs)) {
+      peerAttempts++;
+      const why = await authenticatedPeerAnswers(address, peerKey);
+      if (why === undefined) peerAnsweredAtMs = Date.now() - attackStarted;
+      else {
+        peerLastFailure = why;
+        await sleep(probeIntervalMs);
+      }
+    }
+  })();
+
+  const outcomes = await attacking;
+  const attackMs = attackEnded! - attackStarted;
+  await Promise.all([probing, peering]);
+  // Memory held on to after the sockets are gone counts too.
+  await sleep(afterAttackSampleMs);
+  sampler.stop();
+  const alive = cluster.isRunning(target);
+  const servesAfter = alive ? await servesAllReplicas(target) : 'the node is not running';
+
+  const perKind = kinds.map((k) => {
+    const of = outcomes.filter((o) => o.kind === k.name);
+    const errors = [...new Set(of.map((o) => o.error).filter((e) => e !== undefined))];
+    return `${k.name}: ${of.length} run, ${of.filter((o) => o.connected).length} connected, ${of.filter((o) => o.closedByNode).length} closed by the node, lifetime max ${Math.max(0, ...of.map((o) => o.lifetimeMs))} ms, sent ${fmtMiB(of.reduce((s, o) => s + o.bytesSent, 0))}${errors.length > 0 ? `, errors ${errors.join('/')}` : ''}`;
+  });
+  const okProbes = probes.filter((p) => p.ok);
+  const summary = [
+    `attack: ${outcomes.length} of ${hostileConnections} connections in ${attackMs} ms${aborted ? ' (called off early: memory or time guard)' : ''}`,
+    `node RSS: start ${fmtMiB(rssStart)}, max ${fmtMiB(sampler.max)} (+${fmtMiB(sampler.max - rssStart)}) at ${sampler.maxAtMs} ms, end ${fmtMiB(sampler.last)}, ${sampler.samples} samples`,
+    `probes during the attack (PUT w=3 + GET r=3): ${okProbes.length} of ${probes.length} ok${probes.length > okProbes.length ? `; failures: ${[...new Set(probes.filter((p) => !p.ok).map((p) => p.why))].slice(0, 3).join(' | ')}` : ''}`,
+    `authenticated peer: ${peerAnsweredAtMs !== undefined ? `answered at ${peerAnsweredAtMs} ms (${attackEnded !== undefined && peerAnsweredAtMs + attackStarted <= attackEnded ? 'during' : 'after'} the attack)` : `never answered`} after ${peerAttempts} attempt(s)${peerLastFailure ? `; last failure: ${peerLastFailure}` : ''}`,
+    `after the attack: node ${alive ? 'alive' : 'NOT running'}, serving: ${servesAfter ?? 'ok'}`,
+    ...perKind,
+  ].join('\n  ');
+  t.diagnostic(summary);
+
+  assert.ok(alive, `the attacked node died\n  ${summary}\n${cluster.logTail(target, 40)}`);
+  assert.ok(sampler.max - rssStart <= rssGrowthMaxBytes, `the node's RSS grew by ${fmtMiB(sampler.max - rssStart)} (limit ${fmtMiB(rssGrowthMaxBytes)})\n  ${summary}`);
+  assert.equal(outcomes.length, hostileConnections, `every hostile connection was tried\n  ${summary}`);
+  const keptOpen = outcomes.filter((o) => !o.closedByNode);
+  assert.equal(keptOpen.length, 0, `${keptOpen.length} hostile connections were still open after ${holdMaxMs} ms (we closed them)\n  ${summary}`);
+  const longest = Math.max(...outcomes.map((o) => o.lifetimeMs));
+  assert.ok(longest <= preAuthLifetimeMaxMs, `a connection that never authenticated lived ${longest} ms (limit ${preAuthLifetimeMaxMs})\n  ${summary}`);
+  assert.ok(okProbes.length > 0, `no PUT w=3 + GET r=3 through ${target} succeeded during the attack\n  ${summary}`);
+  assert.equal(servesAfter, undefined, `after the attack, PUT w=3 + GET r=3 through ${target}\n  ${summary}`);
+  assert.ok(peerAnsweredAtMs !== undefined, `a peer presenting the cluster token was never answered\n  ${summary}`);
+});
