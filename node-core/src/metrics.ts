@@ -26,10 +26,13 @@ export class NodeMetrics {
   readonly keysWithSiblings: Gauge;
   readonly siblingsResolved: Gauge;
   readonly faultsActive: Gauge<'kind'>;
+  readonly httpShed: Counter;
+  readonly storeQuarantined: Gauge;
+  readonly storeWritable: Gauge;
 
   constructor(opts: {
     defaultMetrics: boolean;
-    storeStats: () => { keys: number; bytes: number };
+    storeStats: () => { keys: number; bytes: number; quarantined: number; writable: boolean };
     memberStatuses: () => Record<string, number>;
     hintCounts: () => Map<string, number>;
     conflicts?: () => { keysWithSiblings: number; siblingsResolved: number };
@@ -90,6 +93,9 @@ export class NodeMetrics {
         for (const k of opts.faultKinds?.() ?? []) this.faultsActive.inc({ kind: k });
       },
     });
+    this.httpShed = new Counter({ name: 'gyre_http_shed_total', help: 'Client requests answered 503 overloaded because the node-wide budget of requests or body bytes in flight was full', registers });
+    this.storeQuarantined = new Gauge({ name: 'gyre_store_quarantined_rows', help: 'Stored rows that could not be read back, moved aside (anti-entropy restores the keys from their replicas)', registers, collect: () => this.storeQuarantined.set(opts.storeStats().quarantined) });
+    this.storeWritable = new Gauge({ name: 'gyre_store_writable', help: '1 while the last commit to this node\'s database succeeded, 0 after a failed one (disk full, read-only)', registers, collect: () => this.storeWritable.set(opts.storeStats().writable ? 1 : 0) });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gyre_process_' });
   }
 }

@@ -255,7 +255,12 @@ export class GyreNode {
   static async start(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void } = {}): Promise<GyreNode> {
     // Logs carry ids, counts and reasons, never values or secrets; redaction is the safety net.
     const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id }, redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'value', '*.value'], censor: '[redacted]' } });
-    const store = new SqliteStore(config.dir, { nodeId: config.id, now: () => realEnv.now(), sync: config.sync });
+    const store = new SqliteStore(config.dir, {
+      nodeId: config.id,
+      now: () => realEnv.now(),
+      sync: config.sync,
+      onQuarantine: (key, partition, space, reason) => log.error({ partition, space: space.kind === 'hint' ? `hint:${space.target}` : 'data', keyBytes: key.byteLength, reason }, 'unreadable row moved to quarantine; its key is repaired from the other replicas'),
+    });
     const shape = loadShape(store);
     let cfg = config;
     if (shape && (shape.partitions !== config.partitions || shape.n !== config.n)) {

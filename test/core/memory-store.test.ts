@@ -85,7 +85,7 @@ test('Store contract: MemoryStore.update applies updaters in call order, like a 
         assert.deepEqual(await store.read(keyBytes(k)), want);
         for (const v of want) bytes += v.value.byteLength;
       }
-      assert.deepEqual(store.stats(), { keys: model.size, bytes });
+      assert.deepEqual(store.stats(), { keys: model.size, bytes, quarantined: 0, writable: true });
     }),
     { numRuns: 300 },
   );

@@ -309,6 +309,12 @@ export class Coordinator {
       } catch (e) {
         // The store refused a version it could not read back: the request made it, not the disk.
         if ((e as { code?: unknown }).code === 'unstorable') return { status: 400, error: 'bad_version', message: `the write cannot be stored: ${(e as Error).message}` };
+        // Our own disk refuses writes (full, read-only): the others may still take it. Coordinate
+        // as a node outside the preference list does (one-shot actor), so W can be reached there.
+        if ((e as { code?: unknown }).code === 'storage') {
+          req.trace?.add('note', selfId, `local commit failed (${(e as Error).message}): coordinating for the other replicas`);
+          return this.coordinate(req, partition, placement, false);
+        }
         return unavailable(`local commit failed: ${(e as Error).message}`);
       }
     } else {

@@ -11,6 +11,7 @@ import { emptyClock, type VClock } from '../core/vclock.js';
 import { faultToJson } from '../core/faults.js';
 import { ControlServer } from '../control/server.js';
 import { runTrace } from '../control/trace-request.js';
+import { HttpBudget } from './budget.js';
 
 const faultRequestBytesMax = 64 * 1024;
 /** A traced put carries a value: a value's limit plus room for the JSON around it (base64). */
@@ -97,6 +98,29 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       if (!failed) reject(e);
     });
   });
+}
+
+/** Body bytes a request is admitted for, from its headers alone (see HttpBudget). */
+function declaredBodyBytes(req: http.IncomingMessage): number {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined) {
+    const n = Number(declared);
+    // A larger body is refused with 413 before much of it is read: reserve no more than can be taken.
+    return Number.isSafeInteger(n) && n >= 0 ? Math.min(n, traceRequestBytesMax) : 0;
+  }
+  return req.headers['transfer-encoding'] !== undefined ? valueBytesMax : 0;
+}
+
+/**
+ * Without a token, a web page the operator has open could reach the node through a DNS name
+ * it controls that resolves to 127.0.0.1 (DNS rebinding): the browser then sends that name as
+ * Host. A tokenless node listens on loopback only, so only loopback names are accepted.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 tools; browsers always send Host
+  const h = host.toLowerCase();
+  const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
 /** Bytes of a refused body we read and discard so the client sees our answer; past this we hang up. */
@@ -289,7 +313,12 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
   /** Fault injection: GET lists, POST injects one (JSON spec), DELETE heals all or one (by id). */
   async function faults(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<number> {
     const now = () => node.env.now();
-    const id = path.length > '/admin/faults/'.length ? decodeURIComponent(path.slice('/admin/faults/'.length)) : undefined;
+    let id: string | undefined;
+    try {
+      id = path.length > '/admin/faults/'.length ? decodeURIComponent(path.slice('/admin/faults/'.length)) : undefined;
+    } catch {
+      throw new HttpError(400, 'bad_fault_id', 'malformed percent-encoding in the fault id');
+    }
     if (req.method === 'GET' && id === undefined) {
       sendJson(res, 200, { version: node.faults.version, faults: node.faults.list().map((f) => faultToJson(f, now())) });
       return 200;
@@ -321,6 +350,7 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
     return 405;
   }
 
+  const budget = new HttpBudget();
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const rawUrl = req.url ?? '/';
@@ -333,12 +363,34 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
       node.metrics.requestSeconds.observe({ op }, seconds);
       if (op === 'get' || op === 'put' || op === 'delete') node.observe.recordOp(op, seconds * 1000, status);
     };
+    // Status and metrics stay answerable in a flood: that is when operators need them.
+    if (!(req.method === 'GET' && (path === '/status' || path === '/metrics'))) {
+      const admitted = budget.admit(declaredBodyBytes(req));
+      if (!admitted.ok) {
+        drainOrClose(req);
+        node.metrics.httpShed.inc();
+        sendError(res, 503, 'overloaded', admitted.message, { 'retry-after': '1' });
+        finish(503);
+        return;
+      }
+      // 'close' comes once the response is sent or the client went away, whichever is first.
+      res.once('close', admitted.release);
+    }
     const run = async (): Promise<number> => {
       if (!tokenOk(config.token, req.headers.authorization)) {
         sendError(res, 401, 'unauthorized', 'this cluster requires Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
         return 401;
       }
-      const url = new URL(rawUrl, 'http://gyre.invalid');
+      if (config.token === undefined && !isLoopbackHost(req.headers.host)) {
+        sendError(res, 403, 'forbidden_host', 'a node without a token answers only requests addressed to a loopback name (Host: localhost or 127.0.0.1); set GYRE_TOKEN to serve other names');
+        return 403;
+      }
+      let url: URL;
+      try {
+        url = new URL(rawUrl, 'http://gyre.invalid');
+      } catch {
+        throw new HttpError(400, 'bad_request', 'the request target is not a valid URL path');
+      }
       // Admin routes change the cluster: without a token a browser request (it carries an
       // Origin) could come from any web page the operator has open, so it is refused.
       if (path.startsWith('/admin/') && config.token === undefined && req.headers.origin !== undefined) {
@@ -401,6 +453,12 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
         if (e.status === 413) drainOrClose(req);
         sendError(res, e.status, e.code, e.message);
         finish(e.status);
+        return;
+      }
+      // A client that hung up mid-request is not a server error.
+      if (req.destroyed || (e as { code?: unknown }).code === 'ECONNRESET' || (e as Error).message === 'aborted') {
+        node.log.debug({ path }, 'client went away mid-request');
+        finish(499);
         return;
       }
       node.log.error({ err: String(e), path }, 'request failed');

@@ -138,7 +138,7 @@ export class MemoryStore implements Store {
   stats(): StoreStats {
     let bytes = 0;
     for (const { versions } of this.data.values()) for (const v of versions) bytes += v.value.byteLength;
-    return { keys: this.data.size, bytes };
+    return { keys: this.data.size, bytes, quarantined: 0, writable: true };
   }
 
   async close(): Promise<void> {}

@@ -28,6 +28,8 @@ export interface SqliteStoreOptions {
   readonly nodeId: string;
   readonly now: () => number;
   readonly sync?: 'normal' | 'full';
+  /** Told of each row moved to quarantine (the node logs it). */
+  readonly onQuarantine?: (key: Buffer, partition: number, space: Space, reason: string) => void;
 }
 
 interface PendingUpdate {
@@ -56,16 +58,34 @@ export class SqliteStore implements Store {
   /** Keys held per partition, kept current by commits (partitionsHeld runs twice a second). */
   private readonly partitionKeys = new Map<number, number>();
   private readonly listeners: ChangeListener[] = [];
-  private readonly stmts;
+  private readonly stmts: ReturnType<SqliteStore['open']>;
+
+  private quarantinedRows = 0;
+  private writable = true;
+  private lastError: string | undefined;
 
   constructor(
     dir: string,
     private readonly opts: SqliteStoreOptions,
   ) {
     mkdirSync(dir, { recursive: true });
-    this.db = new Database(join(dir, 'gyre.sqlite3'));
+    const file = join(dir, 'gyre.sqlite3');
+    try {
+      this.db = new Database(file);
+      this.stmts = this.open();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+        // Never replaced: it may be the only copy of writes acknowledged by this node alone (W=1).
+        throw new StoreCorruptionError(`the database ${file} is corrupted (${String(code)}); it was left as it is. Restore it from a backup, or move it away to start this node empty (anti-entropy then refills it from the other replicas).`);
+      }
+      throw e;
+    }
+  }
+
+  private open() {
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma(`synchronous = ${this.opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS kv (
@@ -86,9 +106,20 @@ export class SqliteStore implements Store {
       );
       CREATE TABLE IF NOT EXISTS reaped (key BLOB PRIMARY KEY, clock BLOB NOT NULL, at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS reaped_at ON reaped (at);
+      CREATE TABLE IF NOT EXISTS quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        space TEXT NOT NULL,
+        key BLOB NOT NULL,
+        partition INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
     `);
-    this.stmts = {
-      get: this.db.prepare<[Buffer], { data: Buffer; bytes: number }>('SELECT data, bytes FROM kv WHERE key = ?'),
+    const stmts = {
+      get: this.db.prepare<[Buffer], { data: Buffer; bytes: number; partition: number }>('SELECT data, bytes, partition FROM kv WHERE key = ?'),
+      getHintRow: this.db.prepare<[string, Buffer], { data: Buffer; partition: number }>('SELECT data, partition FROM hints WHERE target = ? AND key = ?'),
+      quarantine: this.db.prepare<[string, Buffer, number, Buffer, string, number]>('INSERT INTO quarantine (space, key, partition, data, reason, at) VALUES (?, ?, ?, ?, ?, ?)'),
       put: this.db.prepare<[Buffer, number, Buffer, number]>('INSERT OR REPLACE INTO kv (key, partition, data, bytes) VALUES (?, ?, ?, ?)'),
       del: this.db.prepare<[Buffer]>('DELETE FROM kv WHERE key = ?'),
       setMeta: this.db.prepare<[string, Buffer]>('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
@@ -104,7 +135,9 @@ export class SqliteStore implements Store {
       getReaped: this.db.prepare<[Buffer], { clock: Buffer }>('SELECT clock FROM reaped WHERE key = ?'),
       putReaped: this.db.prepare<[Buffer, Buffer, number]>('INSERT OR REPLACE INTO reaped (key, clock, at) VALUES (?, ?, ?)'),
       expireReaped: this.db.prepare<[number]>('DELETE FROM reaped WHERE at < ?'),
+      delReaped: this.db.prepare<[Buffer]>('DELETE FROM reaped WHERE key = ?'),
     };
+    this.quarantinedRows = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM quarantine').get()?.n ?? 0;
     for (const row of this.db.prepare<[], { target: string; n: number }>('SELECT target, count(*) AS n FROM hints GROUP BY target').all()) this.hints.set(row.target, row.n);
     for (const row of this.db.prepare<[], { partition: number; n: number }>('SELECT partition, count(*) AS n FROM kv GROUP BY partition').all()) this.partitionKeys.set(row.partition, row.n);
     this.reapedRows = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM reaped').get()?.n ?? 0;
@@ -113,28 +146,53 @@ export class SqliteStore implements Store {
     this.byteCount = totals?.b ?? 0;
     for (const row of this.db.prepare<[], { name: string; value: Buffer }>('SELECT name, value FROM meta').all()) this.meta.set(row.name, row.value);
     for (const row of this.db.prepare<[], { partition: number; actor: string }>('SELECT partition, actor FROM actors').all()) this.actors.set(row.partition, row.actor);
+    return stmts;
   }
 
-  private decode(data: Buffer): Version[] {
+  /** The row's versions, or why they cannot be read. */
+  private decode(data: Buffer): { ok: true; value: Version[] } | { ok: false; reason: string } {
     let raw: unknown;
     try {
       raw = unpack(data);
     } catch (e) {
-      throw new StoreCorruptionError(`stored sibling set is not msgpack: ${(e as Error).message}`);
+      return { ok: false, reason: `not msgpack: ${(e as Error).message}` };
     }
-    const parsed = parseVersions(raw);
-    if (!parsed.ok) throw new StoreCorruptionError(`stored sibling set is invalid: ${parsed.reason}`);
-    return parsed.value;
+    return parseVersions(raw);
+  }
+
+  /**
+   * A row that does not read back (a bad page, a bit flip, a bug in an older version) is moved
+   * to the `quarantine` table and treated as absent: the node keeps starting and serving, and
+   * anti-entropy and read repair bring the key back from its replicas. Its bytes are kept for
+   * a post-mortem and counted in /status and /metrics. (Inside a batch that later rolls back,
+   * the move rolls back too and the counts here are briefly off; the row is met again.)
+   */
+  private quarantine(space: Space, key: Buffer, partition: number, data: Buffer, reason: string): void {
+    this.stmts.quarantine.run(space.kind === 'hint' ? `hint:${space.target}` : 'data', key, partition, data, reason, this.opts.now());
+    this.quarantinedRows++;
+    if (space.kind === 'hint') {
+      this.stmts.delHint.run(space.target, key);
+      const n = (this.hints.get(space.target) ?? 1) - 1;
+      if (n > 0) this.hints.set(space.target, n);
+      else this.hints.delete(space.target);
+    } else {
+      this.stmts.del.run(key);
+      this.keyCount--;
+      this.byteCount -= data.byteLength;
+      const n = (this.partitionKeys.get(partition) ?? 1) - 1;
+      if (n > 0) this.partitionKeys.set(partition, n);
+      else this.partitionKeys.delete(partition);
+    }
+    this.opts.onQuarantine?.(key, partition, space, reason);
   }
 
   private readSync(key: Buffer, space: Space): { versions: Version[]; bytes: number } {
-    if (space.kind === 'hint') {
-      const row = this.stmts.getHint.get(space.target, key);
-      return row ? { versions: this.decode(row.data), bytes: row.data.byteLength } : { versions: [], bytes: 0 };
-    }
-    const row = this.stmts.get.get(key);
+    const row = space.kind === 'hint' ? this.stmts.getHintRow.get(space.target, key) : this.stmts.get.get(key);
     if (!row) return { versions: [], bytes: 0 };
-    return { versions: this.decode(row.data), bytes: row.bytes };
+    const decoded = this.decode(row.data);
+    if (decoded.ok) return { versions: decoded.value, bytes: row.data.byteLength };
+    this.quarantine(space, key, row.partition, row.data, decoded.reason);
+    return { versions: [], bytes: 0 };
   }
 
   async read(key: Uint8Array, space: Space = dataSpace): Promise<Version[]> {
@@ -142,18 +200,38 @@ export class SqliteStore implements Store {
     return this.readSync(Buffer.from(key.buffer, key.byteOffset, key.byteLength), space).versions;
   }
 
-  private rows(rows: { key: Buffer; partition: number; data: Buffer }[]): StoredKey[] {
-    return rows.map((r) => ({ key: r.key, partition: r.partition, versions: this.decode(r.data) }));
+  /** Rows of a scan with the unreadable ones quarantined; `more` says the scan hit its limit. */
+  private rows(rows: { key: Buffer; partition: number; data: Buffer }[], space: Space): StoredKey[] {
+    const out: StoredKey[] = [];
+    for (const r of rows) {
+      const decoded = this.decode(r.data);
+      if (decoded.ok) out.push({ key: r.key, partition: r.partition, versions: decoded.value });
+      else this.quarantine(space, r.key, r.partition, r.data, decoded.reason);
+    }
+    return out;
+  }
+
+  // A quarantined row leaves a scan short of its limit, which callers take for "the end": scan
+  // again after the last key (the row is gone now) so a bad row never ends a scan early.
+  private scan(run: (after: Buffer | undefined, limit: number) => { key: Buffer; partition: number; data: Buffer }[], afterKey: Uint8Array | undefined, limit: number, space: Space): StoredKey[] {
+    if (this.closed) throw new Error('store is closed');
+    const out: StoredKey[] = [];
+    let after: Buffer | undefined = afterKey ? Buffer.from(afterKey) : undefined;
+    for (;;) {
+      const want = limit - out.length;
+      const raw = run(after, want);
+      out.push(...this.rows(raw, space));
+      if (raw.length < want || out.length >= limit) return out; // the end, or a full batch
+      after = raw[raw.length - 1]!.key;
+    }
   }
 
   scanPartition(partition: number, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
-    if (this.closed) throw new Error('store is closed');
-    return this.rows(afterKey ? this.stmts.scanAfter.all(partition, Buffer.from(afterKey), limit) : this.stmts.scanFirst.all(partition, limit));
+    return this.scan((after, n) => (after ? this.stmts.scanAfter.all(partition, after, n) : this.stmts.scanFirst.all(partition, n)), afterKey, limit, dataSpace);
   }
 
   scanHints(target: string, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
-    if (this.closed) throw new Error('store is closed');
-    return this.rows(afterKey ? this.stmts.hintsAfter.all(target, Buffer.from(afterKey), limit) : this.stmts.hintsFirst.all(target, limit));
+    return this.scan((after, n) => (after ? this.stmts.hintsAfter.all(target, after, n) : this.stmts.hintsFirst.all(target, n)), afterKey, limit, { kind: 'hint', target });
   }
 
   partitionsHeld(): number[] {
@@ -168,8 +246,16 @@ export class SqliteStore implements Store {
     if (this.reapedRows === 0) return undefined;
     const row = this.stmts.getReaped.get(Buffer.from(key));
     if (!row) return undefined;
-    const clock = parseClock(unpack(row.clock));
-    if (!clock) throw new StoreCorruptionError('stored reaped clock is invalid');
+    let raw: unknown;
+    try {
+      raw = unpack(row.clock);
+    } catch {
+      raw = undefined;
+    }
+    // An unreadable reaped clock is forgotten: it only filters stale copies, and forgetting it
+    // is what its retention period does anyway.
+    const clock = parseClock(raw);
+    if (!clock) this.stmts.delReaped.run(Buffer.from(key));
     return clock;
   }
 
@@ -294,10 +380,15 @@ export class SqliteStore implements Store {
       })();
     } catch (error) {
       // The transaction rolled back: nothing in this batch is committed, so nobody is told it is.
-      for (const op of batch) op.reject(error);
+      this.writable = false;
+      this.lastError = `${String((error as { code?: unknown }).code ?? 'error')}: ${(error as Error).message}`;
+      const failure = Object.assign(new Error(`this node's database refused the commit (${this.lastError})`), { code: 'storage' });
+      for (const op of batch) op.reject(failure);
       this.scheduleRest();
       return;
     }
+    this.writable = true;
+    this.lastError = undefined;
     for (const [p, a] of newActors) this.actors.set(p, a);
     this.keyCount += keyDelta;
     this.byteCount += byteDelta;
@@ -335,12 +426,18 @@ export class SqliteStore implements Store {
   }
 
   async setMeta(name: string, value: Uint8Array): Promise<void> {
-    this.stmts.setMeta.run(name, Buffer.from(value));
+    try {
+      this.stmts.setMeta.run(name, Buffer.from(value));
+    } catch (e) {
+      this.writable = false;
+      this.lastError = `${String((e as { code?: unknown }).code ?? 'error')}: ${(e as Error).message}`;
+      throw e;
+    }
     this.meta.set(name, value);
   }
 
   stats(): StoreStats {
-    return { keys: this.keyCount, bytes: this.byteCount };
+    return { keys: this.keyCount, bytes: this.byteCount, quarantined: this.quarantinedRows, writable: this.writable, lastError: this.lastError };
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,12 @@ export type Updater<T> = (current: readonly Version[], tools: UpdateTools) => Up
 export interface StoreStats {
   readonly keys: number;
   readonly bytes: number;
+  /** Rows that could not be read back and were moved aside (their keys are repaired from replicas). */
+  readonly quarantined: number;
+  /** False after a commit failed (disk full, read-only folder), until one succeeds again. */
+  readonly writable: boolean;
+  /** The last commit failure, while `writable` is false. */
+  readonly lastError?: string | undefined;
 }
 
 /**
