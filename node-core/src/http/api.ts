@@ -123,16 +123,39 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-/** Bytes of a refused body we read and discard so the client sees our answer; past this we hang up. */
+/** Bytes of a refused body we read and discard so the client sees our answer; past this we answer and hang up. */
 const refusedBodyDrainBytesMax = 8 * 1024 * 1024;
+/** How long a refused request's body is drained before the answer goes anyway. */
+const refusedBodyWaitMs = 1000;
 
-function drainOrClose(req: http.IncomingMessage): void {
+/**
+ * Answers a refused request once its body has arrived (read and thrown away), or after
+ * refusedBodyWaitMs or refusedBodyDrainBytesMax, whichever comes first. Answering at once and
+ * closing while the client still sends makes its kernel reset the connection, and a reset
+ * can discard our answer before the client reads it (the lingering-close problem).
+ */
+function answerAfterBody(req: http.IncomingMessage, answer: () => void): void {
+  let done = false;
   let drained = 0;
+  const go = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    answer();
+  };
+  const timer = setTimeout(go, refusedBodyWaitMs);
   req.on('data', (c: Buffer) => {
     drained += c.byteLength;
-    if (drained > refusedBodyDrainBytesMax) req.socket.destroy();
+    if (drained > refusedBodyDrainBytesMax) {
+      go();
+      req.socket.destroySoon();
+    }
   });
+  req.once('end', go);
+  req.once('error', go);
+  req.once('close', go);
   req.resume();
+  if (req.readableEnded) go();
 }
 
 function parseQuorumParam(url: URL, name: 'r' | 'w', n: number, fallback: number): number {
@@ -367,9 +390,8 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
     if (!(req.method === 'GET' && (path === '/status' || path === '/metrics'))) {
       const admitted = budget.admit(declaredBodyBytes(req));
       if (!admitted.ok) {
-        drainOrClose(req);
         node.metrics.httpShed.inc();
-        sendError(res, 503, 'overloaded', admitted.message, { 'retry-after': '1' });
+        answerAfterBody(req, () => sendError(res, 503, 'overloaded', admitted.message, { 'retry-after': '1', connection: 'close' }));
         finish(503);
         return;
       }
@@ -450,8 +472,8 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}
     };
     run().then(finish, (e: unknown) => {
       if (e instanceof HttpError) {
-        if (e.status === 413) drainOrClose(req);
-        sendError(res, e.status, e.code, e.message);
+        if (e.status === 413) answerAfterBody(req, () => sendError(res, e.status, e.code, e.message, { connection: 'close' }));
+        else sendError(res, e.status, e.code, e.message);
         finish(e.status);
         return;
       }
