@@ -23,6 +23,7 @@ import {
   pickGossipPeers,
   planJoin,
   planLeave,
+  reassertSelf,
   rejoin,
   ringOf,
   sameState,
@@ -613,7 +614,12 @@ export class GyreNode {
     // Keys first: whoever learns a member's heartbeat learns, in the same message, the keys
     // it may have sealed contexts with.
     this.mergeKeyring(keys);
-    this.setState(mergeStates(this.state, remote), why);
+    const mine = this.state.members.get(this.config.id);
+    let merged = mergeStates(this.state, remote);
+    // Only we start our own leave (gyre leave): a state saying we are leaving that we did not
+    // write came from a misbehaving peer, so say again what we are.
+    if (mine && mine.state !== 'leaving' && mine.state !== 'left' && merged.members.get(this.config.id)?.state === 'leaving') merged = reassertSelf(merged, mine);
+    this.setState(merged, why);
   }
 
   /** Explicit membership steps that follow from the state: claim a share when joining, finish leaving. */

@@ -128,12 +128,37 @@ function withMember(state: ClusterState, m: MemberRecord): ClusterState {
   return { ...state, members };
 }
 
+/**
+ * The largest member version, heartbeat and partition epoch: peers refuse states past it, and
+ * our own counters saturate there rather than pass it. Far below 2^53: a peer that sent a value
+ * near the edge of the safe integers would make an honest member's next `+ 1` unrepresentable,
+ * and every node would then refuse that member's state for good. Honest values grow by one per
+ * explicit change (versions, epochs) or per second (heartbeats): 2^48 seconds is nine million years.
+ */
+export const gossipCounterLimit = 2 ** 48;
+
+function bump(n: number): number {
+  return Math.min(gossipCounterLimit, n + 1);
+}
+
 /** Our own round: bump our heartbeat (and re-announce our address if it changed). */
 export function beat(state: ClusterState, self: MemberInfo): ClusterState {
   const me = state.members.get(self.id);
   if (!me) return state;
-  if (me.http !== self.http || me.internode !== self.internode) return withMember(state, { ...me, http: self.http, internode: self.internode, version: me.version + 1, heartbeat: me.heartbeat + 1 });
-  return withMember(state, { ...me, heartbeat: me.heartbeat + 1 });
+  if (me.http !== self.http || me.internode !== self.internode) return withMember(state, { ...me, http: self.http, internode: self.internode, version: bump(me.version), heartbeat: bump(me.heartbeat) });
+  return withMember(state, { ...me, heartbeat: bump(me.heartbeat) });
+}
+
+/**
+ * Our own record is ours alone: if a merge left it saying something we did not say (another
+ * member bumped its version to change our state or addresses), say it again with a higher
+ * version. `mine` is the record as we last wrote it.
+ */
+export function reassertSelf(state: ClusterState, mine: MemberRecord): ClusterState {
+  const cur = state.members.get(mine.id);
+  if (!cur) return withMember(state, mine);
+  if (cur.state === mine.state && cur.http === mine.http && cur.internode === mine.internode) return state;
+  return withMember(state, { ...mine, version: bump(Math.max(cur.version, mine.version)), heartbeat: Math.max(cur.heartbeat, mine.heartbeat) });
 }
 
 /**
@@ -148,7 +173,7 @@ export function planJoin(state: ClusterState, self: MemberInfo): ClusterState {
   const target = targetRingOf(base);
   const claimed = claimForJoin(target, self.id, state.n);
   if (claimed === target || claimed.owners.every((o, p) => o === target.owners[p])) return base; // fair share already claimed
-  const ring = base.ring.map((r, p) => (claimed.owners[p] === self.id && target.owners[p] !== self.id ? { owner: r.owner, epoch: r.epoch + 1, pendingTo: self.id } : r));
+  const ring = base.ring.map((r, p) => (claimed.owners[p] === self.id && target.owners[p] !== self.id ? { owner: r.owner, epoch: bump(r.epoch), pendingTo: self.id } : r));
   return { ...base, ring };
 }
 
@@ -156,7 +181,7 @@ export function planJoin(state: ClusterState, self: MemberInfo): ClusterState {
 export function planLeave(state: ClusterState, id: string): ClusterState {
   const me = state.members.get(id);
   if (!me || me.state === 'left') return state;
-  const leaving = withMember(state, { ...me, state: 'leaving', version: me.version + 1 });
+  const leaving = withMember(state, { ...me, state: 'leaving', version: bump(me.version) });
   const target = targetRingOf(leaving);
   if (!target.owners.includes(id)) return leaving;
   const remaining = [...leaving.members.values()].filter((m) => m.id !== id && (m.state === 'member' || m.state === 'joining')).map((m) => m.id);
@@ -165,7 +190,7 @@ export function planLeave(state: ClusterState, id: string): ClusterState {
   const ring = leaving.ring.map((r, p) => {
     const t = target.owners[p];
     if (t !== id) return r;
-    return { owner: r.owner, epoch: r.epoch + 1, pendingTo: planned.owners[p] === r.owner ? undefined : planned.owners[p] };
+    return { owner: r.owner, epoch: bump(r.epoch), pendingTo: planned.owners[p] === r.owner ? undefined : planned.owners[p] };
   });
   return { ...leaving, ring };
 }
@@ -174,7 +199,7 @@ export function planLeave(state: ClusterState, id: string): ClusterState {
 export function completeTransfer(state: ClusterState, p: number, to: string): ClusterState {
   const r = state.ring[p];
   if (!r || r.pendingTo !== to) return state; // superseded by a newer plan: nothing to switch
-  const ring = state.ring.map((x, i) => (i === p ? { owner: to, epoch: r.epoch + 1, pendingTo: undefined } : x));
+  const ring = state.ring.map((x, i) => (i === p ? { owner: to, epoch: bump(r.epoch), pendingTo: undefined } : x));
   return { ...state, ring };
 }
 
@@ -190,14 +215,14 @@ export function admitIfSettled(state: ClusterState, id: string): ClusterState {
   const active = [...state.members.values()].filter((m) => m.state === 'joining' || m.state === 'member').length;
   const owned = state.ring.filter((r) => r.owner === id).length;
   if (owned < Math.floor(state.partitions / Math.max(1, active))) return state;
-  return withMember(state, { ...me, state: 'member', version: me.version + 1 });
+  return withMember(state, { ...me, state: 'member', version: bump(me.version) });
 }
 
 /** A node started again after it left the cluster joins it anew (its old record says `left`). */
 export function rejoin(state: ClusterState, self: MemberInfo): ClusterState {
   const me = state.members.get(self.id);
   if (!me || me.state !== 'left') return state;
-  return withMember(state, { ...me, ...self, state: 'joining', version: me.version + 1 });
+  return withMember(state, { ...me, ...self, state: 'joining', version: bump(me.version) });
 }
 
 /** A leaving member that owns nothing and has nothing pending is gone. */
@@ -205,7 +230,7 @@ export function markLeftIfDone(state: ClusterState, id: string): ClusterState {
   const me = state.members.get(id);
   if (!me || me.state !== 'leaving') return state;
   if (state.ring.some((r) => r.owner === id || r.pendingTo === id)) return state;
-  return withMember(state, { ...me, state: 'left', version: me.version + 1 });
+  return withMember(state, { ...me, state: 'left', version: bump(me.version) });
 }
 
 /** Members that take part in the ring (not left). */

@@ -5,12 +5,12 @@
 import { type Parsed, type PackedVersion, packClock, packVersions, parseClock, parseVersions, keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { VClock } from '../core/vclock.js';
-import type { ClusterState, MemberRecord, MemberState, PartitionRecord } from '../core/gossip.js';
+import { type ClusterState, type MemberRecord, type MemberState, type PartitionRecord, gossipCounterLimit } from '../core/gossip.js';
 import { partitionsMax } from '../core/partitioner.js';
 import { digestBytes } from '../core/merkle.js';
 import { idBytesMax, isValidNodeId } from '../core/ids.js';
 import { type ContextKeyring, packKeyring, parseKeyring } from '../core/context.js';
-import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec } from '../core/faults.js';
+import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec, pauseDurationMaxMs } from '../core/faults.js';
 
 export interface MemberInfo {
   readonly id: string;
@@ -21,6 +21,8 @@ export interface MemberInfo {
 }
 
 export const membersPerMessageMax = 10_000;
+/** The largest member version, heartbeat and partition epoch accepted (see core/gossip.ts). */
+export const gossipCounterMax = gossipCounterLimit;
 export { idBytesMax };
 /** Keys in one writeMany or fold batch. */
 export const batchKeysMax = 512;
@@ -79,6 +81,10 @@ export function packState(s: ClusterState): unknown[] {
   ];
 }
 
+function isGossipCounter(raw: unknown): raw is number {
+  return Number.isSafeInteger(raw) && (raw as number) >= 0 && (raw as number) <= gossipCounterMax;
+}
+
 export function parseState(raw: unknown): ClusterState | undefined {
   if (!Array.isArray(raw) || raw.length !== 4) return undefined;
   const [partitions, n, members, ring] = raw as unknown[];
@@ -92,16 +98,18 @@ export function parseState(raw: unknown): ClusterState | undefined {
     const [id, http, internode, state, version, heartbeat] = m as unknown[];
     const info = parseMember([id, http, internode]);
     if (!info || !memberStates.includes(state as MemberState)) return undefined;
-    if (!Number.isSafeInteger(version) || (version as number) < 0 || !Number.isSafeInteger(heartbeat) || (heartbeat as number) < 0) return undefined;
+    if (!isGossipCounter(version) || !isGossipCounter(heartbeat)) return undefined;
+    if (map.has(info.id)) return undefined; // one record per member
     map.set(info.id, { ...info, state: state as MemberState, version: version as number, heartbeat: heartbeat as number });
   }
   const records: PartitionRecord[] = [];
   for (const r of ring) {
     if (!Array.isArray(r) || r.length !== 3) return undefined;
     const [owner, epoch, pendingTo] = r as unknown[];
-    if (typeof owner !== 'string' || !isValidNodeId(owner)) return undefined;
-    if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) return undefined;
-    if (pendingTo !== null && (typeof pendingTo !== 'string' || !isValidNodeId(pendingTo))) return undefined;
+    // A partition is owned by, and moves to, members the same state describes: never a stranger.
+    if (typeof owner !== 'string' || !map.has(owner)) return undefined;
+    if (!isGossipCounter(epoch)) return undefined;
+    if (pendingTo !== null && (typeof pendingTo !== 'string' || !map.has(pendingTo))) return undefined;
     records.push({ owner, epoch: epoch as number, pendingTo: pendingTo ?? undefined });
   }
   return { partitions: partitions as number, n: n as number, members: map, ring: records };
@@ -182,8 +190,10 @@ export function parseFaultTable(raw: unknown): WireFaultTable | undefined {
     if (!isId(id)) return undefined;
     const parsed = parseFaultSpec(rawSpec);
     if (!parsed.ok) return undefined;
-    if (!Number.isSafeInteger(ageMs) || (ageMs as number) < 0) return undefined;
+    if (!Number.isSafeInteger(ageMs) || (ageMs as number) < 0 || (ageMs as number) > faultDurationMaxMs) return undefined;
     if (remainingMs !== null && !isMs(remainingMs)) return undefined;
+    // A pause stops the receiving process: never longer than the API allows one to be asked for.
+    if (parsed.spec.kind === 'pause' && (remainingMs === null || (remainingMs as number) > pauseDurationMaxMs)) return undefined;
     out.push({ id, spec: parsed.spec, ageMs: ageMs as number, remainingMs: (remainingMs as number | null) ?? undefined });
   }
   const gone: WireFaultTable['healed'][number][] = [];
