@@ -4,7 +4,7 @@
 
 import { pack, unpack } from 'msgpackr';
 import { pino, type Logger } from 'pino';
-import { Coordinator, type CoordinateRequest, type Placement, type Replicas, type Target } from './core/coordinator.js';
+import { Coordinator, type CoordinateRequest, type Placement, type Replicas, type Target, defaultSiblingsMax, tooManySiblings } from './core/coordinator.js';
 import { type Env, sleep } from './core/env.js';
 import { Periodic } from './core/periodic.js';
 import { FailureDetector, type Liveness } from './core/failure-detector.js';
@@ -714,7 +714,7 @@ export class GyreNode {
         return encodeVersionsReply(await this.store.read(req.key, req.hintFor ? hintSpace(req.hintFor) : dataSpace));
       case 'write':
         this.refuseIfLeft();
-        await this.mergeLocal(req.key, req.partition, req.versions, req.hintFor);
+        await this.mergeLocal(req.key, req.partition, req.versions, req.hintFor, req.fresh);
         return ackReply;
       case 'writeMany':
         this.refuseIfLeft();
@@ -754,8 +754,8 @@ export class GyreNode {
    * Merges versions from elsewhere into the local replica (or, with `hintFor`, into the hints
    * held for that node), committing only if something changed.
    */
-  async mergeLocal(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined): Promise<void> {
-    await this.merge(key, partition, incoming, hintFor);
+  async mergeLocal(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined, fresh = false): Promise<void> {
+    await this.merge(key, partition, incoming, hintFor, undefined, fresh);
   }
 
   /** As mergeLocal, into our own data, with the sender's reaped clock if any; true if something changed. */
@@ -763,7 +763,13 @@ export class GyreNode {
     return this.merge(key, partition, incoming, undefined, reaped);
   }
 
-  private merge(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined, incomingReaped?: VClock): Promise<boolean> {
+  /**
+   * `fresh`: a new write from a coordinator without a copy of the key (see Replicas.write): it
+   * is refused if it would grow the key past the sibling limit. Merges of what replicas already
+   * hold (repair, handoff, transfer) are never refused for that: they must not drop what was
+   * acknowledged, and the store's own check keeps what they make readable.
+   */
+  private merge(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined, incomingReaped?: VClock, fresh = false): Promise<boolean> {
     // A hint addressed to ourselves is just data (we came back before the stand-in knew).
     const space = hintFor && hintFor !== this.config.id ? hintSpace(hintFor) : dataSpace;
     return this.store.update(
@@ -776,6 +782,9 @@ export class GyreNode {
         const reaped = incomingReaped && space.kind === 'data' ? (known ? join(known, incomingReaped) : incomingReaped) : known;
         const live = (vs: readonly Version[]) => (reaped ? vs.filter((v) => !covers(reaped, v.dot)) : vs);
         const merged = syncSiblings(live(cur), live(incoming));
+        if (fresh && merged.length > defaultSiblingsMax && merged.length > cur.length) {
+          throw Object.assign(new Error(`${tooManySiblings}: the write would leave ${merged.length} siblings (limit ${defaultSiblingsMax})`), { code: tooManySiblings });
+        }
         const same = sameSiblings(merged, cur);
         const learned = reaped !== undefined && reaped !== known && (!known || compare(reaped, known) !== 'equal');
         if (learned) return { versions: merged, result: !same, reaped };
@@ -806,9 +815,9 @@ export class GyreNode {
         if (!parsed.ok) throw new Error(`bad read reply from ${t.node}: ${parsed.reason}`);
         return parsed.value;
       },
-      write: async (t, key, partition, versions, timeoutMs) => {
-        if (t.node === self) return this.mergeLocal(key, partition, versions, t.hintFor);
-        const reply = await this.call(t.node, { t: 'write', key, partition, versions, hintFor: t.hintFor }, timeoutMs);
+      write: async (t, key, partition, versions, timeoutMs, fresh = false) => {
+        if (t.node === self) return this.mergeLocal(key, partition, versions, t.hintFor, fresh);
+        const reply = await this.call(t.node, { t: 'write', key, partition, versions, hintFor: t.hintFor, fresh }, timeoutMs);
         if (!isAck(reply)) throw new Error(`bad write reply from ${t.node}`);
       },
       coordinate: async (node, req, timeoutMs) => {

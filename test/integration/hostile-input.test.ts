@@ -262,3 +262,56 @@ describe('a node without a token', () => {
     assert.equal(res.status, 400, `${res.status} ${res.body.toString('utf8')}`);
   });
 });
+
+describe('1,100 blind writes to one key across a partition', () => {
+  const cluster = new TestCluster({ nodes: 3, args: ['--partitions', String(partitions)] });
+  before(() => cluster.start());
+  after(() => cluster.stop());
+
+  test('each side refuses past the sibling limit with 413; after heal and a restart of every node, all nodes start, reads work, and every acknowledged write is there', async () => {
+    const key = uniqueKey('blind');
+    const fault = await cluster.request('n2', 'POST', '/admin/faults', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'partition', from: ['n1'], durationMs: 120_000 }) });
+    assert.equal(fault.status, 201, fault.body.toString('utf8'));
+    const acked = new Set<string>();
+    const statuses = new Map<number, number>();
+    const writes = 1100;
+    let next = 0;
+    // Both sides take blind writes (no context): each coordinator keeps every one as a sibling.
+    const worker = async () => {
+      for (let i = next++; i < writes; i = next++) {
+        const node = i % 2 === 0 ? 'n1' : 'n2';
+        const value = `w${i}`;
+        const res = await cluster.put(node, key, value, { query: 'w=1' });
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 204) acked.add(value);
+        else if (res.status === 413) assert.equal(parseError(res).error, 'too_many_siblings');
+        else assert.fail(`write ${i} via ${node}: ${res.status} ${res.body.toString('utf8')}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    assert.ok((statuses.get(413) ?? 0) > 0, `past the limit writes are refused: ${JSON.stringify([...statuses])}`);
+    assert.ok(acked.size >= 100, `${acked.size} acknowledged`);
+    const heal = await cluster.request('n2', 'DELETE', '/admin/faults');
+    assert.equal(heal.status, 200);
+    await cluster.waitUntilUp();
+    // Converged: every replica holds every acknowledged version.
+    await eventually(
+      'every replica holds every acknowledged write',
+      async () => {
+        const r = await cluster.replicas('n1', key).catch(() => undefined);
+        return r !== undefined && r.replicas.every((x) => x.reachable && x.versions.length === acked.size);
+      },
+      60_000,
+    );
+    for (const n of ['n1', 'n2', 'n3']) await cluster.kill(n);
+    for (const n of ['n1', 'n2', 'n3']) cluster.restart(n);
+    await cluster.waitUntilUp();
+    for (const n of ['n1', 'n2', 'n3']) {
+      const got = await allReplicas(() => cluster.request(n, 'GET', `/kv/${key}?r=3`, { headers: { accept: 'application/json' } }));
+      assert.equal(got.status, 300, `GET via ${n}: ${got.status}`);
+      const values = new Set((JSON.parse(got.body.toString('utf8')) as { siblings: { value: string }[] }).siblings.map((s) => Buffer.from(s.value, 'base64').toString('utf8')));
+      const lost = [...acked].filter((v) => !values.has(v));
+      assert.deepEqual(lost, [], `acknowledged writes missing via ${n}`);
+    }
+  });
+});

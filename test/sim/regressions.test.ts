@@ -78,7 +78,7 @@ test('leave: a node that marked itself left refuses replica writes (what it took
   const version: Version = { dot: { actor: 'n1.x', counter: 1, ts: s.now }, clock: { entries: [{ actor: 'n1.x', counter: 1, ts: s.now }], dots: [] }, deleted: false, contentType: 'text/plain', value: Buffer.from('late') };
   const outcome = await settle(
     s,
-    c.gyre('n1')!.call('n4', { t: 'write', key, partition, versions: [version], hintFor: undefined }, 1000).then(
+    c.gyre('n1')!.call('n4', { t: 'write', key, partition, versions: [version], hintFor: undefined, fresh: false }, 1000).then(
       () => 'accepted',
       (e: unknown) => `refused: ${String(e)}`,
     ),

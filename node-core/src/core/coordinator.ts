@@ -59,7 +59,11 @@ export interface Placement {
 /** How the coordinator reaches one replica: the local store for itself, the network otherwise. */
 export interface Replicas {
   read(target: Target, key: Uint8Array, timeoutMs: number): Promise<Version[]>;
-  write(target: Target, key: Uint8Array, partition: number, versions: readonly Version[], timeoutMs: number): Promise<void>;
+  /**
+   * `fresh`: the versions carry a new write by a coordinator that holds no copy of the key,
+   * so the receiver applies the sibling limit (and refuses with `too_many_siblings`).
+   */
+  write(target: Target, key: Uint8Array, partition: number, versions: readonly Version[], timeoutMs: number, fresh?: boolean): Promise<void>;
   coordinate(node: NodeId, req: CoordinateRequest, timeoutMs: number): Promise<CoordinateReply>;
 }
 
@@ -89,6 +93,8 @@ export const defaultSiblingsMax = 100;
 /** Of a forwarded write's time budget, what the remote coordinator leaves for its reply to travel back. */
 export const forwardMarginMs = 200;
 export const defaultObjectBytesMax = 16 * 1024 * 1024;
+/** The error code of a write refused because it would leave too many siblings. */
+export const tooManySiblings = 'too_many_siblings';
 
 /** `dot`: a write that failed but may still be applied names the version it would be. */
 export type Failure = { readonly status: 400 | 413 | 503; readonly error: string; readonly message: string; readonly dot?: { readonly actor: string; readonly counter: number } | undefined };
@@ -299,7 +305,7 @@ export class Coordinator {
           const context = reaped ? join(req.context, reaped) : req.context;
           const out = coordinatePut(cur, context, tools.actorFor(partition), env.now(), req.payload, defaultPruneLimits, placement.pref);
           if (out.versions.length > siblingsMax) {
-            return { versions: undefined, result: { status: 413, error: 'too_many_siblings', message: `the write would leave ${out.versions.length} siblings (limit ${siblingsMax}); read the key and write with its context to resolve them` } as Failure };
+            return { versions: undefined, result: { status: 413, error: tooManySiblings, message: `the write would leave ${out.versions.length} siblings (limit ${siblingsMax}); read the key and write with its context to resolve them` } as Failure };
           }
           if (siblingsBytes(out.versions) > objectBytesMax) {
             return { versions: undefined, result: { status: 413, error: 'object_too_large', message: `the key's versions would exceed ${objectBytesMax} bytes; resolve its siblings first` } as Failure };
@@ -332,10 +338,12 @@ export class Coordinator {
     const others = placement.targets.filter((t) => !(asReplica && t.node === selfId));
     for (const t of others) if (t.hintFor !== undefined) this.deps.events?.hinted?.(req.key, t.node, t.hintFor);
     const needed = req.w - (asReplica ? 1 : 0);
+    // Without a local copy the limit on siblings is checked where the versions land.
+    const fresh = !asReplica;
     const write = (t: Target) => {
-      if (!trace) return this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+      if (!trace) return this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs, fresh);
       trace.add(t.hintFor ? 'hint' : 'send', t.node, t.hintFor ? `stand-in for ${t.hintFor}: stored as a hint` : 'replica write', { hintFor: t.hintFor });
-      const p = this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs);
+      const p = this.deps.replicas.write(t, req.key, partition, versions, req.timeoutMs, fresh);
       trace.follow(p.then(() => trace.add('ack', t.node, 'committed', { hintFor: t.hintFor }), (e: unknown) => trace.add('fail', t.node, String((e as Error).message ?? e), { hintFor: t.hintFor })));
       return p;
     };
@@ -362,6 +370,9 @@ export class Coordinator {
     trace?.add('decided', selfId, `${o.vote}: ${o.replies.length + (asReplica ? 1 : 0)} of w=${req.w} acknowledged`);
     if (o.vote === 'won') return { status: 204, clock: version.clock, dot: version.dot };
     const acks = o.replies.length + (asReplica ? 1 : 0);
+    if (fresh && o.failures.some((f) => String((f.error as Error)?.message ?? f.error).includes(tooManySiblings))) {
+      return { status: 413, error: tooManySiblings, message: `the key has too many siblings on its replicas (limit ${siblingsMax}); read it and write with its context to resolve them`, dot: version.dot };
+    }
     return { ...unavailable(`only ${acks} of w=${req.w} replicas acknowledged within ${req.timeoutMs} ms (the write may still be applied)`), dot: version.dot };
   }
 }

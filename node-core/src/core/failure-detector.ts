@@ -43,6 +43,11 @@ interface PeerHistory {
   meanMs: number;
   stdDevMs: number;
   lastHeartbeatMs: number | undefined;
+  /**
+   * First heartbeat of the latest run of heartbeats each closer than minIntervalMs to the one
+   * before: where the next sample is measured from.
+   */
+  runStartMs: number | undefined;
   /** Latest proof of life of any kind (heartbeat or reply): what phi measures silence from. */
   lastAliveMs: number | undefined;
   failures: number;
@@ -67,7 +72,7 @@ export class FailureDetector {
       // Seeded with the expected interval (as Akka does), so the first real samples, often
       // a burst as a node starts, do not make the estimate absurdly tight.
       const f = this.opts.firstIntervalMs;
-      h = { intervals: [f * 0.75, f * 1.25], meanMs: f, stdDevMs: f * 0.25, lastHeartbeatMs: undefined, lastAliveMs: undefined, failures: 0 };
+      h = { intervals: [f * 0.75, f * 1.25], meanMs: f, stdDevMs: f * 0.25, lastHeartbeatMs: undefined, runStartMs: undefined, lastAliveMs: undefined, failures: 0 };
       this.peers.set(id, h);
     }
     return h;
@@ -76,21 +81,29 @@ export class FailureDetector {
   /** A fresh heartbeat from `id` (its gossip heartbeat advanced, or it spoke to us). */
   heartbeat(id: string, nowMs: number): void {
     const h = this.history(id);
-    if (h.lastHeartbeatMs !== undefined) {
-      const interval = nowMs - h.lastHeartbeatMs;
-      // Observations in quick succession (the same news arriving by two paths) carry no
-      // timing information: they move the reference point, but are not samples.
-      if (interval >= this.opts.minIntervalMs) {
-        h.intervals.push(interval);
-        if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
-        const n = h.intervals.length;
-        h.meanMs = h.intervals.reduce((a, b) => a + b, 0) / n;
-        h.stdDevMs = Math.sqrt(h.intervals.reduce((a, b) => a + (b - h.meanMs) ** 2, 0) / n);
-      }
+    // Observations in quick succession (the same news arriving by two paths) carry no timing
+    // information: a run of them counts as one heartbeat at its first arrival. Measuring the
+    // next sample from the run's last beat instead would shorten it by the run's length and
+    // tighten the estimate; measuring from the last sample's beat would turn steady chatter
+    // into samples of just over minIntervalMs.
+    if (h.lastHeartbeatMs === undefined || h.runStartMs === undefined) {
+      h.runStartMs = nowMs;
+    } else if (nowMs - h.lastHeartbeatMs >= this.opts.minIntervalMs) {
+      // A run as long as the expected interval may hide heartbeats: its sample means nothing.
+      if (h.lastHeartbeatMs - h.runStartMs < h.meanMs) this.addSample(h, nowMs - h.runStartMs);
+      h.runStartMs = nowMs;
     }
     h.lastHeartbeatMs = nowMs;
     h.lastAliveMs = Math.max(h.lastAliveMs ?? nowMs, nowMs);
     h.failures = 0;
+  }
+
+  private addSample(h: PeerHistory, intervalMs: number): void {
+    h.intervals.push(intervalMs);
+    if (h.intervals.length > this.opts.windowSize) h.intervals.shift();
+    const n = h.intervals.length;
+    h.meanMs = h.intervals.reduce((a, b) => a + b, 0) / n;
+    h.stdDevMs = Math.sqrt(h.intervals.reduce((a, b) => a + (b - h.meanMs) ** 2, 0) / n);
   }
 
   /**

@@ -47,7 +47,7 @@ export type Request =
   /** Cluster state, and the context keys (they travel only on this authenticated channel). */
   | { readonly t: 'gossip'; readonly state: ClusterState; readonly keys: ContextKeyring | undefined }
   | { readonly t: 'read'; readonly key: Uint8Array; readonly hintFor: string | undefined }
-  | { readonly t: 'write'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[]; readonly hintFor: string | undefined }
+  | { readonly t: 'write'; readonly key: Uint8Array; readonly partition: number; readonly versions: readonly Version[]; readonly hintFor: string | undefined; readonly fresh: boolean }
   | { readonly t: 'writeMany'; readonly items: readonly KeyVersions[] }
   | {
       readonly t: 'coordinate';
@@ -122,7 +122,7 @@ export function encodeRequest(r: Request): unknown[] {
     case 'read':
       return ['read', r.key, r.hintFor ?? null];
     case 'write':
-      return ['write', r.key, r.partition, packVersions(r.versions), r.hintFor ?? null];
+      return ['write', r.key, r.partition, packVersions(r.versions), r.hintFor ?? null, r.fresh];
     case 'writeMany':
       return ['writeMany', r.items.map(packKeyVersions)];
     case 'coordinate':
@@ -279,7 +279,8 @@ export function parseRequest(raw: unknown): Parsed<Request> {
       if (!versions.ok) return bad(`write: ${versions.reason}`);
       const hintFor = optionalNodeId(raw[4]);
       if (!hintFor.ok) return bad('write: bad hint target');
-      return { ok: true, value: { t: 'write', key: raw[1], partition: raw[2], versions: versions.value, hintFor: hintFor.value } };
+      if (raw[5] !== undefined && typeof raw[5] !== 'boolean') return bad('write: bad fresh flag');
+      return { ok: true, value: { t: 'write', key: raw[1], partition: raw[2], versions: versions.value, hintFor: hintFor.value, fresh: raw[5] === true } };
     }
     case 'writeMany': {
       if (!Array.isArray(raw[1]) || raw[1].length > batchKeysMax) return bad('writeMany: bad batch');
