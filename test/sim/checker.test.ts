@@ -10,7 +10,7 @@ import type { Store } from '../../node-core/src/store/store.js';
 import { dropSiblingOnN1, n1AcksWithoutWriting, plainVersionVectors } from './planted-bugs.js';
 
 const seedsMax = 6;
-const fixedMembership: Features = { membership: false, reaping: true, faults: true };
+const fixedMembership: Features = { membership: false, reaping: true, faults: true, adversary: false };
 
 async function firstViolation(wrapStore: (nodeId: string, store: Store) => Store, expect: readonly Rule[]): Promise<{ seed: number; rules: Set<Rule> }> {
   for (let seed = 1; seed <= seedsMax; seed++) {

@@ -31,7 +31,10 @@ import type { EventError } from './env.js';
 import type { FaultLog } from './nemesis.js';
 import { type History, type KnownVersion, type VersionIndex, type VersionSeen, type WriteOp } from './history.js';
 
-export type Rule = 'lost-write' | 'dot-reused' | 'clock' | 'sibling-lost' | 'phantom' | 'resurrected' | 'superseded-read' | 'divergence' | 'unavailable' | 'crash';
+/** Keys the simulator's adversary writes; the checker leaves them out. */
+export const adversaryKeyPrefix = 'adv-';
+
+export type Rule = 'lost-write' | 'dot-reused' | 'clock' | 'sibling-lost' | 'phantom' | 'resurrected' | 'superseded-read' | 'divergence' | 'unavailable' | 'crash' | 'hostile';
 
 export const ruleNumber: Record<Rule, string> = {
   'lost-write': '1',
@@ -44,6 +47,7 @@ export const ruleNumber: Record<Rule, string> = {
   divergence: '4',
   unavailable: '5',
   crash: '-',
+  hostile: 'H',
 };
 
 export interface Violation {
@@ -248,7 +252,8 @@ export function check(input: CheckInput, stats?: CheckStats): Violation[] {
   // Dots naming two versions.
   for (const c of oracle.conflicts) report('dot-reused', c.key, `dot ${c.dot} names both ${c.first} and ${c.second} (second seen at ${c.at} on ${c.node})`);
 
-  const keys = new Set<string>([...history.ops.map((o) => o.key), ...oracle.keys(), ...input.final.map((f) => f.key)]);
+  // The adversary's own keys are its to judge (sim/adversary.ts): nobody promised them anything.
+  const keys = new Set<string>([...history.ops.map((o) => o.key), ...oracle.keys(), ...input.final.map((f) => f.key)].filter((k) => !k.startsWith(adversaryKeyPrefix)));
   const finals = new Map(input.final.map((f) => [f.key, f]));
   const atReads = new Map(input.atFinalReads.map((f) => [f.key, f]));
 

@@ -13,7 +13,7 @@ const { formatViolation, runSeed } = await import('./run.js');
 const { scaleReport } = await import('./scale.js');
 
 function usage(): never {
-  process.stderr.write('usage: sim --seeds N [--from S] | --seed S [--verbose] | --scale 100,1000,5000  [--no-membership] [--no-reaping] [--no-faults]\n');
+  process.stderr.write('usage: sim --seeds N [--from S] | --seed S [--verbose] | --scale 100,1000,5000  [--no-membership] [--no-reaping] [--no-faults] [--no-adversary]\n');
   process.exit(2);
 }
 
@@ -55,7 +55,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(scaleReport(sizes));
     return;
   }
-  const features = { membership: !args.has('--no-membership'), reaping: !args.has('--no-reaping'), faults: !args.has('--no-faults') };
+  const features = { membership: !args.has('--no-membership'), reaping: !args.has('--no-reaping'), faults: !args.has('--no-faults'), adversary: !args.has('--no-adversary') };
   if (args.has('--seed')) {
     const seed = intArg(args.get('--seed'), '--seed');
     const verbose = args.has('--verbose');

@@ -86,12 +86,17 @@ export class SimStore implements Store {
     this.queue = [];
     this.commits++;
     for (const u of batch) {
+      let made: ReturnType<Updater<unknown>> | undefined;
       const observed: Updater<unknown> = (cur, tools) => {
-        const r = u.f(cur, tools);
-        if (r.versions !== undefined) this.observer?.committed(this.nodeId, u.key, u.space, r.versions, r.reaped);
-        return r;
+        made = u.f(cur, tools);
+        return made;
       };
-      this.inner.update(u.key, u.partition, observed, u.space).then(u.resolve, u.reject);
+      // Told only once the store took it: an update it refused (a version it could not read
+      // back) was never committed, and its dot may be issued again.
+      this.inner.update(u.key, u.partition, observed, u.space).then((v) => {
+        if (made?.versions !== undefined) this.observer?.committed(this.nodeId, u.key, u.space, made.versions, made.reaped);
+        u.resolve(v);
+      }, u.reject);
     }
   }
 

@@ -17,6 +17,7 @@ import { FaultLog, applyPlan, planFaults, type FaultPlan } from './nemesis.js';
 import { calmLinks, type LinkFaults, type NetworkStats } from './network.js';
 import { Rng } from './random.js';
 import { Client, type WorkloadOptions } from './workload.js';
+import { Adversary } from './adversary.js';
 
 export interface Membership {
   /** When the joiner (the node after the boot nodes) starts, if there is one. */
@@ -39,6 +40,8 @@ export interface RunConfig {
   readonly settleMaxMs: number;
   /** Rule 5 judges only writes with no fault for this long before them. */
   readonly stableMs: number;
+  /** A hostile client and member run beside the workload (sim/adversary.ts). */
+  readonly adversary: boolean;
 }
 
 /** What a run may do besides crashes, pauses and network faults; switch parts off to isolate a bug. */
@@ -49,9 +52,11 @@ export interface Features {
   readonly reaping: boolean;
   /** Faults at all (off: every run is calm). */
   readonly faults: boolean;
+  /** A hostile client and member in half the runs. */
+  readonly adversary: boolean;
 }
 
-export const allFeatures: Features = { membership: true, reaping: true, faults: true };
+export const allFeatures: Features = { membership: true, reaping: true, faults: true, adversary: true };
 
 /**
  * The run a seed stands for; `overrides` pins parts of it (tests). Every draw is made whatever
@@ -87,6 +92,8 @@ export function configFor(seed: number, features: Features = allFeatures, overri
     clientTimeoutMs: 10_000,
   };
   const calm = rng.chance(0.1) || !features.faults;
+  // Drawn after everything else, so seeds without an adversary run exactly as before.
+  const adversary = rng.chance(0.5) && features.adversary;
   const base: RunConfig = {
     seed,
     membership,
@@ -97,6 +104,7 @@ export function configFor(seed: number, features: Features = allFeatures, overri
     healAt,
     settleMaxMs: 30_000,
     stableMs: 10_000,
+    adversary,
   };
   return { ...base, ...overrides };
 }
@@ -128,6 +136,8 @@ export interface RunStats {
   readonly check: CheckStats;
   readonly events: number;
   readonly virtualMs: number;
+  /** Hostile requests the adversary made, by attack. */
+  readonly attacks: Record<string, number>;
 }
 
 export interface RunResult {
@@ -302,6 +312,8 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     const covered = (key: string, clock: VClock) => oracle.covered(key, clock);
     const clients = Array.from({ length: cfg.workload.clients }, (_, i) => new Client(`c${i + 1}`, cluster, history, rng.fork(`client${i + 1}`), cfg.workload, covered));
     for (const c of clients) void c.run();
+    const adversary = cfg.adversary ? new Adversary(cluster, rng.fork('adversary'), { startMs: cfg.workload.startMs, stopMs: cfg.healAt, thinkMinMs: 100, thinkMaxMs: 500, clientTimeoutMs: cfg.workload.clientTimeoutMs }) : undefined;
+    if (adversary) void adversary.run();
 
     await scheduler.runUntil(cfg.healAt);
 
@@ -366,6 +378,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
       errors: scheduler.errors,
       unhandled,
     }, checkStats);
+    for (const f of adversary?.findings ?? []) violations.push({ rule: 'hostile', key: undefined, message: f });
     const traces = new Map<string, readonly string[]>();
     for (const v of violations) if (v.key !== undefined) traces.set(v.key, history.keyTrace(v.key));
 
@@ -386,6 +399,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
       check: checkStats,
       events: scheduler.eventsRun,
       virtualMs: scheduler.now,
+      attacks: adversary ? Object.fromEntries(adversary.tried) : {},
     };
     return { seed, config: cfg, violations, traces, traceHash: scheduler.traceHash.toString(16).padStart(8, '0'), stats, realMs: performance.now() - started, plan };
   } finally {
