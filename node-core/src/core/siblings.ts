@@ -120,9 +120,13 @@ export function liveVersions(versions: Siblings): Version[] {
   return versions.filter((v) => !v.deleted);
 }
 
+/** Bytes per clock event in `siblingsBytes`: keeps batches bounded in decoded values too (net/msgpack-guard.ts). */
+export const clockEventBytes = 16;
+
+/** About the bytes a sibling set takes in memory and on the wire: values, types, and clocks. */
 export function siblingsBytes(versions: Siblings): number {
   let n = 0;
-  for (const v of versions) n += v.value.byteLength + Buffer.byteLength(v.contentType) + 64;
+  for (const v of versions) n += v.value.byteLength + Buffer.byteLength(v.contentType) + 64 + clockEventBytes * (v.clock.entries.length + v.clock.dots.length);
   return n;
 }
 
