@@ -333,7 +333,7 @@ export class GyreNode {
       if (saved) return saved;
       this.log.error('stored context keys are unreadable: starting with a new key (contexts sealed before may be refused)');
     }
-    const ring = { keys: [makeContextKey(randomBytes(36))] };
+    const ring = { keys: [makeContextKey(randomBytes(36), this.env.now())] };
     void this.store.setMeta(contextKeysMeta, pack(packKeyring(ring))).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist the context keys'));
     return ring;
   }
@@ -365,17 +365,22 @@ export class GyreNode {
   private keyRefresh: Promise<void> | undefined;
   private lastKeyRefreshMs = -Infinity;
 
+  /** Joins the round in flight, or the next one (which starts once the interval has passed). */
   private refreshKeyring(): Promise<void> {
     if (this.keyRefresh) return this.keyRefresh;
-    if (this.env.now() - this.lastKeyRefreshMs < keyRefreshIntervalMs) return Promise.resolve();
+    const wait = this.lastKeyRefreshMs + keyRefreshIntervalMs - this.env.now();
+    this.keyRefresh = (wait > 0 ? sleep(this.env, wait) : Promise.resolve()).then(() => this.keyRound());
+    return this.keyRefresh;
+  }
+
+  private keyRound(): Promise<void> {
     this.lastKeyRefreshMs = this.env.now();
     const peers = activeMembers(this.state).filter((m) => m.id !== this.config.id && this.isReachable(m.id));
     // A node that has not heard from the cluster yet asks its seeds.
     const seeds = [...this.unresolvedSeeds].map((seed) => this.resolveSeed(seed).catch(() => {}));
-    this.keyRefresh = Promise.all([...peers.map((m) => this.gossipWith(m.id)), ...seeds]).then(() => {
+    return Promise.all([...peers.map((m) => this.gossipWith(m.id)), ...seeds]).then(() => {
       this.keyRefresh = undefined;
     });
-    return this.keyRefresh;
   }
 
   private mergeKeyring(remote: ContextKeyring | undefined): void {

@@ -29,16 +29,18 @@ export const contextEntriesMax = clockEntriesMax;
 export const contextBytesMax = 16 * 1024;
 /** Secret bytes of one context key. */
 export const contextSecretBytes = 32;
-/** Keys a cluster keeps; past this the highest ids are dropped (every node drops the same ones). */
+/** Keys a cluster keeps; past this the newest are dropped (every node drops the same ones). */
 export const contextKeysMax = 16;
 
 export interface ContextKey {
   /** 8 lowercase hex digits. */
   readonly id: string;
   readonly secret: Uint8Array;
+  /** When its node made it (ms): the oldest key seals, so a new or wiped node's key never takes over. */
+  readonly createdMs: number;
 }
 
-/** A cluster's context keys, sorted by id; the first one seals, any of them verifies. */
+/** A cluster's context keys, oldest first (then by id); the first one seals, any of them verifies. */
 export interface ContextKeyring {
   readonly keys: readonly ContextKey[];
 }
@@ -48,27 +50,30 @@ export type ContextResult = { ok: true; clock: VClock } | { ok: false; reason: s
 
 const keyIdPattern = /^[0-9a-f]{8}$/;
 
-/** A new key from `bytes` random bytes (4 for the id, 32 for the secret). */
-export function makeContextKey(random: Uint8Array): ContextKey {
+/** A new key from 36 random bytes (4 for the id, 32 for the secret), made at `nowMs`. */
+export function makeContextKey(random: Uint8Array, nowMs: number): ContextKey {
   if (random.byteLength < keyIdBytes + contextSecretBytes) throw new RangeError('a context key needs 36 random bytes');
-  return { id: Buffer.from(random.subarray(0, keyIdBytes)).toString('hex'), secret: Uint8Array.from(random.subarray(keyIdBytes, keyIdBytes + contextSecretBytes)) };
+  return { id: Buffer.from(random.subarray(0, keyIdBytes)).toString('hex'), secret: Uint8Array.from(random.subarray(keyIdBytes, keyIdBytes + contextSecretBytes)), createdMs: nowMs };
 }
 
-function byId(a: ContextKey, b: ContextKey): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : Buffer.compare(Buffer.from(a.secret), Buffer.from(b.secret));
+function byAge(a: ContextKey, b: ContextKey): number {
+  return a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) || Buffer.compare(Buffer.from(a.secret), Buffer.from(b.secret));
 }
 
 /**
- * Union of two keyrings, keeping the `contextKeysMax` lowest ids. Commutative, associative and
- * idempotent, so nodes that exchange keyrings in any order hold the same one, and the sealing
- * key (the lowest id) is never dropped. Two keys with one id (a 1 in 2^32 chance) keep the
- * lower secret.
+ * Union of two keyrings, keeping the `contextKeysMax` oldest keys. Commutative, associative and
+ * idempotent, so nodes that exchange keyrings in any order hold the same one. The sealing key
+ * is the oldest: a node that joins or comes back wiped makes a key of its own, but once it has
+ * heard from the cluster it seals with the cluster's, which every member already holds. Two
+ * keys with one id (a 1 in 2^32 chance) keep the first in that order.
  */
 export function mergeKeyrings(a: ContextKeyring, b: ContextKeyring): ContextKeyring {
-  const all = [...a.keys, ...b.keys].sort(byId);
+  const all = [...a.keys, ...b.keys].sort(byAge);
   const out: ContextKey[] = [];
+  const ids = new Set<string>();
   for (const k of all) {
-    if (out.length > 0 && out[out.length - 1]!.id === k.id) continue;
+    if (ids.has(k.id)) continue;
+    ids.add(k.id);
     out.push(k);
     if (out.length === contextKeysMax) break;
   }
@@ -76,23 +81,24 @@ export function mergeKeyrings(a: ContextKeyring, b: ContextKeyring): ContextKeyr
 }
 
 export function sameKeyrings(a: ContextKeyring, b: ContextKeyring): boolean {
-  return a.keys.length === b.keys.length && a.keys.every((k, i) => k.id === b.keys[i]!.id && Buffer.compare(Buffer.from(k.secret), Buffer.from(b.keys[i]!.secret)) === 0);
+  return a.keys.length === b.keys.length && a.keys.every((k, i) => k.id === b.keys[i]!.id && k.createdMs === b.keys[i]!.createdMs && Buffer.compare(Buffer.from(k.secret), Buffer.from(b.keys[i]!.secret)) === 0);
 }
 
-/** Wire and disk form: [[id, secret], ...]. */
-export function packKeyring(r: ContextKeyring): [string, Uint8Array][] {
-  return r.keys.map((k) => [k.id, k.secret]);
+/** Wire and disk form: [[id, secret, createdMs], ...]. */
+export function packKeyring(r: ContextKeyring): [string, Uint8Array, number][] {
+  return r.keys.map((k) => [k.id, k.secret, k.createdMs]);
 }
 
 export function parseKeyring(raw: unknown): ContextKeyring | undefined {
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > contextKeysMax) return undefined;
   const keys: ContextKey[] = [];
   for (const item of raw) {
-    if (!Array.isArray(item) || item.length !== 2) return undefined;
-    const [id, secret] = item as unknown[];
+    if (!Array.isArray(item) || item.length !== 3) return undefined;
+    const [id, secret, createdMs] = item as unknown[];
     if (typeof id !== 'string' || !keyIdPattern.test(id)) return undefined;
     if (!(secret instanceof Uint8Array) || secret.byteLength !== contextSecretBytes) return undefined;
-    keys.push({ id, secret: Uint8Array.from(secret) });
+    if (!Number.isSafeInteger(createdMs) || (createdMs as number) < 0 || (createdMs as number) > timestampMsMax) return undefined;
+    keys.push({ id, secret: Uint8Array.from(secret), createdMs: createdMs as number });
   }
   return mergeKeyrings({ keys }, { keys: [] });
 }
