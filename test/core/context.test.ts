@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { type ContextKeyring, contextKeysMax, contextEntriesMax, decodeContext, encodeContext, makeContextKey, mergeKeyrings, packKeyring, parseKeyring, readContextUnverified, sameKeyrings } from '../../node-core/src/core/context.js';
-import { actorBytesMax, counterMax, timestampMsMax } from '../../node-core/src/core/codec.js';
+import { counterMax, timestampMsMax } from '../../node-core/src/core/codec.js';
 import { pack } from 'msgpackr';
 import { createHmac } from 'node:crypto';
 import { type Entry, type VClock, compare, emptyClock, normalize } from '../../node-core/src/core/vclock.js';
@@ -13,7 +13,7 @@ import { type Entry, type VClock, compare, emptyClock, normalize } from '../../n
 const runs = { numRuns: 300 };
 const base64url = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-const actorArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => Buffer.byteLength(s) <= actorBytesMax);
+const actorArb = fc.string({ unit: fc.constantFrom(...'abcXYZ019_-.~'), minLength: 1, maxLength: 12 });
 
 const entryArb: fc.Arbitrary<Entry> = fc.record({
   actor: fc.oneof(fc.constantFrom('n1.lx3k2', 'n2.lx3k9', 'n3.lx4aa'), actorArb),

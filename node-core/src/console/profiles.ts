@@ -25,7 +25,8 @@ export function checkProfile(p: unknown): ProfileInput {
   const o = p as Record<string, unknown>;
   if (typeof o.name !== 'string' || o.name.trim() === '' || Buffer.byteLength(o.name) > nameBytesMax) throw new Error(`a profile needs a name of at most ${nameBytesMax} bytes`);
   if (!Array.isArray(o.seeds) || o.seeds.length === 0 || o.seeds.length > seedsMax) throw new Error(`a profile lists 1 to ${seedsMax} node URLs`);
-  const seeds = o.seeds.map((s) => {
+  // Array.from, not .map: map skips holes (an IPC structured clone keeps them) and would save them.
+  const seeds = Array.from(o.seeds as unknown[], (s) => {
     if (typeof s !== 'string') throw new Error('node URLs are strings');
     let u: URL;
     try {

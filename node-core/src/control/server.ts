@@ -14,6 +14,7 @@ import { faultToJson } from '../core/faults.js';
 import type { GyreNode } from '../node.js';
 import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, MemberStatus, NodeSnapshot, OpKind, PartitionHealth, ServerToClientEvents } from './protocol.js';
 import { runTrace } from './trace-request.js';
+import { parseSnapshotReply } from './snapshot-parse.js';
 
 export const streamIntervalMs = 1000;
 const peerSnapshotTimeoutMs = 800;
@@ -216,7 +217,8 @@ export class ControlServer {
       };
     });
     const sum = (f: (r: NodeSnapshot) => number) => reports.reduce((a, r) => a + f(r), 0);
-    const byTarget: Record<string, number> = {};
+    // No prototype: a node may be called `constructor` (core/ids.ts).
+    const byTarget = Object.create(null) as Record<string, number>;
     for (const r of reports) for (const [t, c] of Object.entries(r.hints.byTarget)) byTarget[t] = (byTarget[t] ?? 0) + c;
     const totals = new Map(reports.map((r) => [r.id, { delivered: r.hints.delivered, repaired: r.antiEntropy.keysRepaired, created: r.conflicts.siblingsCreated, resolved: r.conflicts.siblingsResolved, readRepairs: r.conflicts.readRepairs, ops: { get: r.ops.get.total, put: r.ops.put.total, delete: r.ops.delete.total } }]));
     const now = node.env.now();
@@ -271,15 +273,3 @@ export class ControlServer {
   }
 }
 
-/** A peer's snapshot: checked for the fields the aggregation reads, never trusted blindly. */
-function parseSnapshotReply(raw: unknown, expectedId: string): NodeSnapshot | undefined {
-  if (!Array.isArray(raw) || raw[0] !== 'snapshot') return undefined;
-  const s = raw[1] as Partial<NodeSnapshot> | undefined;
-  if (typeof s !== 'object' || s === null || s.id !== expectedId) return undefined;
-  if (!Array.isArray(s.members) || !Array.isArray(s.events) || !Array.isArray(s.faults)) return undefined;
-  if (typeof s.hints?.byTarget !== 'object' || typeof s.hints.delivered !== 'number') return undefined;
-  if (typeof s.antiEntropy?.keysRepaired !== 'number' || typeof s.conflicts?.keysWithSiblings !== 'number' || !Array.isArray(s.conflicts.sample)) return undefined;
-  if (typeof s.ops?.get?.total !== 'number' || typeof s.ops.put?.total !== 'number' || typeof s.ops.delete?.total !== 'number') return undefined;
-  if (typeof s.storage?.keys !== 'number' || typeof s.lastEventSeq !== 'number') return undefined;
-  return s as NodeSnapshot;
-}

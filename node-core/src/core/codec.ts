@@ -12,6 +12,12 @@ export const valueBytesMax = 1024 * 1024;
 export const siblingsParseMax = 1024;
 export const contentTypeBytesMax = 256;
 export const actorBytesMax = 64;
+/**
+ * What an actor id may be made of: node ids ([A-Za-z0-9_-]) and the `.` and `~` of tenure and
+ * one-shot actors. Version ids (`actor:counter`) go into HTTP headers, where other bytes make
+ * the response itself fail.
+ */
+const actorPattern = /^[A-Za-z0-9_.~-]+$/;
 /** Entries in one clock's prefix, and dots in its cloud (each list separately). */
 export const clockEntriesMax = 256;
 /**
@@ -46,7 +52,7 @@ export function packVersions(versions: readonly Version[]): PackedVersion[] {
 
 /** Why an event is out of bounds, or undefined: the one rule for events read and events stored. */
 export function entryProblem(e: Entry): string | undefined {
-  if (typeof e.actor !== 'string' || e.actor.length === 0 || Buffer.byteLength(e.actor) > actorBytesMax) return `actor must be 1..${actorBytesMax} bytes`;
+  if (typeof e.actor !== 'string' || e.actor.length === 0 || e.actor.length > actorBytesMax || !actorPattern.test(e.actor)) return `actor must be 1..${actorBytesMax} characters of A-Z a-z 0-9 _ - . ~`;
   if (!Number.isSafeInteger(e.counter) || e.counter < 1 || e.counter > counterMax) return `counter must be an integer in 1..2^52`;
   if (!Number.isSafeInteger(e.ts) || e.ts < 0 || e.ts > timestampMsMax) return `timestamp must be an integer in 0..2^47 ms`;
   return undefined;
@@ -76,7 +82,9 @@ export function parseClock(raw: unknown): VClock | undefined {
   const entries = parseEntries(raw[0]);
   const dots = parseEntries(raw[1]);
   if (!entries || !dots) return undefined;
-  return normalize(entries, dots);
+  // Checked again once normalized: folding dots into the prefix can add entries.
+  const clock = normalize(entries, dots);
+  return clockProblem(clock) === undefined ? clock : undefined;
 }
 
 function asBytes(raw: unknown): Uint8Array | undefined {

@@ -68,7 +68,8 @@ function nodeList(raw: unknown, what: string, required: boolean): { ok: true; va
   if (raw === undefined || raw === null) return required ? { ok: false, reason: `${what} is required (a list of node ids)` } : { ok: true, value: undefined };
   const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0) : raw;
   if (!Array.isArray(list) || list.length === 0 || list.length > faultNodesMax) return { ok: false, reason: `${what} must list 1 to ${faultNodesMax} node ids` };
-  for (const id of list) if (typeof id !== 'string' || !isValidNodeId(id)) return { ok: false, reason: `${what}: ${JSON.stringify(id)} is not a node id` };
+  // Never stringify what was sent (a BigInt throws, a deep array overflows the stack): name its type.
+  for (const id of list) if (typeof id !== 'string' || !isValidNodeId(id)) return { ok: false, reason: `${what}: ${typeof id === 'string' ? JSON.stringify(id.slice(0, 64)) : `a ${Array.isArray(id) ? 'list' : typeof id}`} is not a node id` };
   return { ok: true, value: [...new Set(list as string[])] };
 }
 

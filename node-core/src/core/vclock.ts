@@ -184,7 +184,8 @@ export function prune(clock: VClock, nowMs: number, limits: PruneLimits = defaul
 
 /** Display form used by the HTTP API: {actor: highest counter}. */
 export function clockToJson(clock: VClock): Record<string, number> {
-  const out: Record<string, number> = {};
+  // No prototype: an actor named `constructor` must not meet Object's.
+  const out: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const e of clock.entries) out[e.actor] = e.counter;
   for (const d of clock.dots) out[d.actor] = Math.max(out[d.actor] ?? 0, d.counter);
   return out;

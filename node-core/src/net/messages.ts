@@ -2,7 +2,7 @@
 // else that reaches the internode port) can send arbitrary bytes; `parseRequest` turns them
 // into a typed request or a reason, and the node never touches an unparsed body.
 
-import { type Parsed, type PackedVersion, packClock, packVersions, parseClock, parseVersions, keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
+import { type Parsed, type PackedVersion, entryProblem, packClock, packVersions, parseClock, parseVersions, keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { VClock } from '../core/vclock.js';
 import { type ClusterState, type MemberRecord, type MemberState, type PartitionRecord, gossipCounterLimit } from '../core/gossip.js';
@@ -377,7 +377,7 @@ export function parseCoordinateReply(raw: unknown): Parsed<CoordinateReply> {
   const message = typeof raw[4] === 'string' ? raw[4] : undefined;
   // The new version's event: absent in replies from nodes that predate it.
   const d = raw[5] as unknown;
-  const dot = Array.isArray(d) && d.length === 2 && typeof d[0] === 'string' && d[0].length <= 256 && Number.isSafeInteger(d[1]) ? { actor: d[0], counter: d[1] as number } : undefined;
+  const dot = Array.isArray(d) && d.length === 2 && typeof d[0] === 'string' && typeof d[1] === 'number' && entryProblem({ actor: d[0], counter: d[1], ts: 0 }) === undefined ? { actor: d[0], counter: d[1] } : undefined;
   return { ok: true, value: { status: raw[1] as number, clock, error, message, dot } };
 }
 

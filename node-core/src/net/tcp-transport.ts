@@ -99,20 +99,33 @@ export class FrameReader {
     return head.readUInt32BE(0);
   }
 
-  push(chunk: Buffer): Buffer[] {
+  /** Adds bytes; frames come out of `next`. */
+  append(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
+  }
+
+  /**
+   * The next whole frame, or undefined until more bytes come. One at a time, so a limit set
+   * after a frame (the hello) applies to the frames behind it in the same chunk.
+   */
+  next(): Buffer | undefined {
+    if (this.buffered < 4) return undefined;
+    const len = this.peekLength();
+    if (len === 0 || len > this.maxBytes) throw new TransportError('too_large', `frame of ${len} bytes (limit ${this.maxBytes})`);
+    if (this.buffered < 4 + len) return undefined;
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const rest = all.subarray(4 + len);
+    this.chunks = rest.byteLength > 0 ? [rest] : [];
+    this.buffered = rest.byteLength;
+    return all.subarray(4, 4 + len);
+  }
+
+  /** Adds bytes and returns every whole frame they complete. */
+  push(chunk: Buffer): Buffer[] {
+    this.append(chunk);
     const frames: Buffer[] = [];
-    while (this.buffered >= 4) {
-      const len = this.peekLength();
-      if (len === 0 || len > this.maxBytes) throw new TransportError('too_large', `frame of ${len} bytes (limit ${this.maxBytes})`);
-      if (this.buffered < 4 + len) break;
-      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-      frames.push(all.subarray(4, 4 + len));
-      const rest = all.subarray(4 + len);
-      this.chunks = rest.byteLength > 0 ? [rest] : [];
-      this.buffered = rest.byteLength;
-    }
+    for (let f = this.next(); f !== undefined; f = this.next()) frames.push(f);
     return frames;
   }
 }
@@ -270,7 +283,8 @@ class Connection {
     this.pending.delete(msg[1]);
     clearTimeout(p.timer);
     if (msg[0] === frameReply) p.resolve(msg[2]);
-    else if (msg[0] === frameFailure) p.reject(new TransportError('remote', `${String(msg[2])}: ${String(msg[3])}`));
+    // Only strings are shown: String() of a hostile map ({toString: 1}) would throw here.
+    else if (msg[0] === frameFailure) p.reject(new TransportError('remote', `${typeof msg[2] === 'string' ? msg[2].slice(0, 64) : 'error'}: ${typeof msg[3] === 'string' ? msg[3].slice(0, 1024) : 'no message'}`));
     else p.reject(new TransportError('remote', 'unexpected frame kind'));
   }
 
@@ -359,7 +373,7 @@ export class TcpTransport implements Transport {
     for (const wake of waiting) wake();
   }
 
-  /** Once a second: strangers past their hello deadline and frames past theirs are dropped. */
+  /** Four times a second: strangers past their hello deadline and frames past theirs are dropped. */
   private sweep(): void {
     const now = Date.now();
     for (const [socket, since] of this.preAuth) if (now - since > helloTimeoutMs) socket.destroy();
@@ -428,14 +442,16 @@ export class TcpTransport implements Transport {
       this.starved.push(waiting);
     };
     socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = reader.push(chunk);
-      } catch (e) {
-        drop((e as Error).message);
-        return;
-      }
-      for (const frame of frames) {
+      reader.append(chunk);
+      for (;;) {
+        let frame: Buffer | undefined;
+        try {
+          frame = reader.next();
+        } catch (e) {
+          drop((e as Error).message);
+          return;
+        }
+        if (frame === undefined) break;
         if (socket.destroyed) return;
         // The frame's reservation now belongs to the request it carries (a frame whose header
         // and body came in one chunk was never reserved: count it now).
