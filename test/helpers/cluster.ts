@@ -530,6 +530,16 @@ export class TestCluster {
   }
 }
 
+/** A process's resident memory in bytes (from /proc), or undefined where there is none. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A key unique to this run, safe to put in a path as is. */
 export function uniqueKey(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

@@ -17,10 +17,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { Packr } from 'msgpackr';
-import { type HttpResponse, TestCluster, sleep, uniqueKey } from '../helpers/cluster.js';
+import { type HttpResponse, TestCluster, rssBytes, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const hostileConnections = 1000;
 /** Hostile sockets open at once: a new one starts when one closes. */
@@ -91,15 +91,6 @@ function hostPort(address: string): { host: string; port: number } {
 // --- memory ---------------------------------------------------------------------------
 
 /** The resident set of a process in bytes, or undefined once it is gone. */
-function rssBytes(pid: number): number | undefined {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 class RssSampler {
   max = 0;
   maxAtMs = 0;

@@ -13,9 +13,9 @@
 
 import { type TestContext, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { TestCluster, sleep, uniqueKey } from '../helpers/cluster.js';
+import { TestCluster, rssBytes, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const mib = 1024 * 1024;
 const valueBytes = mib;
@@ -71,15 +71,6 @@ after(async () => {
 const valueOf = (key: string): Buffer => Buffer.alloc(valueBytes, `${key}|`);
 
 // --- memory ---------------------------------------------------------------------------
-
-function rssBytes(pid: number): number | undefined {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
 
 class RssSampler {
   readonly start: number;
