@@ -44,6 +44,9 @@ export interface ExchangeStatus {
   readonly partitionsDiffering: number;
 }
 
+/** Keys read per scan when a partition's tree is rebuilt. */
+const aeRebuildBatchKeys = 512;
+
 export class AntiEntropy {
   private readonly loop: Periodic;
   private readonly trees = new Map<number, MerkleTree>();
@@ -59,6 +62,31 @@ export class AntiEntropy {
     node.store.onChange((key, partition, before, after) => {
       this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), keyDigest(key, before), keyDigest(key, after));
     });
+    // A quarantined row's old digest cannot be taken out of its leaf (what it held is unknown):
+    // rebuild that partition's tree from the store, once the commit that found it is over.
+    node.store.onQuarantine?.((_key, partition, space) => {
+      if (space.kind !== 'data' || this.rebuilding.has(partition)) return;
+      this.rebuilding.add(partition);
+      node.env.setTimer(0, () => {
+        this.rebuilding.delete(partition);
+        this.rebuild(partition);
+      });
+    });
+  }
+
+  private readonly rebuilding = new Set<number>();
+
+  /** The tree of partition p anew, from one scan of what the store holds. */
+  rebuild(p: number): void {
+    const tree = new MerkleTree(aeLeavesPerPartition);
+    let after: Uint8Array | undefined;
+    for (;;) {
+      const batch = this.node.store.scanPartition(p, after, aeRebuildBatchKeys);
+      for (const k of batch) tree.update(leafOf(keyHash(k.key), aeLeavesPerPartition), undefined, keyDigest(k.key, k.versions));
+      if (batch.length < aeRebuildBatchKeys) break;
+      after = batch[batch.length - 1]!.key;
+    }
+    this.trees.set(p, tree);
   }
 
   /** Adds a stored key to its tree (the node feeds every key once at start). */

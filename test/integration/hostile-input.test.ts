@@ -176,6 +176,29 @@ describe('disk trouble', () => {
     );
   });
 
+  test('a row corrupted while the node runs is quarantined when read, and anti-entropy still repairs it (its partition\'s Merkle tree is rebuilt)', async () => {
+    const key = uniqueKey('corrupt-live');
+    assert.equal((await allReplicas(() => cluster.put('n1', key, 'live', { query: 'w=3' }))).status, 204);
+    const db = new Database(join(cluster.node('n2').dir, 'gyre.sqlite3'));
+    db.pragma('busy_timeout = 5000');
+    const changed = db.prepare<[Buffer, Buffer]>('UPDATE kv SET data = ? WHERE key = ?').run(Buffer.from([0xc1]), Buffer.from(key)).changes;
+    db.close();
+    assert.equal(changed, 1);
+    const before = ((await cluster.status('n2')) as unknown as { storage: { quarantined: number } }).storage.quarantined;
+    // Reading n2's replica directly finds the bad row.
+    const r = await cluster.replicas('n1', key);
+    assert.equal(r.replicas.find((x) => x.node === 'n2')?.versions.length, 0, 'the unreadable row reads as absent');
+    const after = ((await cluster.status('n2')) as unknown as { storage: { quarantined: number } }).storage.quarantined;
+    assert.equal(after, before + 1);
+    // Its old digest is still in the other replicas' trees: only a rebuilt tree on n2 differs.
+    await eventually(
+      'n2 holds the key again (anti-entropy, no read in between)',
+      async () => (await cluster.replicas('n3', key)).replicas.find((x) => x.node === 'n2')?.versions.length === 1,
+      30_000,
+    );
+    assert.ok(cluster.isRunning('n2'));
+  });
+
   test('a corrupted database file stops the node with a clear message and is left as it is', async () => {
     await cluster.kill('n3');
     const file = join(cluster.node('n3').dir, 'gyre.sqlite3');

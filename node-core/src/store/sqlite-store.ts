@@ -184,6 +184,13 @@ export class SqliteStore implements Store {
       else this.partitionKeys.delete(partition);
     }
     this.opts.onQuarantine?.(key, partition, space, reason);
+    for (const l of this.quarantineListeners) l(key, partition, space);
+  }
+
+  private readonly quarantineListeners: ((key: Uint8Array, partition: number, space: Space) => void)[] = [];
+
+  onQuarantine(listener: (key: Uint8Array, partition: number, space: Space) => void): void {
+    this.quarantineListeners.push(listener);
   }
 
   private readSync(key: Buffer, space: Space): { versions: Version[]; bytes: number } {

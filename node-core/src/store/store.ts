@@ -83,6 +83,11 @@ export interface Store {
   /** Ends this node's actor for `partition` (after it dropped the partition's data). */
   retireActor(partition: number): void;
   onChange(listener: ChangeListener): void;
+  /**
+   * Called when a row that could not be read back was moved aside (stores that can find such
+   * rows): what the key held is unknown, so whoever keeps a digest of it must recompute.
+   */
+  onQuarantine?(listener: (key: Uint8Array, partition: number, space: Space) => void): void;
   getMeta(name: string): Uint8Array | undefined;
   setMeta(name: string, value: Uint8Array): Promise<void>;
   stats(): StoreStats;
