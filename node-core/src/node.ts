@@ -4,7 +4,8 @@
 
 import { pack, unpack } from 'msgpackr';
 import { pino, type Logger } from 'pino';
-import { Coordinator, type CoordinateRequest, type Placement, type Replicas, type Target, defaultSiblingsMax, tooManySiblings } from './core/coordinator.js';
+import { Coordinator, type CoordinateRequest, type Placement, type Replicas, defaultSiblingsMax, tooManySiblings } from './core/coordinator.js';
+import { computePlacement } from './core/placement.js';
 import { type Env, sleep } from './core/env.js';
 import { Periodic } from './core/periodic.js';
 import { FailureDetector, type Liveness } from './core/failure-detector.js';
@@ -478,30 +479,9 @@ export class GyreNode {
     return this.liveness(id) !== 'down';
   }
 
-  /**
-   * Sloppy quorum (Dynamo 4.6): the preference list with every node we see down replaced by
-   * the next healthy node walking on around the ring, which holds the replica as a hint.
-   */
+  /** Sloppy quorum (Dynamo 4.6) for a partition as this node sees the cluster now (core/placement.ts). */
   placement(partition: number): Placement {
-    const walk = this.ringWalk(partition);
-    const pref = walk.slice(0, this.config.n);
-    const fallbacks = walk.slice(this.config.n).filter((id) => this.isUp(id));
-    const targets: Target[] = [];
-    const upPref: string[] = [];
-    const uncovered: string[] = [];
-    for (const node of pref) {
-      if (this.isReachable(node)) {
-        targets.push({ node, hintFor: undefined });
-        upPref.push(node);
-      } else {
-        const standIn = fallbacks.shift();
-        if (standIn !== undefined) targets.push({ node: standIn, hintFor: node });
-        else uncovered.push(node);
-      }
-    }
-    const keeper = targets.some((t) => t.node === this.config.id) ? this.config.id : targets[0]?.node;
-    const extraHints = keeper === undefined ? [] : uncovered.map((node) => ({ node: keeper, hintFor: node }));
-    return { pref, targets, upPref, extraHints };
+    return computePlacement(this.ringWalk(partition), this.config.n, this.config.id, (id) => this.liveness(id));
   }
 
   // Gossip
