@@ -84,12 +84,15 @@ test('console: every screen renders the live cluster without errors (screenshots
   await go('keys');
   await page.getByTestId('keys-key').fill('console-e2e-keys');
   await page.getByTestId('keys-value').fill('from the console');
-  await page.getByTestId('keys-r').selectOption('3').catch(() => undefined);
+  // The R choices appear once the first snapshot said what N is: wait for them, never skip.
+  await page.locator('[data-testid="keys-r"] option[value="3"]').waitFor({ state: 'attached', timeout: 10_000 });
+  await page.getByTestId('keys-r').selectOption('3');
   await page.getByTestId('keys-op-put').click();
   await until('the put answered 204', 10_000, async () => (await attr('keys-result', 'data-status')) === '204');
   await page.getByTestId('keys-op-get').click();
   await until('the get answered 200 with a traced timeline', 10_000, async () => (await attr('keys-result', 'data-status')) === '200' && Number(await attr('trace-timeline', 'data-steps')) >= 5);
   assert.match((await page.getByTestId('keys-result').textContent()) ?? '', /from the console/);
+  assert.match((await page.getByTestId('trace-timeline').textContent()) ?? '', /r=3/, 'the traced read asked with r=3');
   await shot('keys-trace');
   await go('throughput');
   await until('puts per second on the chart table', 10_000, async () => /\d/.test((await page.getByTestId('ops-row-put').textContent()) ?? ''));
