@@ -139,6 +139,8 @@ export interface StatusJson {
   readonly listeners: { readonly http: string; readonly internode: string };
   readonly members: { readonly id: string; readonly address: string; readonly status: string; readonly internode?: string }[];
   readonly hintsPending: number;
+  readonly ring?: { readonly partitions: number; readonly owners?: readonly string[] };
+  readonly transfers?: { readonly pending?: readonly unknown[] };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -415,7 +417,12 @@ export class TestCluster {
       const own = new Map<string, string>();
       for (const v of views) if (typeof v !== 'string') own.set(v.node.id, v.listeners.internode);
       const addressOk = (m: { id: string; internode?: string }) => status !== 'up' || m.internode === undefined || own.get(m.id) === undefined || own.get(m.id) === m.internode;
-      const ok = views.every((v) => typeof v !== 'string' && targets.every((t) => v.members.some((m) => m.id === t && m.status === status && addressOk(m))));
+      // For `up`, also wait until the ring is formed as each observer sees it: no transfer
+      // pending and every target owning a partition. Joins planned concurrently at start can
+      // leave a member owning nothing until it tops up its claim (the todo property in
+      // test/core/gossip.test.ts), and then a key's preference list is short of a node.
+      const formed = (v: StatusJson) => status !== 'up' || ((v.transfers?.pending?.length ?? 0) === 0 && (v.ring?.owners === undefined || targets.every((t) => v.ring!.owners!.includes(t))));
+      const ok = views.every((v) => typeof v !== 'string' && formed(v) && targets.every((t) => v.members.some((m) => m.id === t && m.status === status && addressOk(m))));
       if (ok) return;
       last = JSON.stringify(views.map((v) => (typeof v === 'string' ? v : { node: v.node.id, members: v.members.map((m) => `${m.id}:${m.status}${addressOk(m) ? '' : ':stale-address'}`) })));
       const unexpected = this.nodes.filter((n) => observers.includes(n.id) && n.exited && !n.expectedExit);
