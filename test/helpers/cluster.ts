@@ -537,6 +537,19 @@ export class TestCluster {
   }
 }
 
+/**
+ * Runs a request that needs every replica (r=3 or w=3), again after a pause while it answers
+ * 503: a peer the failure detector briefly suspects is not what the tests using it are about.
+ */
+export async function allReplicas(run: () => Promise<HttpResponse>, tries = 20): Promise<HttpResponse> {
+  let res = await run();
+  for (let i = 0; i < tries && res.status === 503; i++) {
+    await sleep(500);
+    res = await run();
+  }
+  return res;
+}
+
 /** A process's resident memory in bytes (from /proc), or undefined where there is none. */
 export function rssBytes(pid: number): number | undefined {
   try {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Packr } from 'msgpackr';
-import { type HttpResponse, TestCluster, header, httpRequest, parseError, sleep, uniqueKey } from '../helpers/cluster.js';
+import { type HttpResponse, TestCluster, allReplicas, header, httpRequest, parseError, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const cluster = new TestCluster({ nodes: 3 });
 before(() => cluster.start());
@@ -25,18 +25,6 @@ function assertError(res: HttpResponse, status: number, what: string): void {
   assert.ok(e.message.length > 0, `${what}: error message is not empty`);
 }
 
-/**
- * Runs a request that needs every replica (r=3 or w=3), again after a pause if it got 503:
- * a peer the failure detector briefly suspects is not what these tests are about.
- */
-async function allReplicas(run: () => Promise<HttpResponse>): Promise<HttpResponse> {
-  let res = await run();
-  for (let i = 0; i < 10 && res.status === 503; i++) {
-    await sleep(500);
-    res = await run();
-  }
-  return res;
-}
 
 async function assertAbsent(node: string, key: string, what: string): Promise<void> {
   const res = await allReplicas(() => cluster.get(node, key, 'r=3'));

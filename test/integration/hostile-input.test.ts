@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pack, unpack } from 'msgpackr';
-import { type HttpResponse, TestCluster, header, httpRequest, parseError, parseStatus, sleep, uniqueKey } from '../helpers/cluster.js';
+import { TestCluster, allReplicas, header, httpRequest, parseError, parseStatus, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const partitions = 16;
 
@@ -50,15 +50,6 @@ function sealV1(entries: unknown[], key: string, secret: string): string {
   return Buffer.concat([payload, mac]).toString('base64url');
 }
 
-/** Retries a request that needs every replica while it answers 503 (a peer briefly suspected is not what these tests are about). */
-async function allReplicas(run: () => Promise<HttpResponse>): Promise<HttpResponse> {
-  let res = await run();
-  for (let i = 0; i < 20 && res.status === 503; i++) {
-    await sleep(500);
-    res = await run();
-  }
-  return res;
-}
 
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
