@@ -25,6 +25,15 @@ const portLow = 20_000;
 const portHigh = 32_000;
 const portAttemptsMax = 200;
 export const upTimeoutMs = 30_000;
+/**
+ * How long every observer may take to see a SIGKILLed node down. The accrual detector waits
+ * for stale news of the node's heartbeat to stop arriving by gossip (a few rounds), then for
+ * phi to pass its threshold (mean interval + acceptable pause + about 5 standard deviations).
+ * Three observers seeing two killed nodes of five took 5.8-8.6 s with one core busy elsewhere;
+ * a 10 s bound failed one CI run. Detection speed has its own test (failure-detector.test.ts,
+ * and the pause test measures one observer).
+ */
+export const downTimeoutMs = 30_000;
 const pollIntervalMs = 100;
 const exitWaitMs = 5_000;
 export const requestTimeoutMs = 15_000;
@@ -137,7 +146,7 @@ export interface StatusJson {
   readonly node: { readonly id: string };
   readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number };
   readonly listeners: { readonly http: string; readonly internode: string };
-  readonly members: { readonly id: string; readonly address: string; readonly status: string; readonly internode?: string }[];
+  readonly members: { readonly id: string; readonly address: string; readonly status: string; readonly internode?: string; readonly phi?: number | null; readonly heartbeatAgeMs?: number | null }[];
   readonly hintsPending: number;
   readonly ring?: { readonly partitions: number; readonly owners?: readonly string[] };
   readonly transfers?: { readonly pending?: readonly unknown[] };
@@ -424,7 +433,7 @@ export class TestCluster {
       const formed = (v: StatusJson) => status !== 'up' || ((v.transfers?.pending?.length ?? 0) === 0 && (v.ring?.owners === undefined || targets.every((t) => v.ring!.owners!.includes(t))));
       const ok = views.every((v) => typeof v !== 'string' && formed(v) && targets.every((t) => v.members.some((m) => m.id === t && m.status === status && addressOk(m))));
       if (ok) return;
-      last = JSON.stringify(views.map((v) => (typeof v === 'string' ? v : { node: v.node.id, members: v.members.map((m) => `${m.id}:${m.status}${addressOk(m) ? '' : ':stale-address'}`) })));
+      last = JSON.stringify(views.map((v) => (typeof v === 'string' ? v : { node: v.node.id, members: v.members.map((m) => `${m.id}:${m.status}${addressOk(m) ? '' : ':stale-address'}:phi=${m.phi ?? '-'}:age=${m.heartbeatAgeMs ?? '-'}`), formed: formed(v) })));
       const unexpected = this.nodes.filter((n) => observers.includes(n.id) && n.exited && !n.expectedExit);
       if (unexpected.length > 0) throw new Error(`node(s) ${unexpected.map((n) => `${n.id} (${JSON.stringify(n.exited)})`).join(', ')} exited\n${this.logTails(unexpected.map((n) => n.id))}`);
       if (Date.now() > deadline) break;

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type HttpResponse, TestCluster, header, parseError, parseSiblings, siblingValues, sleep, uniqueKey } from '../helpers/cluster.js';
+import { type HttpResponse, TestCluster, downTimeoutMs, header, parseError, parseSiblings, siblingValues, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const ids = ['n1', 'n2', 'n3'] as const;
 const cluster = new TestCluster({ nodes: 3 });
@@ -269,7 +269,7 @@ describe('Dynamo 4.5: quorums with one replica down', () => {
     const ctx = await putOk('n1', key, 'before', { query: 'w=3' });
     await cluster.kill('n3');
     try {
-      await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', 10_000);
+      await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', downTimeoutMs);
       const w3 = await cluster.put('n1', key, 'w3', { context: ctx, query: 'w=3' });
       assert.equal(w3.status, 503, `PUT w=3 with a replica down: ${w3.body.toString('utf8')}`);
       parseError(w3);

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, jsonBody, sleep, uniqueKey } from '../helpers/cluster.js';
+import { TestCluster, downTimeoutMs, jsonBody, sleep, uniqueKey } from '../helpers/cluster.js';
 
 interface FullStatus {
   readonly members: { readonly id: string; readonly status: string; readonly state: string; readonly partitions: number }[];
@@ -54,7 +54,7 @@ test('Dynamo 4.6: with one node SIGKILLed, 500 writes at W=2 are all acknowledge
   t.after(() => cluster.stop());
   await cluster.start();
   await cluster.kill('n3');
-  await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', 10_000);
+  await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', downTimeoutMs);
   const keys = Array.from({ length: 500 }, (_, i) => uniqueKey(`hh${i}`));
   const statuses = await Promise.all(keys.map((k, i) => put(cluster, i % 2 ? 'n1' : 'n2', k, `v${i}`)));
   assert.deepEqual(statuses.filter((s) => s !== 204), [], 'every write acknowledged');
@@ -72,7 +72,9 @@ test('Dynamo 4.6: a 5-node cluster with two nodes SIGKILLed acknowledges every w
   await cluster.start();
   await cluster.kill('n4');
   await cluster.kill('n5');
-  await cluster.waitForStatus(['n1', 'n2', 'n3'], ['n4', 'n5'], 'down', 10_000);
+  const killedAt = Date.now();
+  await cluster.waitForStatus(['n1', 'n2', 'n3'], ['n4', 'n5'], 'down', downTimeoutMs);
+  t.diagnostic(`n4 and n5 seen down by n1-n3 ${Date.now() - killedAt} ms after SIGKILL`);
   const keys = Array.from({ length: 300 }, (_, i) => uniqueKey(`five${i}`));
   const statuses = await Promise.all(keys.map((k, i) => put(cluster, ['n1', 'n2', 'n3'][i % 3]!, k, `v${i}`)));
   assert.deepEqual(statuses.filter((s) => s !== 204), [], 'every write acknowledged');
@@ -197,7 +199,7 @@ test('tombstones are reaped once every replica holds them and the grace period p
   for (const k of keys) assert.equal(await put(cluster, 'n1', k, 'doomed', 'w=3'), 204);
   // n3 misses the deletes: it holds the old values while the others hold tombstones.
   await cluster.kill('n3');
-  await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', 10_000);
+  await cluster.waitForStatus(['n1', 'n2'], ['n3'], 'down', downTimeoutMs);
   for (const k of keys) assert.equal((await cluster.del('n1', k, { query: 'w=2' })).status, 204);
   await sleep(3000); // past the grace period: but n3 is down, so nothing may be reaped yet
   assert.equal((await fullStatus(cluster, 'n1')).tombstones.reaped, 0, 'nothing reaped while a replica is down');
