@@ -9,9 +9,9 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConsoleBackend } from '../node-core/src/console/backend.js';
-import { type ConsoleMethod, consoleMethods, consolePushes } from '../node-core/src/console/protocol.js';
-import { contentSecurityPolicy } from '../node-core/src/console/web.js';
+import { ConsoleBackend } from './backend/backend.js';
+import { type ConsoleMethod, consoleMethods, consolePushes } from '../node-core/src/wire/console.js';
+import { contentSecurityPolicy } from './backend/web.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
-import { LocalCluster, freePortRange } from '../../node-core/src/supervisor.js';
+import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
 
 const { values: args } = parseArgs({ options: { nodes: { type: 'string', default: '3' }, seconds: { type: 'string', default: '20' } } });
 const nodes = Number(args.nodes);

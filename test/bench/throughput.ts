@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import http from 'node:http';
-import { LocalCluster, freePortRange } from '../../node-core/src/supervisor.js';
+import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { LocalCluster } from '../../node-core/src/supervisor.js';
+import { LocalCluster } from '../../node-core/src/cli/supervisor.js';
 import { TestConsole } from '../helpers/console.js';
 
 const screensDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'artifacts', 'screens');

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { consoleMethods, consolePushes } from '../../node-core/src/console/protocol.js';
-import { checkProfile } from '../../node-core/src/console/profiles.js';
-import { checkWorkloadSpec, workloadRateMax } from '../../node-core/src/console/workload.js';
+import { consoleMethods, consolePushes } from '../../node-core/src/wire/console.js';
+import { checkProfile } from '../../electron/backend/profiles.js';
+import { checkWorkloadSpec, workloadRateMax } from '../../electron/backend/workload.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 

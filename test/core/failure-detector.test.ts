@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FailureDetector, type Liveness, defaultDetectorOptions, phi } from '../../node-core/src/core/failure-detector.js';
-import { Rng } from '../../node-core/src/sim/random.js';
+import { Rng } from '../harness/sim/random.js';
 
 const opts = defaultDetectorOptions;
 const scanStepMs = 5;

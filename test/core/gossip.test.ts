@@ -23,7 +23,7 @@ import {
   sameState,
   targetRingOf,
 } from '../../node-core/src/core/gossip.js';
-import { Rng } from '../../node-core/src/sim/random.js';
+import { Rng } from '../harness/sim/random.js';
 
 const nodeCount = 6;
 

@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkProfile } from '../../node-core/src/console/profiles.js';
-import { checkWorkloadSpec, workloadKeysMax, workloadRateMax, workloadValueBytesMax } from '../../node-core/src/console/workload.js';
-import type { Environment, ProfileInput, WorkloadSpec } from '../../node-core/src/console/protocol.js';
+import { checkProfile } from '../../electron/backend/profiles.js';
+import { checkWorkloadSpec, workloadKeysMax, workloadRateMax, workloadValueBytesMax } from '../../electron/backend/workload.js';
+import type { Environment, ProfileInput, WorkloadSpec } from '../../node-core/src/wire/console.js';
 import { byteEditsArb, canon, fieldEditsArb, fuzzParams, jsWeirdArb, mutateBytes, mutateFields, show } from './fuzz.js';
 
 const environments: readonly Environment[] = ['development', 'staging', 'production'];

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { LocalCluster, freePortRange } from '../../node-core/src/supervisor.js';
+import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
 
-const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli.js');
+const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
 export const chromiumPath = process.env.GYRE_CHROMIUM ?? '/usr/bin/chromium';
 const startTimeoutMs = 90_000;
 const stopTimeoutMs = 20_000;

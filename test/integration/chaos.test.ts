@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runChaos } from '../../node-core/src/chaos/run.js';
+import { runChaos } from '../harness/chaos/run.js';
 
 test('chaos: 3 real nodes, 25 s of kills, pauses, partitions, loss and latency under load: no rule broken', async () => {
   const lines: string[] = [];

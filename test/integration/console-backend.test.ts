@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConsoleBackend } from '../../node-core/src/console/backend.js';
-import { ProfileStore } from '../../node-core/src/console/profiles.js';
-import { startConsoleWeb } from '../../node-core/src/console/web.js';
+import { ConsoleBackend } from '../../electron/backend/backend.js';
+import { ProfileStore } from '../../electron/backend/profiles.js';
+import { startConsoleWeb } from '../../electron/backend/web.js';
 import { io } from 'socket.io-client';
-import type { ClusterSnapshot, ConnectionState } from '../../node-core/src/console/protocol.js';
-import { LocalCluster, freePortRange, isAlive } from '../../node-core/src/supervisor.js';
+import type { ClusterSnapshot, ConnectionState } from '../../node-core/src/wire/console.js';
+import { LocalCluster, freePortRange, isAlive } from '../../node-core/src/cli/supervisor.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gyre-console-backend-'));
 const token = 'backend-test-token';

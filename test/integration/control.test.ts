@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, NodeSnapshot, ServerToClientEvents, TraceRequest, TraceResult, TraceStepView } from '../../node-core/src/control/protocol.js';
+import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, NodeSnapshot, ServerToClientEvents, TraceRequest, TraceResult, TraceStepView } from '../../node-core/src/wire/control.js';
 import { TestCluster, jsonBody, parseError, parseSiblings, siblingValues, sleep, uniqueKey } from '../helpers/cluster.js';
 
 type ControlSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -4,8 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSeed, type Features } from '../../node-core/src/sim/run.js';
-import type { Rule } from '../../node-core/src/sim/checker.js';
+import { runSeed, type Features } from '../harness/sim/run.js';
+import type { Rule } from '../harness/sim/checker.js';
 import type { Store } from '../../node-core/src/store/store.js';
 import { dropSiblingOnN1, n1AcksWithoutWriting, plainVersionVectors } from './planted-bugs.js';
 

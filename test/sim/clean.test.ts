@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatViolation, runSeed } from '../../node-core/src/sim/run.js';
+import { formatViolation, runSeed } from '../harness/sim/run.js';
 
 const cleanSeeds = 150;
 

@@ -5,9 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Scheduler, nodeEnv } from '../../node-core/src/sim/env.js';
-import { type Endpoint, SimNetwork, SimTransport, calmLinks } from '../../node-core/src/sim/network.js';
-import { Rng } from '../../node-core/src/sim/random.js';
+import { Scheduler, nodeEnv } from '../harness/sim/env.js';
+import { type Endpoint, SimNetwork, SimTransport, calmLinks } from '../harness/sim/network.js';
+import { Rng } from '../harness/sim/random.js';
 import { TransportError } from '../../node-core/src/net/transport.js';
 
 class Node implements Endpoint {

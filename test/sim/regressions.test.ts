@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { partitionOf } from '../../node-core/src/core/partitioner.js';
 import { type Version, syncSiblings } from '../../node-core/src/core/siblings.js';
 import { emptyClock } from '../../node-core/src/core/vclock.js';
-import { reapUpdate } from '../../node-core/src/reaper.js';
+import { reapUpdate } from '../../node-core/src/replication/reaper.js';
 import { hintSpace } from '../../node-core/src/store/store.js';
-import { type ClusterOptions, SimCluster, defaultClusterOptions } from '../../node-core/src/sim/cluster.js';
-import { Scheduler } from '../../node-core/src/sim/env.js';
-import { dotOf } from '../../node-core/src/sim/history.js';
-import { Rng } from '../../node-core/src/sim/random.js';
+import { type ClusterOptions, SimCluster, defaultClusterOptions } from '../harness/sim/cluster.js';
+import { Scheduler } from '../harness/sim/env.js';
+import { dotOf } from '../harness/sim/history.js';
+import { Rng } from '../harness/sim/random.js';
 
 const formedByMs = 10_000;
 

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scaleReport, scaleRow } from '../../node-core/src/sim/scale.js';
+import { scaleReport, scaleRow } from '../harness/sim/scale.js';
 
 test('scale: joining the 200th node moves about Q/n partitions and 1/n of the keys; gossip takes O(log n) rounds', () => {
   const r = scaleRow(200);

@@ -11,8 +11,8 @@ import { Server, type Socket } from 'socket.io';
 import { computePreferenceList } from '../core/ring.js';
 import { ringOf } from '../core/gossip.js';
 import { faultToJson } from '../core/faults.js';
-import type { GyreNode } from '../node.js';
-import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, MemberStatus, NodeSnapshot, OpKind, PartitionHealth, ServerToClientEvents } from './protocol.js';
+import type { GyreNode } from '../node/node.js';
+import type { Ack, ClientToServerEvents, ClusterSnapshot, ControlEvent, FaultView, MemberStatus, NodeSnapshot, OpKind, PartitionHealth, ServerToClientEvents } from '../wire/control.js';
 import { runTrace } from './trace-request.js';
 import { parseSnapshotReply } from './snapshot-parse.js';
 

@@ -3,7 +3,7 @@
 // passed on that was not checked. A field of the wrong type makes the whole snapshot
 // "malformed" (the peer is shown as unreachable with that reason), never a broken stream.
 
-import type { ControlEvent, FaultView, MemberView, NodeSnapshot, OpWindow } from './protocol.js';
+import type { ControlEvent, FaultView, MemberView, NodeSnapshot, OpWindow } from '../wire/control.js';
 import { isValidNodeId } from '../core/ids.js';
 
 /** Entries in any list or map of a snapshot; the producer sends far fewer (events: 500). */

@@ -8,8 +8,8 @@ import { contentTypeBytesMax, keyBytesMax, valueBytesMax } from '../core/codec.j
 import { sleep } from '../core/env.js';
 import { Trace } from '../core/trace.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
-import type { GyreNode } from '../node.js';
-import type { OpKind, TraceRequest, TraceResult } from './protocol.js';
+import type { GyreNode } from '../node/node.js';
+import type { OpKind, TraceRequest, TraceResult } from '../wire/control.js';
 
 export type TraceOutcome = { readonly ok: true; readonly value: TraceResult } | { readonly ok: false; readonly error: string; readonly message: string };
 

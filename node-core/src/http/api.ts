@@ -21,7 +21,7 @@ const traceRequestBytesMax = 2 * 1024 * 1024;
 export function versionId(dot: { readonly actor: string; readonly counter: number }): string {
   return `${dot.actor}:${dot.counter}`;
 }
-import type { GyreNode } from '../node.js';
+import type { GyreNode } from '../node/node.js';
 import type { Failure } from '../core/coordinator.js';
 
 const contextHeader = 'x-gyre-context';

@@ -11,7 +11,7 @@ export type {
   TraceRequest,
   TraceResult,
   TraceStepView,
-} from '../../../node-core/src/control/protocol.js';
+} from '../../../node-core/src/wire/control.js';
 export type {
   Attachment,
   AttachTarget,
@@ -30,6 +30,6 @@ export type {
   SiblingView,
   WorkloadSpec,
   WorkloadStatus,
-} from '../../../node-core/src/console/protocol.js';
+} from '../../../node-core/src/wire/console.js';
 
 export const opKinds = ['get', 'put', 'delete'] as const;

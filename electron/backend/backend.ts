@@ -1,0 +1,429 @@
+// The console backend (issue 6): a plain Node module, no Electron. It launches a local cluster
+// through the supervisor (or reuses the one running in its data folder), attaches to a local
+// or remote cluster's control plane over Socket.IO (failing over to another node when the one
+// it is attached to goes away), keeps connection profiles in SQLite, runs the built-in load
+// generator, and answers the renderer's requests (ConsoleMethods). Electron's main process
+// and `gyre console --web` both host one and bridge it to the renderer.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../node-core/src/wire/control.js';
+import { partitionOf } from '../../node-core/src/core/partitioner.js';
+import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
+import { ProfileStore } from './profiles.js';
+import type { Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, Profile, TraceResult } from '../../node-core/src/wire/console.js';
+import { Workload, checkWorkloadSpec } from './workload.js';
+
+export interface BackendOptions {
+  /** The console's data folder: console.db (profiles, settings), and the local cluster (the same folder `gyre up` uses). */
+  readonly dir: string;
+  readonly nodes: number;
+  /** First port of a local cluster it launches (0: any free range). */
+  readonly port: number;
+  readonly token: string | undefined;
+  readonly log: (line: string) => void;
+}
+
+const attachTimeoutMs = 4000;
+
+/**
+ * A key as the console shows it: text, or `base64:...` for keys that are not printable text
+ * (the control plane lists them that way). Returns its bytes.
+ */
+export function keyBytes(shown: string): Buffer {
+  return shown.startsWith('base64:') ? Buffer.from(shown.slice(7), 'base64') : Buffer.from(shown, 'utf8');
+}
+
+/** A key's bytes percent-encoded for a URL path, byte by byte. */
+function keyPath(key: Buffer): string {
+  let out = '';
+  for (const b of key) out += /[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+const callTimeoutMs = 30_000;
+const httpTimeoutMs = 10_000;
+const reconnectDelayMs = 1000;
+
+type ControlClient = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** What the renderer may see of a profile: never its token. */
+function withoutToken(p: Profile): Profile {
+  return { ...p, token: null, hasToken: p.token !== null };
+}
+
+interface Target {
+  readonly name: string;
+  readonly local: boolean;
+  readonly environment: Profile['environment'];
+  readonly seeds: readonly string[];
+  readonly token: string | null;
+}
+
+export class ConsoleBackend {
+  private local: LocalCluster | undefined;
+  private launchedHere = false;
+  private target: Target | undefined;
+  private client: ControlClient | undefined;
+  private via: string | null = null;
+  private state: ConnectionState = { state: 'detached' };
+  private last: ClusterSnapshot | undefined;
+  private readonly listeners = new Map<ConsolePush, Set<(v: never) => void>>();
+  private readonly workload: Workload;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly opts: BackendOptions,
+    private readonly profiles: ProfileStore,
+  ) {
+    this.workload = new Workload(
+      () => (this.last?.members.filter((m) => m.status === 'up').map((m) => `http://${m.address}`) ?? this.target?.seeds ?? []).slice(0, 64),
+      () => this.target?.token ?? null,
+      (s) => this.emit('workload', s),
+    );
+  }
+
+  static async open(opts: BackendOptions): Promise<ConsoleBackend> {
+    mkdirSync(opts.dir, { recursive: true });
+    return new ConsoleBackend(opts, await ProfileStore.open(join(opts.dir, 'console.db')));
+  }
+
+  get localClusterDir(): string {
+    return this.opts.dir;
+  }
+
+  on<P extends ConsolePush>(push: P, listener: (v: ConsolePushes[P]) => void): () => void {
+    let set = this.listeners.get(push);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(push, set);
+    }
+    set.add(listener as (v: never) => void);
+    return () => set.delete(listener as (v: never) => void);
+  }
+
+  private emit<P extends ConsolePush>(push: P, value: ConsolePushes[P]): void {
+    for (const l of this.listeners.get(push) ?? []) (l as (v: ConsolePushes[P]) => void)(value);
+  }
+
+  private setState(s: ConnectionState): void {
+    this.state = s;
+    this.emit('connection', s);
+  }
+
+  /** Launches the local cluster (or reuses the one running in the data folder); returns its URLs. */
+  async startLocal(): Promise<readonly string[]> {
+    const dir = this.localClusterDir;
+    const existing = existsSync(LocalCluster.clusterFile(dir)) ? LocalCluster.load(dir, this.opts.token) : undefined;
+    if (existing && existing.running().length === existing.nodes.length) {
+      this.local = existing;
+      this.opts.log(`reusing the local cluster in ${dir}`);
+    } else if (existing) {
+      // Some nodes of a cluster started before are down: start them again on their ports.
+      this.local = existing;
+      for (const n of existing.nodes) existing.startNode(n.id);
+      this.launchedHere = true;
+    } else {
+      const port = this.opts.port || (await freePortRange(this.opts.nodes));
+      this.local = LocalCluster.create({ dir, nodes: this.opts.nodes, port, token: this.opts.token });
+      this.local.start();
+      this.launchedHere = true;
+    }
+    await this.local.waitUntilUp();
+    return this.local.urls();
+  }
+
+  /** Attaches to the cluster `target` names; resolves once its control plane answered. */
+  async attach(t: AttachTarget): Promise<Attachment> {
+    let target: Target;
+    if (t.kind === 'local') {
+      const urls = this.local ? this.local.urls() : await this.startLocal();
+      target = { name: 'local', local: true, environment: 'development', seeds: urls, token: this.opts.token ?? null };
+    } else {
+      const p = await this.profiles.get(t.id);
+      if (!p) throw new Error(`no profile ${t.id}`);
+      target = { name: p.name, local: false, environment: p.environment, seeds: p.seeds, token: p.token };
+    }
+    await this.detach();
+    this.target = target;
+    await this.connect(target.seeds);
+    return this.attachment()!;
+  }
+
+  /** Attaches to explicit node URLs (gyre console --attach). */
+  async attachUrls(urls: readonly string[], token: string | null, name = 'remote'): Promise<Attachment> {
+    await this.detach();
+    this.target = { name, local: false, environment: 'development', seeds: urls, token };
+    await this.connect(urls);
+    return this.attachment()!;
+  }
+
+  private attachment(): Attachment | undefined {
+    const t = this.target;
+    if (!t) return undefined;
+    return { name: t.name, local: t.local, environment: t.environment, urls: t.seeds, via: this.via };
+  }
+
+  /** Tries each URL in turn: the first control plane that accepts us is the one we use. */
+  private async connect(urls: readonly string[]): Promise<void> {
+    const target = this.target;
+    if (!target) return;
+    const errors: string[] = [];
+    for (const url of urls) {
+      this.setState({ state: 'connecting', target: url });
+      try {
+        const client = await this.open(url, target.token);
+        if (this.target !== target) {
+          client.close();
+          return;
+        }
+        this.client = client;
+        this.via = url;
+        this.setState({ state: 'attached', attachment: this.attachment()! });
+        return;
+      } catch (e) {
+        errors.push(`${url}: ${(e as Error).message}`);
+      }
+    }
+    this.setState({ state: 'error', message: `no node answered: ${errors.join('; ')}` });
+    throw new Error(`cannot attach: ${errors.join('; ')}`);
+  }
+
+  private open(url: string, token: string | null): Promise<ControlClient> {
+    return new Promise((resolve, reject) => {
+      const client: ControlClient = io(url, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false, timeout: attachTimeoutMs });
+      const timer = setTimeout(() => fail('no answer'), attachTimeoutMs);
+      client.once('connect_error', (e) => fail(e.message));
+      let settled = false;
+      const fail = (why: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        client.close();
+        reject(new Error(why));
+      };
+      client.once('disconnect', () => fail('the node went away while attaching'));
+      client.once('connect', () => {
+        client.emit('subscribe', (reply) => {
+          if (!reply?.ok) return fail(reply && !reply.ok ? reply.message : 'subscribe refused');
+          // The first snapshot at once, not a second later: the screens (and keyPosition) need it.
+          client.emit('snapshot', (snap) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            if (snap.ok) {
+              this.last = snap.value;
+              this.emit('cluster', snap.value);
+            }
+            resolve(client);
+          });
+        });
+      });
+      client.on('cluster', (s) => {
+        if (this.client !== client) return;
+        this.last = s;
+        this.emit('cluster', s);
+      });
+      client.on('events', (e) => {
+        if (this.client === client) this.emit('events', e);
+      });
+      client.on('disconnect', (reason) => {
+        if (this.client !== client || this.closed) return;
+        // The node went away (killed, restarted, partitioned from us): fail over to another.
+        this.client = undefined;
+        this.opts.log(`control connection to ${url} lost (${reason}); reconnecting`);
+        this.scheduleReconnect();
+      });
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this.closed) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      const t = this.target;
+      if (!t || this.client) return;
+      // Every member we last knew of, then the seeds: whichever answers.
+      const known = this.last?.members.map((m) => `http://${m.address}`) ?? [];
+      const urls = [...new Set([...known.filter((u) => u !== this.via), ...t.seeds])];
+      this.connect(urls).catch(() => this.scheduleReconnect());
+    }, reconnectDelayMs);
+    this.reconnectTimer.unref();
+  }
+
+  async detach(): Promise<void> {
+    this.workload.stop();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const c = this.client;
+    this.client = undefined;
+    this.target = undefined;
+    this.via = null;
+    this.last = undefined;
+    c?.close();
+    this.setState({ state: 'detached' });
+  }
+
+  private control<T>(send: (client: ControlClient, ack: Ack<T>) => void): Promise<T> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('not attached to a cluster'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the node did not answer in time')), callTimeoutMs);
+      send(client, (reply) => {
+        clearTimeout(timer);
+        if (reply.ok) resolve(reply.value);
+        else reject(new Error(`${reply.error}: ${reply.message}`));
+      });
+    });
+  }
+
+  private async http(path: string): Promise<{ status: number; body: unknown; headers: Headers }> {
+    if (!this.via) throw new Error('not attached to a cluster');
+    const token = this.target?.token;
+    const res = await fetch(`${this.via}${path}`, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal: AbortSignal.timeout(httpTimeoutMs) });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body, headers: res.headers };
+  }
+
+  /** Destructive actions on a production cluster need its name typed by the operator. */
+  private confirm(confirm: string | null, what: string): void {
+    const t = this.target;
+    if (t?.environment === 'production' && confirm !== t.name) throw new Error(`${what} on the production cluster "${t.name}": type the cluster's name to confirm`);
+  }
+
+  private requireLocal(): LocalCluster {
+    if (!this.target?.local || !this.local) throw new Error('kill and restart work on a local cluster this console launched');
+    return this.local;
+  }
+
+  async inspectKey(key: string): Promise<KeyInspection> {
+    const enc = keyPath(keyBytes(key));
+    const got = await this.http(`/kv/${enc}`);
+    const rep = await this.http(`/replicas/${enc}?values=1`);
+    if (rep.status !== 200) throw new Error(`/replicas answered ${rep.status}`);
+    const doc = rep.body as { preferenceList: string[]; replicas: { node: string; reachable: boolean; versions: { version: string; clock: Record<string, number>; deleted: boolean; contentType: string; value?: string }[] }[] };
+    const siblings = new Map<string, KeyInspection['siblings'][number]>();
+    for (const r of doc.replicas) {
+      for (const v of r.versions) {
+        const have = siblings.get(v.version);
+        if (have) siblings.set(v.version, { ...have, heldBy: [...have.heldBy, r.node] });
+        else siblings.set(v.version, { version: v.version, value: v.value ?? '', contentType: v.contentType, deleted: v.deleted, clock: v.clock, heldBy: [r.node] });
+      }
+    }
+    // What a read returns (its context covers every sibling) decides what a resolve replaces.
+    const ids = (got.headers.get('x-gyre-version') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const shown = ids.length > 0 ? ids.map((id) => siblings.get(id)).filter((x) => x !== undefined) : [...siblings.values()];
+    return {
+      key,
+      status: got.status,
+      context: got.headers.get('x-gyre-context'),
+      siblings: shown,
+      preferenceList: doc.preferenceList,
+      replicas: doc.replicas.map((r) => ({ node: r.node, reachable: r.reachable, versions: r.versions.map((v) => v.version) })),
+    };
+  }
+
+  keyPosition(key: string): ConsoleMethods['keyPosition']['result'] {
+    const s = this.last;
+    if (!s) throw new Error('no cluster snapshot yet');
+    const bytes = keyBytes(key);
+    const partition = partitionOf(bytes, s.config.partitions);
+    // The key's place on the ring: the top 48 bits of its MD5, as a fraction of a turn.
+    const digest = createHash('md5').update(bytes).digest();
+    const position = digest.readUIntBE(0, 6) / 2 ** 48;
+    return { key, partition, position, preferenceList: s.partitions[partition]?.preferenceList ?? [] };
+  }
+
+  /** Dispatches one renderer request (arguments are validated where they enter). */
+  async call<M extends ConsoleMethod>(method: M, args: unknown[]): Promise<ConsoleMethods[M]['result']> {
+    const r = await this.dispatch(method, args);
+    return r as ConsoleMethods[M]['result'];
+  }
+
+  private async dispatch(method: ConsoleMethod, args: unknown[]): Promise<unknown> {
+    const str = (i: number, what: string): string => {
+      const v = args[i];
+      if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new Error(`${what} must be a non-empty string`);
+      return v;
+    };
+    const optStr = (i: number): string | null => (typeof args[i] === 'string' ? (args[i] as string) : null);
+    switch (method) {
+      case 'connection':
+        return this.state;
+      case 'listProfiles':
+        return (await this.profiles.list()).map(withoutToken);
+      case 'saveProfile':
+        return withoutToken(await this.profiles.save(args[0]));
+      case 'deleteProfile':
+        await this.profiles.remove(str(0, 'id'));
+        return null;
+      case 'attach': {
+        const t = args[0] as AttachTarget | undefined;
+        if (t?.kind === 'local') return this.attach({ kind: 'local' });
+        if (t?.kind === 'profile' && typeof t.id === 'string') return this.attach({ kind: 'profile', id: t.id });
+        throw new Error("attach takes {kind: 'local'} or {kind: 'profile', id}");
+      }
+      case 'detach':
+        await this.detach();
+        return null;
+      case 'trace':
+        return this.control<TraceResult>((c, ack) => c.emit('trace', args[0] as never, ack));
+      case 'inspectKey':
+        return this.inspectKey(str(0, 'key'));
+      case 'keyPosition':
+        return this.keyPosition(str(0, 'key'));
+      case 'resolveKey':
+        return this.control<TraceResult>((c, ack) => c.emit('trace', { op: 'put', key: keyBytes(str(0, 'key')).toString('base64'), keyEncoding: 'base64', value: typeof args[1] === 'string' ? args[1] : '', valueEncoding: 'base64', contentType: str(2, 'content type'), context: str(3, 'context') }, ack));
+      case 'injectFault': {
+        const spec = args[0];
+        if (typeof spec !== 'object' || spec === null) throw new Error('a fault is an object');
+        this.confirm(optStr(1), 'injecting a fault');
+        const out = await this.control<{ fault: FaultView }>((c, ack) => c.emit('faults:inject', spec as Record<string, unknown>, ack));
+        return out.fault;
+      }
+      case 'healFaults': {
+        const out = await this.control<{ healed: FaultView[] }>((c, ack) => c.emit('faults:heal', optStr(0), ack));
+        return out.healed;
+      }
+      case 'killNode': {
+        const node = str(0, 'node');
+        const local = this.requireLocal();
+        this.confirm(optStr(1), `killing ${node}`);
+        await local.stopNode(node, 'SIGKILL');
+        return null;
+      }
+      case 'restartNode': {
+        const node = str(0, 'node');
+        const local = this.requireLocal();
+        this.confirm(optStr(1), `restarting ${node}`);
+        await local.stopNode(node, 'SIGKILL');
+        local.startNode(node);
+        return null;
+      }
+      case 'startWorkload':
+        if (!this.target) throw new Error('attach to a cluster first');
+        return this.workload.start(checkWorkloadSpec(args[0]));
+      case 'stopWorkload':
+        return this.workload.stop();
+      case 'workloadStatus':
+        return this.workload.status();
+    }
+  }
+
+  /** Stops the load generator, detaches, and stops the local cluster if this console launched it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.workload.close();
+    await this.detach();
+    if (this.local && this.launchedHere) await this.local.stop();
+    await this.profiles.close();
+  }
+}

@@ -1,0 +1,111 @@
+// Connection profiles and console settings, kept in SQLite through the `sqlite3` package (the
+// issue asks for it; the console's writes are rare and small, so its asynchronous API costs
+// nothing here, unlike the node's store, which uses better-sqlite3 for throughput).
+
+import sqlite3 from 'sqlite3';
+import { randomUUID } from 'node:crypto';
+import type { Environment, Profile, ProfileInput } from '../../node-core/src/wire/console.js';
+
+const environments: readonly Environment[] = ['development', 'staging', 'production'];
+export const profilesMax = 200;
+const nameBytesMax = 100;
+const seedsMax = 32;
+
+function run(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<void> {
+  return new Promise((resolve, reject) => db.run(sql, params, (e) => (e ? reject(e) : resolve())));
+}
+
+function all<T>(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<T[]> {
+  return new Promise((resolve, reject) => db.all(sql, params, (e, rows) => (e ? reject(e) : resolve(rows as T[]))));
+}
+
+/** Validates a profile from the renderer; throws with a message fit for the user. */
+export function checkProfile(p: unknown): ProfileInput {
+  if (typeof p !== 'object' || p === null) throw new Error('a profile is an object');
+  const o = p as Record<string, unknown>;
+  if (typeof o.name !== 'string' || o.name.trim() === '' || Buffer.byteLength(o.name) > nameBytesMax) throw new Error(`a profile needs a name of at most ${nameBytesMax} bytes`);
+  if (!Array.isArray(o.seeds) || o.seeds.length === 0 || o.seeds.length > seedsMax) throw new Error(`a profile lists 1 to ${seedsMax} node URLs`);
+  // Array.from, not .map: map skips holes (an IPC structured clone keeps them) and would save them.
+  const seeds = Array.from(o.seeds as unknown[], (s) => {
+    if (typeof s !== 'string') throw new Error('node URLs are strings');
+    let u: URL;
+    try {
+      u = new URL(s.includes('://') ? s : `http://${s}`);
+    } catch {
+      throw new Error(`not a URL: ${s}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`not an http(s) URL: ${s}`);
+    return `${u.protocol}//${u.host}`;
+  });
+  if (o.token !== null && o.token !== undefined && (typeof o.token !== 'string' || o.token.length > 1024)) throw new Error('the token must be a string');
+  if (!environments.includes(o.environment as Environment)) throw new Error(`environment must be one of ${environments.join(', ')}`);
+  if (o.id !== undefined && typeof o.id !== 'string') throw new Error('bad profile id');
+  return { ...(typeof o.id === 'string' ? { id: o.id } : {}), name: o.name.trim(), seeds, token: typeof o.token === 'string' && o.token !== '' ? o.token : null, tls: o.tls === true, environment: o.environment as Environment };
+}
+
+interface Row {
+  id: string;
+  name: string;
+  seeds: string;
+  token: string | null;
+  tls: number;
+  environment: string;
+}
+
+export class ProfileStore {
+  private constructor(private readonly db: sqlite3.Database) {}
+
+  static async open(path: string): Promise<ProfileStore> {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const d = new sqlite3.Database(path, (e) => (e ? reject(e) : resolve(d)));
+    });
+    await run(db, 'PRAGMA journal_mode = WAL');
+    await run(db, 'CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, name TEXT NOT NULL, seeds TEXT NOT NULL, token TEXT, tls INTEGER NOT NULL, environment TEXT NOT NULL, updated INTEGER NOT NULL)');
+    await run(db, 'CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    return new ProfileStore(db);
+  }
+
+  async list(): Promise<Profile[]> {
+    const rows = await all<Row>(this.db, 'SELECT id, name, seeds, token, tls, environment FROM profiles ORDER BY name');
+    return rows.map((r) => ({ id: r.id, name: r.name, seeds: JSON.parse(r.seeds) as string[], token: r.token, tls: r.tls === 1, environment: r.environment as Environment }));
+  }
+
+  async get(id: string): Promise<Profile | undefined> {
+    return (await this.list()).find((p) => p.id === id);
+  }
+
+  async save(input: unknown): Promise<Profile> {
+    const checked = checkProfile(input);
+    const id = checked.id ?? randomUUID();
+    const existing = await this.get(id);
+    // The renderer never sees a stored token: saving without one keeps it.
+    const p = checked.token === null && existing?.token ? { ...checked, token: existing.token } : checked;
+    if (!existing && (await this.list()).length >= profilesMax) throw new Error(`at most ${profilesMax} profiles`);
+    await run(this.db, 'INSERT INTO profiles (id, name, seeds, token, tls, environment, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, seeds = excluded.seeds, token = excluded.token, tls = excluded.tls, environment = excluded.environment, updated = excluded.updated', [
+      id,
+      p.name,
+      JSON.stringify(p.seeds),
+      p.token,
+      p.tls ? 1 : 0,
+      p.environment,
+      Date.now(),
+    ]);
+    return { id, name: p.name, seeds: p.seeds, token: p.token, tls: p.tls, environment: p.environment };
+  }
+
+  async remove(id: string): Promise<void> {
+    await run(this.db, 'DELETE FROM profiles WHERE id = ?', [id]);
+  }
+
+  async setting(name: string): Promise<string | undefined> {
+    return (await all<{ value: string }>(this.db, 'SELECT value FROM settings WHERE name = ?', [name]))[0]?.value;
+  }
+
+  async setSetting(name: string, value: string): Promise<void> {
+    await run(this.db, 'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value', [name, value]);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.db.close(() => resolve()));
+  }
+}

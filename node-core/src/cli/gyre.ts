@@ -1,0 +1,458 @@
+#!/usr/bin/env node
+// The `gyre` command line (CONTRACT.md): run a node, run a local cluster, talk to a cluster.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { GyreNode, defaultConfig, type NodeConfig } from '../node/node.js';
+import { createApiServer } from '../http/api.js';
+import { isValidPartitionCount } from '../core/partitioner.js';
+import { isValidNodeId } from '../net/messages.js';
+import { LocalCluster } from './supervisor.js';
+
+function defaultDir(): string {
+  return process.env.GYRE_DIR ?? join(homedir(), '.gyre');
+}
+
+function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max}`);
+    return n;
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const program = new Command();
+program.name('gyre').description('Gyre: a Dynamo-style leaderless key-value store').showHelpAfterError();
+
+program
+  .command('node')
+  .description('run one node in the foreground')
+  .requiredOption('--id <id>', 'node id (letters, digits, - and _)')
+  .option('--dir <path>', 'data folder (default $GYRE_DIR/<id>)')
+  .requiredOption('--port <port>', 'client HTTP port', int('port', 0, 65535))
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--seeds <list>', 'other nodes, host:port of their client port, comma-separated', '')
+  .option('--internode-port <port>', 'internode listener port (default: any free port, announced in /status)', int('internode port', 0, 65535), 0)
+  .option('--n <n>', 'replicas per key (fixed at cluster creation)', int('n', 1, 16), defaultConfig.n)
+  .option('--r <r>', 'default read quorum', int('r', 1, 16), defaultConfig.r)
+  .option('--w <w>', 'default write quorum', int('w', 1, 16), defaultConfig.w)
+  .option('--partitions <q>', 'ring partitions, a power of two (fixed at cluster creation)', int('partitions', 1, 65536), defaultConfig.partitions)
+  .option('--timeout-ms <ms>', 'request timeout', int('timeout', 1, 600_000), defaultConfig.requestTimeoutMs)
+  .addOption(new Option('--sync <mode>', 'SQLite sync: normal survives process crashes, full also power loss').choices(['normal', 'full']).default(defaultConfig.sync))
+  .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
+  .option('--log-level <level>', 'log level', defaultConfig.logLevel)
+  .option('--no-control', 'serve no Socket.IO control plane (on by default, on the client port at /socket.io)')
+  .option('--tombstone-grace-ms <ms>', 'reap a deleted key this long after its delete, once every replica has the tombstone', int('grace', 0, 365 * 86_400_000), defaultConfig.tombstoneGraceMs)
+  .option('--reaped-retain-ms <ms>', 'remember reaped keys this long to drop stale copies', int('retention', 0, 3650 * 86_400_000), defaultConfig.reapedRetainMs)
+  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string; control: boolean }) => {
+    const token = o.token ?? process.env.GYRE_TOKEN ?? undefined;
+    if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
+    if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
+    if (o.r > o.n || o.w > o.n) fail(`--r and --w must not exceed --n (${o.n})`);
+    if (!isLoopback(o.host) && !token) fail(`refusing to listen on ${o.host} without a cluster token (set GYRE_TOKEN or --token)`);
+    const seeds = o.seeds.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const s of seeds) if (!/^[^:\s]+:\d+$/.test(s)) fail(`bad seed ${JSON.stringify(s)}: expected host:port`);
+    const config: NodeConfig = {
+      id: o.id,
+      dir: resolve(o.dir ?? join(defaultDir(), o.id)),
+      host: o.host,
+      port: o.port,
+      internodePort: o.internodePort,
+      seeds,
+      n: o.n,
+      r: o.r,
+      w: o.w,
+      partitions: o.partitions,
+      token: token || undefined,
+      requestTimeoutMs: o.timeoutMs,
+      sync: o.sync,
+      logLevel: o.logLevel,
+      tombstoneGraceMs: o.tombstoneGraceMs,
+      reapedRetainMs: o.reapedRetainMs,
+    };
+    let shutdown: (sig: string) => void = () => process.exit(0);
+    const node = await GyreNode.start(config, { onLeft: () => shutdown('left the cluster') });
+    const server = createApiServer(node, { control: o.control });
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(config.port, config.host, () => res());
+    });
+    const port = (server.address() as AddressInfo).port;
+    node.log.info({ http: `${config.host}:${port}`, internode: node.self.internode, dir: config.dir }, 'node ready');
+    let stopping = false;
+    shutdown = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      node.log.info({ signal: sig }, 'shutting down');
+      server.close();
+      server.closeAllConnections();
+      node.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          node.log.error({ err: String(e) }, 'unclean shutdown');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('up')
+  .description('start a local cluster of node processes and wait until all see each other up')
+  .option('--nodes <n>', 'number of nodes', int('nodes', 1, 64), 3)
+  .option('--port <port>', 'client port of the first node; the others follow', int('port', 1, 65535), 7070)
+  .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
+  .option('--foreground', 'stay in the foreground; Ctrl-C stops the cluster')
+  .action(async (o: { nodes: number; port: number; dir?: string; foreground?: boolean }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const token = process.env.GYRE_TOKEN || undefined;
+    const existing = LocalCluster.load(dir, token);
+    let cluster: LocalCluster;
+    if (existing && existing.running().length > 0) {
+      cluster = existing;
+      for (const n of cluster.nodes) cluster.startNode(n.id);
+      console.log(`reusing the cluster in ${dir}`);
+    } else {
+      cluster = LocalCluster.create({ dir, nodes: o.nodes, port: o.port, token });
+      cluster.start();
+    }
+    try {
+      await cluster.waitUntilUp();
+    } catch (e) {
+      console.error(`gyre up: ${(e as Error).message}`);
+      await cluster.stop();
+      process.exit(1);
+    }
+    console.log(`gyre: ${cluster.nodes.length} nodes up (data in ${dir})`);
+    for (const n of cluster.nodes) console.log(`${n.id} ${cluster.url(n.id)}`);
+    if (!o.foreground) return;
+    console.log('Ctrl-C stops the cluster');
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      console.log('stopping the cluster...');
+      cluster.stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    setInterval(() => {}, 1 << 30);
+  });
+
+/** What `gyre console` passes to the console program (electron/console-command.ts). */
+interface ConsoleOptions {
+  readonly web?: boolean;
+  readonly port: number;
+  readonly attach?: string;
+  readonly dir?: string;
+  readonly nodes: number;
+  readonly clusterPort: number;
+  readonly token?: string;
+}
+
+program
+  .command('console')
+  .description('the operator console: a desktop window where Electron and a display exist, else served on a local URL (--web)')
+  .option('--web', 'serve the console on http://127.0.0.1:PORT/ instead of opening a window')
+  .option('--port <port>', 'port of the web console (0: any free port)', int('port', 0, 65535), 7300)
+  .option('--attach <urls>', 'attach to a running cluster (node URLs, comma-separated) instead of launching a local one')
+  .option('--dir <path>', 'data folder: the local cluster and the console settings (default $GYRE_DIR)')
+  .option('--nodes <n>', 'nodes of a local cluster it launches', int('nodes', 1, 16), 3)
+  .option('--cluster-port <port>', 'first port of a local cluster it launches', int('cluster port', 1, 65535), 7070)
+  .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
+  .action(async (o: ConsoleOptions) => {
+    // The console is a program of its own (electron/): the CLI finds its entry beside the
+    // node's build, as git finds git-<command>, and knows it only by the ConsoleOptions it
+    // passes. node-core never imports the console, so the node runs where the console is absent.
+    const entry = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'electron', 'console-command.js');
+    if (!existsSync(entry)) fail(`the console is not part of this build (${entry} is missing)`);
+    const mod = (await import(pathToFileURL(entry).href)) as { runConsole?: (o: ConsoleOptions & { dir: string; token: string | undefined }) => Promise<void> };
+    if (typeof mod.runConsole !== 'function') fail(`${entry} is not the console's entry`);
+    await mod.runConsole({ ...o, dir: resolve(o.dir ?? defaultDir()), token: o.token ?? process.env.GYRE_TOKEN ?? undefined });
+  });
+
+program
+  .command('down')
+  .description('stop the local cluster started by `gyre up`')
+  .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
+  .action(async (o: { dir?: string }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const cluster = LocalCluster.load(dir);
+    if (!cluster) {
+      console.log(`no cluster recorded in ${dir}`);
+      return;
+    }
+    await cluster.stop();
+    console.log(`stopped the cluster in ${dir}`);
+  });
+
+interface ClientOpts {
+  url: string;
+  r?: number;
+  w?: number;
+  token?: string;
+  json?: boolean;
+}
+
+function clientOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'any node of the cluster', 'http://127.0.0.1:7070')
+    .option('--r <r>', 'read quorum for this request', int('r', 1, 16))
+    .option('--w <w>', 'write quorum for this request', int('w', 1, 16))
+    .option('--token <token>', 'cluster token (default $GYRE_TOKEN)');
+}
+
+function authHeaders(o: ClientOpts): Record<string, string> {
+  const token = o.token ?? process.env.GYRE_TOKEN;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+function kvUrl(o: ClientOpts, key: string): string {
+  const q = new URLSearchParams();
+  if (o.r) q.set('r', String(o.r));
+  if (o.w) q.set('w', String(o.w));
+  const qs = q.toString();
+  return `${o.url.replace(/\/$/, '')}/kv/${encodeURIComponent(key)}${qs ? `?${qs}` : ''}`;
+}
+
+async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  } catch (e) {
+    fail(`cannot reach ${url}: ${(e as Error).cause ? String((e as Error).cause) : (e as Error).message}`);
+  }
+}
+
+async function failFromResponse(res: Response): Promise<never> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: string; message?: string };
+    fail(`${res.status} ${body.error ?? ''}: ${body.message ?? text}`);
+  } catch {
+    fail(`${res.status}: ${text}`);
+  }
+}
+
+clientOptions(program.command('get <key>').description('read a key; the value goes to stdout, its context to stderr'))
+  .option('--json', 'print status, context and every sibling as JSON')
+  .action(async (key: string, o: ClientOpts) => {
+    const res = await request(kvUrl(o, key), { headers: { ...authHeaders(o), ...(o.json ? { accept: 'application/json' } : {}) } });
+    const context = res.headers.get('x-gyre-context');
+    if (res.status === 404) {
+      if (context) console.error(`context: ${context}`);
+      fail('not found', 1);
+    }
+    if (res.status !== 200 && res.status !== 300) await failFromResponse(res);
+    if (context) console.error(`context: ${context}`);
+    if (res.status === 300 || o.json) {
+      const body = (await res.json()) as { context: string; siblings: { value: string; contentType: string; deleted: boolean }[] };
+      console.log(JSON.stringify({ status: res.status, context: body.context, siblings: body.siblings.map((s) => ({ ...s, text: Buffer.from(s.value, 'base64').toString('utf8') })) }, null, 2));
+      return;
+    }
+    process.stdout.write(Buffer.from(await res.arrayBuffer()));
+    if (process.stdout.isTTY) process.stdout.write('\n');
+  });
+
+clientOptions(program.command('put <key> <value>').description('write a value; prints the new context'))
+  .option('--context <context>', 'context from a previous get (supersedes what it covers)')
+  .option('--content-type <type>', 'content type stored with the value', 'text/plain; charset=utf-8')
+  .action(async (key: string, value: string, o: ClientOpts & { context?: string; contentType: string }) => {
+    const res = await request(kvUrl(o, key), {
+      method: 'PUT',
+      body: value,
+      headers: { ...authHeaders(o), 'content-type': o.contentType, ...(o.context ? { 'x-gyre-context': o.context } : {}) },
+    });
+    if (res.status !== 204) await failFromResponse(res);
+    console.log(res.headers.get('x-gyre-context'));
+  });
+
+clientOptions(program.command('del <key>').description('delete a key (writes a tombstone)'))
+  .option('--context <context>', 'context from a previous get (without it, the key is read first)')
+  .action(async (key: string, o: ClientOpts & { context?: string }) => {
+    const res = await request(kvUrl(o, key), { method: 'DELETE', headers: { ...authHeaders(o), ...(o.context ? { 'x-gyre-context': o.context } : {}) } });
+    if (res.status !== 204) await failFromResponse(res);
+    console.log(res.headers.get('x-gyre-context'));
+  });
+
+clientOptions(program.command('leave').description('decommission the node at --url: it hands off every partition, then exits'))
+  .action(async (o: ClientOpts) => {
+    const res = await request(`${o.url.replace(/\/$/, '')}/admin/leave`, { method: 'POST', headers: authHeaders(o) });
+    if (res.status !== 202) await failFromResponse(res);
+    console.log(`${o.url}: leaving; watch \`gyre status\` for its partitions to move`);
+  });
+
+clientOptions(program.command('status').description("print a node's view of the cluster"))
+  .option('--json', 'print the raw JSON')
+  .action(async (o: ClientOpts) => {
+    const res = await request(`${o.url.replace(/\/$/, '')}/status`, { headers: authHeaders(o) });
+    if (res.status !== 200) await failFromResponse(res);
+    const body = (await res.json()) as { node: { id: string }; config: Record<string, number>; members: { id: string; address: string; status: string; partitions: number }[]; hintsPending: number };
+    if (o.json) {
+      console.log(JSON.stringify(body, null, 2));
+      return;
+    }
+    const c = body.config;
+    console.log(`node ${body.node.id}  N=${c.n} R=${c.r} W=${c.w} Q=${c.partitions}  hints pending: ${body.hintsPending}`);
+    for (const m of body.members) console.log(`  ${m.id.padEnd(12)} ${m.status.padEnd(8)} ${m.address.padEnd(22)} ${m.partitions} partitions`);
+  });
+
+// --- gyre fault -------------------------------------------------------------------------
+
+/** "10s", "500ms", "2m", "1h" or plain milliseconds. */
+function duration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('a duration is a number with ms, s, m or h (plain numbers are ms)');
+  const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const ms = Number(m[1]) * (unitMs[m[2] ?? 'ms'] ?? 1);
+  if (!Number.isFinite(ms) || ms < 1) throw new InvalidArgumentError('a duration must be positive');
+  return Math.round(ms);
+}
+
+function nodeIds(v: string): string[] {
+  const ids = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const id of ids) if (!isValidNodeId(id)) throw new InvalidArgumentError(`${JSON.stringify(id)} is not a node id`);
+  if (ids.length === 0) throw new InvalidArgumentError('list at least one node id');
+  return ids;
+}
+
+type FaultOpts = ClientOpts & { duration?: number };
+
+async function injectFault(o: FaultOpts, spec: Record<string, unknown>): Promise<void> {
+  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults`, {
+    method: 'POST',
+    headers: { ...authHeaders(o), 'content-type': 'application/json' },
+    body: JSON.stringify({ ...spec, ...(o.duration !== undefined ? { durationMs: o.duration } : {}) }),
+  });
+  if (res.status !== 201) await failFromResponse(res);
+  const body = (await res.json()) as { fault: { id: string; description: string; remainingMs: number | null }; reached: string[]; missed: string[] };
+  if (o.json) {
+    console.log(JSON.stringify(body, null, 2));
+    return;
+  }
+  const until = body.fault.remainingMs === null ? 'until healed' : `for ${body.fault.remainingMs} ms`;
+  console.log(`${body.fault.id}: ${body.fault.description}, ${until}`);
+  if (body.missed.length > 0) console.log(`  not confirmed by ${body.missed.join(', ')} (they learn it by gossip, or are down)`);
+}
+
+function faultCommand(name: string, description: string): Command {
+  return clientOptions(fault.command(name).description(description)).option('--json', 'print the JSON answer');
+}
+
+const fault = program
+  .command('fault')
+  .description('inject failures into a running cluster (every fault but crash can have --duration and expires by itself)')
+  .addHelpText(
+    'after',
+    `
+Faults act on internode messages (clients still reach every node); any node relays them to the
+whole cluster. Examples:
+  gyre fault partition n1 --duration 30s           isolate n1 from every other node
+  gyre fault partition n1,n2 --to n3 --one-way     messages n1,n2 -> n3 are lost, not the replies
+  gyre fault latency --delay 200 --jitter 100      200-300 ms more on every internode message
+  gyre fault loss --probability 0.2 --nodes n2     lose 20% of messages to and from n2
+  gyre fault pause n3 --duration 5s                n3 stops processing for 5 s
+  gyre fault crash n2                              n2 kills itself (SIGKILL)
+  gyre fault restart n2                            restart n2 of the local cluster (gyre up)
+  gyre fault list                                  the faults in force
+  gyre fault heal                                  heal everything (or: gyre fault heal <id>)`,
+  );
+
+faultCommand('partition <nodes>', 'cut <nodes> (comma-separated) off from --to (default: every other node)')
+  .option('--to <nodes>', 'the other side (comma-separated)', nodeIds)
+  .option('--one-way', 'only messages from <nodes> to the other side are lost')
+  .option('--duration <d>', 'how long (e.g. 30s); default until healed', duration)
+  .action(async (nodes: string, o: FaultOpts & { to?: string[]; oneWay?: boolean }) => {
+    await injectFault(o, { kind: 'partition', from: nodeIds(nodes), ...(o.to ? { to: o.to } : {}), oneWay: o.oneWay === true });
+  });
+
+faultCommand('latency', 'add latency to internode messages')
+  .requiredOption('--delay <ms>', 'added delay in ms', int('delay', 0, 60_000))
+  .option('--jitter <ms>', 'plus a uniform random 0..jitter ms', int('jitter', 0, 60_000))
+  .option('--nodes <nodes>', 'only messages to or from these nodes (default every link)', nodeIds)
+  .option('--duration <d>', 'how long (e.g. 30s); default until healed', duration)
+  .action(async (o: FaultOpts & { delay: number; jitter?: number; nodes?: string[] }) => {
+    await injectFault(o, { kind: 'latency', delayMs: o.delay, jitterMs: o.jitter ?? 0, ...(o.nodes ? { nodes: o.nodes } : {}) });
+  });
+
+faultCommand('loss', 'lose internode messages at random')
+  .requiredOption('--probability <p>', 'chance each message is lost (0..1)', (v: string) => {
+    const p = Number(v);
+    if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError('probability must be in 0..1');
+    return p;
+  })
+  .option('--nodes <nodes>', 'only messages to or from these nodes (default every link)', nodeIds)
+  .option('--duration <d>', 'how long (e.g. 30s); default until healed', duration)
+  .action(async (o: FaultOpts & { probability: number; nodes?: string[] }) => {
+    await injectFault(o, { kind: 'loss', probability: o.probability, ...(o.nodes ? { nodes: o.nodes } : {}) });
+  });
+
+faultCommand('pause <node>', 'the node stops processing anything for the duration (default 10s, at most 120s)')
+  .option('--duration <d>', 'how long (e.g. 5s)', duration)
+  .action(async (node: string, o: FaultOpts) => {
+    await injectFault(o, { kind: 'pause', node });
+  });
+
+faultCommand('crash <node>', 'the node kills itself with SIGKILL')
+  .action(async (node: string, o: FaultOpts) => {
+    await injectFault(o, { kind: 'crash', node });
+  });
+
+fault
+  .command('restart <node>')
+  .description('restart a node of the local cluster started by `gyre up` (SIGKILL, then start again)')
+  .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
+  .action(async (node: string, o: { dir?: string }) => {
+    const dir = resolve(o.dir ?? defaultDir());
+    const cluster = LocalCluster.load(dir);
+    if (!cluster) fail(`no local cluster recorded in ${dir}`);
+    try {
+      cluster.node(node);
+    } catch {
+      fail(`the local cluster in ${dir} has no node ${node}`);
+    }
+    await cluster.stopNode(node, 'SIGKILL');
+    cluster.startNode(node);
+    console.log(`restarted ${node} (${cluster.url(node)})`);
+  });
+
+faultCommand('list', 'list the faults in force').action(async (o: FaultOpts) => {
+  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults`, { headers: authHeaders(o) });
+  if (res.status !== 200) await failFromResponse(res);
+  const body = (await res.json()) as { faults: { id: string; description: string; remainingMs: number | null }[] };
+  if (o.json) {
+    console.log(JSON.stringify(body, null, 2));
+    return;
+  }
+  if (body.faults.length === 0) console.log('no faults in force');
+  for (const f of body.faults) console.log(`${f.id}  ${f.description}  ${f.remainingMs === null ? 'until healed' : `${Math.ceil(f.remainingMs / 1000)} s left`}`);
+});
+
+faultCommand('heal [id]', 'heal every fault, or the one with this id').action(async (id: string | undefined, o: FaultOpts) => {
+  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults${id ? `/${encodeURIComponent(id)}` : ''}`, { method: 'DELETE', headers: authHeaders(o) });
+  if (res.status !== 200) await failFromResponse(res);
+  const body = (await res.json()) as { healed: { id: string; description: string }[]; missed: string[] };
+  if (o.json) {
+    console.log(JSON.stringify(body, null, 2));
+    return;
+  }
+  console.log(body.healed.length === 0 ? 'no faults were in force' : `healed ${body.healed.map((f) => `${f.id} (${f.description})`).join(', ')}`);
+  if (body.missed.length > 0) console.log(`  not confirmed by ${body.missed.join(', ')} (their faults expire or they learn it by gossip)`);
+});
+
+function fail(message: string, code = 2): never {
+  console.error(`gyre: ${message}`);
+  process.exit(code);
+}
+
+program.parseAsync(process.argv).catch((e: unknown) => fail((e as Error).message));

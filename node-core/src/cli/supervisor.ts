@@ -1,0 +1,223 @@
+// The local supervisor: launches, stops, kills and restarts a cluster of node processes on
+// this machine, with one data folder holding every node's data, its log and cluster.json
+// (who runs where, with which pid). Plain Node, no Electron: `gyre up` and the console use it.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+export interface LocalNodeSpec {
+  readonly id: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly log: string;
+  pid: number | undefined;
+}
+
+export interface ClusterFile {
+  readonly nodes: LocalNodeSpec[];
+  readonly startedAt: string;
+}
+
+export interface LocalClusterOptions {
+  readonly dir: string;
+  readonly nodes: number;
+  readonly port: number;
+  readonly host?: string;
+  readonly token?: string | undefined;
+  /** Extra arguments for every `gyre node` (e.g. --partitions). */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** The `gyre` command itself: every node of a local cluster is `gyre node`. */
+const cliPath = join(dirname(fileURLToPath(import.meta.url)), 'gyre.js');
+export const readyTimeoutMs = 30_000;
+export const stopTimeoutMs = 10_000;
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True if `pid` is a gyre node process for `id` (guards against a recycled pid). */
+function isOurNode(pid: number | undefined, id: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmd.some((a) => a.endsWith('gyre.js')) && cmd.includes('node') && cmd.includes(id);
+  } catch {
+    return true; // no /proc (macOS): trust the pid file
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `count` consecutive free loopback ports (a local cluster uses PORT, PORT+1, ...), drawn
+ * below Linux's ephemeral range (32768+) so an outgoing connection does not take one first.
+ */
+export async function freePortRange(count: number, random: () => number = Math.random, attempts = 100): Promise<number> {
+  for (let i = 0; i < attempts; i++) {
+    const base = 20_000 + Math.floor(random() * (12_000 - count));
+    const checks = await Promise.all(Array.from({ length: count }, (_, j) => portFree(base + j)));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
+
+export class LocalCluster {
+  private constructor(
+    readonly dir: string,
+    readonly nodes: LocalNodeSpec[],
+    private readonly host: string,
+    private readonly token: string | undefined,
+    private readonly nodeArgs: readonly string[],
+  ) {}
+
+  static clusterFile(dir: string): string {
+    return join(dir, 'cluster.json');
+  }
+
+  /** The cluster recorded in `dir`, if any. */
+  static load(dir: string, token?: string): LocalCluster | undefined {
+    const f = LocalCluster.clusterFile(dir);
+    if (!existsSync(f)) return undefined;
+    const data = JSON.parse(readFileSync(f, 'utf8')) as ClusterFile;
+    return new LocalCluster(dir, data.nodes, '127.0.0.1', token, []);
+  }
+
+  static create(opts: LocalClusterOptions): LocalCluster {
+    const nodes: LocalNodeSpec[] = [];
+    for (let i = 0; i < opts.nodes; i++) {
+      const id = `n${i + 1}`;
+      nodes.push({ id, port: opts.port + i, dir: join(opts.dir, id), log: join(opts.dir, `${id}.log`), pid: undefined });
+    }
+    return new LocalCluster(opts.dir, nodes, opts.host ?? '127.0.0.1', opts.token, opts.nodeArgs ?? []);
+  }
+
+  url(id: string): string {
+    const n = this.node(id);
+    return `http://${this.host}:${n.port}`;
+  }
+
+  urls(): string[] {
+    return this.nodes.map((n) => this.url(n.id));
+  }
+
+  node(id: string): LocalNodeSpec {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id} in this cluster`);
+    return n;
+  }
+
+  running(): LocalNodeSpec[] {
+    return this.nodes.filter((n) => isOurNode(n.pid, n.id));
+  }
+
+  private save(): void {
+    mkdirSync(this.dir, { recursive: true });
+    const data: ClusterFile = { nodes: this.nodes, startedAt: new Date().toISOString() };
+    writeFileSync(LocalCluster.clusterFile(this.dir), JSON.stringify(data, null, 2));
+  }
+
+  /** Starts one node process (detached, so it outlives a `gyre up` that exits). */
+  startNode(id: string): number {
+    const n = this.node(id);
+    if (isOurNode(n.pid, n.id)) return n.pid!;
+    mkdirSync(this.dir, { recursive: true });
+    const seeds = this.nodes.filter((x) => x.id !== id).map((x) => `${this.host}:${x.port}`);
+    const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', this.host, ...(seeds.length ? ['--seeds', seeds.join(',')] : []), ...this.nodeArgs];
+    const out = openSync(n.log, 'a');
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', out, out],
+      // Inside the desktop app process.execPath is Electron's binary: run it as plain Node
+      // (the packaged app's native modules are built for it).
+      env: { ...process.env, ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}), ...(this.token ? { GYRE_TOKEN: this.token } : {}) },
+    });
+    closeSync(out);
+    child.unref();
+    n.pid = child.pid;
+    this.save();
+    return child.pid!;
+  }
+
+  start(): void {
+    for (const n of this.nodes) this.startNode(n.id);
+  }
+
+  /** Sends a signal to one node: SIGTERM to stop cleanly, SIGKILL to crash it, SIGSTOP/SIGCONT to pause. */
+  signal(id: string, sig: NodeJS.Signals): void {
+    const n = this.node(id);
+    if (!isOurNode(n.pid, n.id)) throw new Error(`node ${id} is not running`);
+    process.kill(n.pid!, sig);
+  }
+
+  async stopNode(id: string, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const n = this.node(id);
+    if (!isOurNode(n.pid, n.id)) return;
+    process.kill(n.pid!, sig);
+    const deadline = Date.now() + stopTimeoutMs;
+    while (isAlive(n.pid) && Date.now() < deadline) await sleep(50);
+    if (isAlive(n.pid)) process.kill(n.pid!, 'SIGKILL');
+    while (isAlive(n.pid)) await sleep(20);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stopNode(n.id)));
+    rmSync(LocalCluster.clusterFile(this.dir), { force: true });
+  }
+
+  async restartNode(id: string): Promise<void> {
+    await this.stopNode(id);
+    this.startNode(id);
+  }
+
+  /** The last `lines` lines of a node's log. */
+  tail(id: string, lines = 50): string[] {
+    const n = this.node(id);
+    if (!existsSync(n.log)) return [];
+    const text = readFileSync(n.log, 'utf8');
+    return text.split('\n').filter(Boolean).slice(-lines);
+  }
+
+  /** Waits until every node reports every other node `up` in GET /status. */
+  async waitUntilUp(timeoutMs = readyTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const ids = this.nodes.map((n) => n.id);
+    const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+    for (;;) {
+      const views = await Promise.all(
+        this.nodes.map(async (n) => {
+          try {
+            const res = await fetch(`${this.url(n.id)}/status`, { headers, signal: AbortSignal.timeout(1000) });
+            const body = (await res.json()) as { members: { id: string; status: string }[] };
+            return body.members;
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      if (views.every((m) => m && ids.every((id) => m.some((x) => x.id === id && x.status === 'up')))) return;
+      const dead = this.nodes.filter((n) => !isAlive(n.pid));
+      if (dead.length > 0) throw new Error(`node(s) ${dead.map((n) => n.id).join(', ')} exited; see ${dead.map((n) => n.log).join(', ')}`);
+      if (Date.now() > deadline) throw new Error(`cluster not up after ${timeoutMs} ms`);
+      await sleep(200);
+    }
+  }
+}

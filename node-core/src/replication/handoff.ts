@@ -1,0 +1,182 @@
+// Handoff (Dynamo 4.6, riak_core handoff_sender): data this node holds on behalf of others
+// goes where it belongs, and only then is it deleted here.
+// - Hints: replicas written here for a node that was down. Delivered once the failure
+//   detector sees that node up, in bounded batches, with backoff on failure; each hint is
+//   deleted only after the owner acknowledged committing it, and only if it did not change
+//   meanwhile (a newer hint for the same key waits for the next batch).
+// - Stray data: keys of partitions this node no longer replicates (after a join, a leave,
+//   or a write coordinated under an older ring). Pushed to every node of the partition's
+//   preference list, then dropped the same careful way; when a partition is empty its actor
+//   is retired, so the counters it issued can never be reissued.
+
+import { Periodic } from '../core/periodic.js';
+import { targetRingOf } from '../core/gossip.js';
+import { computePreferenceList } from '../core/ring.js';
+import { type Version, sameSiblings, siblingsBytes } from '../core/siblings.js';
+import type { GyreNode } from '../node/node.js';
+import { isAck } from '../net/messages.js';
+import { type Space, type StoredKey, dataSpace, hintSpace } from '../store/store.js';
+
+export const handoffIntervalMs = 500;
+/** Keys per delivery batch (one writeMany message). */
+export const handoffBatchKeysMax = 128;
+export const handoffTimeoutMs = 5000;
+export const handoffBackoffMinMs = 500;
+export const handoffBackoffMaxMs = 10_000;
+/** Bytes of sibling sets in one delivery batch: well under the 64 MiB frame limit. */
+export const handoffBatchBytesMax = 16 * 1024 * 1024;
+
+/** The longest prefix of `items` within the byte budget (at least one item: a key fits a frame). */
+export function byteBounded<T extends { versions: readonly Version[] }>(items: readonly T[], maxBytes = handoffBatchBytesMax): T[] {
+  let bytes = 0;
+  const out: T[] = [];
+  for (const item of items) {
+    bytes += siblingsBytes(item.versions);
+    if (out.length > 0 && bytes > maxBytes) break;
+    out.push(item);
+  }
+  return out;
+}
+
+export class Handoff {
+  private readonly loop: Periodic;
+  private running = false;
+  private readonly backoff = new Map<string, { until: number; ms: number }>();
+  private delivered = 0;
+  private lastDeliveryMs: number | undefined;
+
+  constructor(private readonly node: GyreNode) {
+    this.loop = new Periodic(node.env, handoffIntervalMs, () => this.tick());
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+  }
+
+  status(): { delivered: number; lastDeliveryMs: number | undefined; backingOff: string[] } {
+    const now = this.node.env.now();
+    return { delivered: this.delivered, lastDeliveryMs: this.lastDeliveryMs, backingOff: [...this.backoff].filter(([, b]) => b.until > now).map(([t]) => t) };
+  }
+
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (const target of this.node.store.hintCounts().keys()) await this.deliverHints(target);
+      await this.handOffStrayData();
+    } catch (e) {
+      this.node.log.warn({ err: String(e) }, 'handoff round failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private ready(target: string): boolean {
+    const b = this.backoff.get(target);
+    return this.node.isUp(target) && (!b || b.until <= this.node.env.now());
+  }
+
+  private failed(target: string): void {
+    const prev = this.backoff.get(target)?.ms ?? handoffBackoffMinMs / 2;
+    const ms = Math.min(handoffBackoffMaxMs, prev * 2);
+    this.backoff.set(target, { until: this.node.env.now() + ms * (0.5 + this.node.env.random() / 2), ms });
+  }
+
+  /** Sends `batch` to `to` and deletes each key from `space` here if it is still what was sent. */
+  private async push(to: string, batch: readonly StoredKey[]): Promise<boolean> {
+    try {
+      const reply = await this.node.call(to, { t: 'writeMany', items: batch }, handoffTimeoutMs);
+      return isAck(reply);
+    } catch {
+      return false;
+    }
+  }
+
+  private async dropIfUnchanged(batch: readonly StoredKey[], space: Space): Promise<number> {
+    let dropped = 0;
+    await Promise.all(
+      batch.map((k) =>
+        this.node.store.update(
+          k.key,
+          k.partition,
+          (cur) => {
+            if (!sameSiblings(cur, k.versions)) return { versions: undefined, result: undefined };
+            dropped++;
+            return { versions: [], result: undefined };
+          },
+          space,
+        ),
+      ),
+    );
+    return dropped;
+  }
+
+  private async deliverHints(target: string): Promise<void> {
+    const member = this.node.member(target);
+    // A hint for a node that has left (or was never known) goes to the key's replicas now.
+    if (!member || member.state === 'left') return this.redirectHints(target);
+    if (!this.ready(target)) return;
+    // Bounded per round: at most a few batches per target, so one backlog cannot starve others.
+    for (let round = 0; round < 8; round++) {
+      const batch = byteBounded(this.node.store.scanHints(target, undefined, handoffBatchKeysMax));
+      if (batch.length === 0) return;
+      const space = hintSpace(target);
+      if (!(await this.push(target, batch))) {
+        this.failed(target);
+        return;
+      }
+      this.backoff.delete(target);
+      const n = await this.dropIfUnchanged(batch, space);
+      this.delivered += n;
+      this.lastDeliveryMs = this.node.env.now();
+      this.node.metrics.hintsDelivered.inc({ target }, n);
+      if (n > 0) this.node.observe.event({ type: 'hints-delivered', target, count: n });
+      if (n === 0) return; // every hint changed under us: try again next round
+    }
+  }
+
+  private async redirectHints(target: string): Promise<void> {
+    const space = hintSpace(target);
+    const batch = byteBounded(this.node.store.scanHints(target, undefined, handoffBatchKeysMax));
+    for (const k of batch) {
+      const pref = this.node.preferenceList(k.partition);
+      if (!pref.every((id) => this.ready(id))) continue;
+      const acks = await Promise.all(pref.map((id) => this.push(id, [k])));
+      if (acks.every(Boolean)) this.delivered += await this.dropIfUnchanged([k], space);
+    }
+  }
+
+  private async handOffStrayData(): Promise<void> {
+    const self = this.node.config.id;
+    const target = targetRingOf(this.node.clusterState());
+    for (const q of this.node.store.partitionsHeld()) {
+      const pref = this.node.preferenceList(q);
+      // Still a replica, or about to become one once pending transfers complete: keep it.
+      if (pref.includes(self) || computePreferenceList(target, q, this.node.config.n).includes(self)) continue;
+      if (!pref.every((id) => this.ready(id))) continue; // wait until every replica can take it
+      // Retire our actor before dropping anything: once data starts leaving, a later tenure of
+      // this partition must never derive counters from a copy that lost some of its events.
+      // (A non-replica never coordinates with a partition actor, so nothing needs it meanwhile.)
+      this.node.store.retireActor(q);
+      for (let round = 0; round < 8; round++) {
+        const batch = byteBounded(this.node.store.scanPartition(q, undefined, handoffBatchKeysMax));
+        if (batch.length === 0) {
+          this.node.log.info({ partition: q }, 'partition handed off');
+          break;
+        }
+        const acks = await Promise.all(pref.map((id) => this.push(id, batch)));
+        if (!acks.every(Boolean)) {
+          pref.forEach((id, i) => acks[i] || this.failed(id));
+          break;
+        }
+        const n = await this.dropIfUnchanged(batch, dataSpace);
+        this.node.metrics.handoffKeys.inc(n);
+        if (n === 0) break;
+      }
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// Tombstone reaping. A delete is a tombstone version; keeping every tombstone forever costs
+// space, dropping one too early lets a stale replica bring the value back. A key whose
+// versions are all tombstones is reaped only when
+//   - its newest tombstone is older than the grace period (time for hints and anti-entropy
+//     to spread it), and
+//   - every node of its preference list is up and holds either exactly the same tombstones
+//     or nothing,
+// and then every replica deletes it conditionally (only if it still holds exactly those
+// tombstones) and remembers their clock for a retention period, during which a stale copy
+// arriving from a hint or a lagging peer is recognised as covered and dropped, and a new
+// write covers the reaped history (coordinator).
+//
+// Any replica holding a candidate may drive the reaping; concurrent attempts are harmless
+// because each step is conditional and idempotent.
+
+import { Periodic } from '../core/periodic.js';
+import { type Siblings, contextOf, sameSiblings } from '../core/siblings.js';
+import { covers } from '../core/vclock.js';
+import type { GyreNode } from '../node/node.js';
+
+export const reapIntervalMs = 2000;
+/** Candidates examined per round. */
+export const reapBatchMax = 64;
+export const reapTimeoutMs = 3000;
+/** In-memory candidate index entries; past this, new candidates wait for a later scan. */
+export const reapCandidatesMax = 1_000_000;
+
+interface Candidate {
+  readonly key: Buffer;
+  readonly partition: number;
+  readonly newestMs: number;
+}
+
+export function isTombstoneOnly(versions: Siblings): boolean {
+  return versions.length > 0 && versions.every((v) => v.deleted);
+}
+
+export class Reaper {
+  private readonly loop: Periodic;
+  private readonly candidates = new Map<string, Candidate>();
+  private running = false;
+  reapedKeys = 0;
+
+  constructor(
+    private readonly node: GyreNode,
+    private readonly graceMs: number,
+    private readonly retainMs: number,
+  ) {
+    node.store.onChange((key, partition, _before, after) => this.note(key, partition, after));
+    this.loop = new Periodic(node.env, reapIntervalMs, () => this.round());
+  }
+
+  /** Tracks whether a key is a reaping candidate (called for every key at start and on every change). */
+  note(key: Uint8Array, partition: number, versions: Siblings): void {
+    const hex = Buffer.from(key).toString('hex');
+    if (!isTombstoneOnly(versions)) {
+      this.candidates.delete(hex);
+      return;
+    }
+    if (this.candidates.size >= reapCandidatesMax && !this.candidates.has(hex)) return;
+    this.candidates.set(hex, { key: Buffer.from(key), partition, newestMs: Math.max(...versions.map((v) => v.dot.ts)) });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+  }
+
+  status(): { candidates: number; reaped: number; graceMs: number } {
+    return { candidates: this.candidates.size, reaped: this.reapedKeys, graceMs: this.graceMs };
+  }
+
+  async round(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const now = this.node.env.now();
+      this.node.store.expireReaped(now - this.retainMs);
+      const due = [...this.candidates.values()].filter((c) => c.newestMs + this.graceMs <= now).slice(0, reapBatchMax);
+      for (const c of due) await this.tryReap(c);
+    } catch (e) {
+      this.node.log.warn({ err: String(e) }, 'reaping round failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async tryReap(c: Candidate): Promise<void> {
+    const pref = this.node.preferenceList(c.partition);
+    if (!pref.every((id) => this.node.isUp(id))) return; // every replica must be asked
+    const local = await this.node.store.read(c.key);
+    if (!isTombstoneOnly(local)) return;
+    const replies = await Promise.all(pref.map((id) => this.node.readReplica(id, c.key, reapTimeoutMs).catch(() => undefined)));
+    // Every replica holds these exact tombstones or nothing; anything else (a newer write, an
+    // older value a tombstone does not cover yet) means not now.
+    if (!replies.every((r) => r !== undefined && (r.length === 0 || sameSiblings(r, local)))) return;
+    const acks = await Promise.all(pref.map((id) => this.node.reapReplica(id, c.key, c.partition, local).catch(() => false)));
+    if (acks.every(Boolean)) {
+      this.reapedKeys++;
+      this.node.metrics.tombstonesReaped.inc();
+    }
+  }
+}
+
+/** What a replica does on a reap request: delete iff it holds exactly these tombstones. */
+export function reapUpdate(expected: Siblings) {
+  const reaped = contextOf(expected);
+  return (cur: Siblings) => {
+    // What the tombstones cover (including a stale copy that arrived since the check) goes;
+    // anything newer means the key was written again: keep everything.
+    if (cur.some((v) => !covers(reaped, v.dot))) return { versions: undefined, result: false };
+    // Every replica, empty or not, remembers the reaped clock: it is where a stale hint would land.
+    return { versions: [], result: true, reaped };
+  };
+}
+

@@ -1,0 +1,176 @@
+// Ownership transfers (Dynamo 4.9, riak_core handoff_receiver): a partition pending to this
+// node (it joins, or takes over from a leaving node) switches owner only after this node has
+// pulled, from the partition's current replicas, the data of every partition whose
+// preference list it enters with the switch. Reads and writes keep going to the current
+// replicas meanwhile; writes that land there after the pull reach this node afterwards by
+// the old replica's stray-data handoff (handoff.ts) and by anti-entropy.
+//
+// The same pull serves partitions this node enters incidentally (a preference list that
+// walks one step further when a node leaves): pulled as soon as the ring says so.
+
+import { Periodic } from '../core/periodic.js';
+import { ringOf } from '../core/gossip.js';
+import { type Ring, computePreferenceList } from '../core/ring.js';
+import type { GyreNode } from '../node/node.js';
+import { parseFoldReply } from '../net/messages.js';
+
+export const transferIntervalMs = 500;
+export const transferBatchKeysMax = 256;
+export const transferTimeoutMs = 10_000;
+/** Partitions pulled at once. */
+export const transfersConcurrentMax = 8;
+
+export interface TransferStatus {
+  readonly partition: number;
+  readonly from: string;
+  readonly to: string;
+  readonly keys: number;
+}
+
+export class Transfers {
+  private readonly loop: Periodic;
+  private readonly inFlight = new Map<number, { keys: number; from: string }>();
+  /** Partitions this node replicated under the last ring it acted on. */
+  private replicated: Set<number> | undefined;
+  private readonly toPull = new Set<number>();
+  private pulling = false;
+  completed = 0;
+  keysReceived = 0;
+
+  constructor(private readonly node: GyreNode) {
+    this.loop = new Periodic(node.env, transferIntervalMs, () => this.tick());
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+  }
+
+  active(): TransferStatus[] {
+    return [...this.inFlight].map(([partition, t]) => ({ partition, from: t.from, to: this.node.config.id, keys: t.keys }));
+  }
+
+  private replicatedUnder(ring: Ring): Set<number> {
+    const self = this.node.config.id;
+    const out = new Set<number>();
+    for (let q = 0; q < ring.partitions; q++) if (computePreferenceList(ring, q, this.node.config.n).includes(self)) out.add(q);
+    return out;
+  }
+
+  tick(): void {
+    const state = this.node.clusterState();
+    const self = this.node.config.id;
+    const me = state.members.get(self);
+    if (!me || me.state === 'left') return;
+    // Partitions entered incidentally since the last tick.
+    const now = this.replicatedUnder(ringOf(state));
+    if (this.replicated) for (const q of now) if (!this.replicated.has(q)) this.toPull.add(q);
+    this.replicated = now;
+    if (this.toPull.size > 0 && !this.pulling) {
+      this.pulling = true;
+      const qs = [...this.toPull];
+      this.toPull.clear();
+      void this.pullAll(qs)
+        .catch((e: unknown) => {
+          this.node.log.warn({ err: String(e) }, 'pull failed');
+          return false;
+        })
+        .then((ok) => {
+          if (!ok) for (const q of qs) this.toPull.add(q);
+        })
+        .finally(() => (this.pulling = false));
+    }
+    for (let p = 0; p < state.partitions && this.inFlight.size < transfersConcurrentMax; p++) {
+      if (state.ring[p]!.pendingTo !== self || this.inFlight.has(p)) continue;
+      this.inFlight.set(p, { keys: 0, from: state.ring[p]!.owner });
+      void this.transfer(p)
+        .catch((e: unknown) => {
+          this.node.log.warn({ partition: p, err: String(e) }, 'transfer failed; retrying');
+          return false;
+        })
+        .then((done) => {
+          this.inFlight.delete(p);
+          // After a success start the next one now; after a failure wait for the next tick
+          // (retrying at once would spin when no source is reachable).
+          if (done && !this.node.isStopped()) this.tick();
+        });
+    }
+  }
+
+  /** Pulls what partition p's switch to us makes us replicate, then switches it. */
+  private async transfer(p: number): Promise<boolean> {
+    const state = this.node.clusterState();
+    const self = this.node.config.id;
+    const ring = ringOf(state);
+    const after: Ring = { partitions: ring.partitions, owners: ring.owners.map((o, i) => (i === p ? self : o)) };
+    const needed: number[] = [];
+    for (let q = 0; q < ring.partitions; q++) {
+      const n = this.node.config.n;
+      if (computePreferenceList(after, q, n).includes(self) && !computePreferenceList(ring, q, n).includes(self)) needed.push(q);
+    }
+    const started = this.node.env.now();
+    this.node.observe.event({ type: 'transfer-started', partition: p, from: ring.owners[p]!, to: self });
+    const ok = await this.pullAll(needed, p);
+    if (!ok) return false; // a source was unreachable: the next tick tries again
+    if (this.node.clusterState().ring[p]!.pendingTo !== self) return false; // superseded meanwhile
+    this.node.completeTransfer(p);
+    this.completed++;
+    this.node.metrics.transfersCompleted.inc();
+    this.node.observe.event({ type: 'transfer-finished', partition: p, keys: this.inFlight.get(p)?.keys ?? 0, ms: this.node.env.now() - started });
+    this.node.log.info({ partition: p, partitionsPulled: needed.length, ms: this.node.env.now() - started, keys: this.inFlight.get(p)?.keys ?? 0 }, 'transfer complete');
+    return true;
+  }
+
+  /**
+   * Pulls every key of each partition from all its current replicas that are up (a write
+   * acknowledged by W of them may be missing on any single one). True if every partition had
+   * at least one reachable source and every pull finished.
+   */
+  private async pullAll(partitions: readonly number[], forTransfer?: number): Promise<boolean> {
+    const self = this.node.config.id;
+    for (const q of partitions) {
+      const sources = this.node.preferenceList(q).filter((id) => id !== self && this.node.isUp(id));
+      if (sources.length === 0) return false;
+      for (const source of sources) {
+        if (!(await this.pullPartition(q, source, forTransfer))) return false;
+      }
+    }
+    return true;
+  }
+
+  private async pullPartition(q: number, source: string, forTransfer: number | undefined): Promise<boolean> {
+    let after: Uint8Array | undefined;
+    for (;;) {
+      if (this.node.isStopped()) return false;
+      let reply: unknown;
+      try {
+        reply = await this.node.call(source, { t: 'fold', partition: q, afterKey: after, limit: transferBatchKeysMax }, transferTimeoutMs);
+      } catch {
+        return false;
+      }
+      const parsed = parseFoldReply(reply);
+      if (!parsed.ok) {
+        this.node.log.warn({ source, partition: q, reason: parsed.reason }, 'bad fold reply');
+        return false;
+      }
+      const { items, done } = parsed.value;
+      let fresh = 0;
+      await Promise.all(
+        items.map(async (i) => {
+          if (await this.node.mergeLocalChanged(i.key, q, i.versions, i.reaped)) fresh++;
+        }),
+      );
+      this.keysReceived += fresh;
+      this.node.metrics.transferKeys.inc(fresh);
+      if (forTransfer !== undefined) {
+        const t = this.inFlight.get(forTransfer);
+        if (t) t.keys += fresh;
+      }
+      if (done || items.length === 0) return true;
+      after = items[items.length - 1]!.key;
+    }
+  }
+}
