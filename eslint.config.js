@@ -1,5 +1,5 @@
-// Lint, including the layering rules of STYLE.md point 6: node-core never imports the
-// console (electron/, renderer/); the renderer never imports Node APIs.
+// Lint. The layers (STYLE 6: which folder may import which) are an allow-list checked by
+// dependency-cruiser (.dependency-cruiser.cjs); this file adds the simulator's determinism rule.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
@@ -31,31 +31,31 @@ export default tseslint.config(
     },
   },
   {
-    files: ['node-core/**/*.ts'],
+    // Everything the simulator runs takes time, timers and randomness from its Env, so a seed
+    // replays a run exactly (STYLE 2). Which folders may import which is checked by
+    // dependency-cruiser (.dependency-cruiser.cjs, `npm run lint:layers`).
+    files: [
+      'node-core/src/core/**/*.ts',
+      'node-core/src/wire/**/*.ts',
+      'node-core/src/node/**/*.ts',
+      'node-core/src/replication/**/*.ts',
+      'node-core/src/net/messages.ts',
+      'node-core/src/net/transport.ts',
+      'node-core/src/net/msgpack-guard.ts',
+      'node-core/src/store/memory-store.ts',
+      'test/harness/sim/**/*.ts',
+    ],
+    // The simulator's scheduler is the Env (its clock, timers and seeded randomness); its CLI reports wall time.
+    ignores: ['test/harness/sim/env.ts', 'test/harness/sim/cli.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/electron/**', '**/renderer/**', 'electron'], message: 'node-core must not depend on the console (STYLE 6).' }] }],
-    },
-  },
-  {
-    files: ['node-core/src/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'code the simulator runs takes time from its Env (STYLE 2).' }, { object: 'Math', property: 'random', message: 'code the simulator runs takes randomness from its Env (STYLE 2).' }],
+      'no-restricted-globals': [
         'error',
-        {
-          patterns: [
-            { group: ['**/electron/**', '**/renderer/**', 'electron'], message: 'node-core must not depend on the console (STYLE 6).' },
-            { group: ['node:net', 'node:http', 'node:fs', 'node:child_process', 'better-sqlite3', '../node.js', '../http/*', '../store/sqlite-store.js', '../net/tcp-transport.js'], message: 'core/ is pure: effects come in through interfaces (STYLE 1).' },
-          ],
-        },
+        { name: 'setTimeout', message: 'code the simulator runs uses env.setTimer (STYLE 2).' },
+        { name: 'setInterval', message: 'code the simulator runs uses env.setTimer (STYLE 2).' },
+        { name: 'setImmediate', message: 'code the simulator runs uses env.setTimer (STYLE 2).' },
       ],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'core/ takes time from its Env (STYLE 2).' }, { object: 'Math', property: 'random', message: 'core/ takes randomness from its Env (STYLE 2).' }],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'core/ uses env.setTimer (STYLE 2).' }, { name: 'setInterval', message: 'core/ uses env.setTimer (STYLE 2).' }],
-    },
-  },
-  {
-    files: ['renderer/**/*.ts', 'renderer/**/*.svelte'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'child_process', 'electron', '**/node-core/src/*.js', '**/node-core/src/store/**', '**/node-core/src/net/**'], message: 'the renderer runs in a browser: no Node APIs (STYLE 6).' }] }],
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'code the simulator runs takes time from its Env (STYLE 2).' }],
     },
   },
 );

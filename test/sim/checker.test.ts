@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSeed, type Features } from '../harness/sim/run.js';
 import type { Rule } from '../harness/sim/checker.js';
-import type { Store } from '../../node-core/src/store/store.js';
+import type { Store } from '../../node-core/src/core/store.js';
 import { dropSiblingOnN1, n1AcksWithoutWriting, plainVersionVectors } from './planted-bugs.js';
 
 const seedsMax = 6;

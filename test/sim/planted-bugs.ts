@@ -2,7 +2,7 @@
 // the durable store the simulator gives a node (RunOptions.wrapStore).
 
 import type { Version } from '../../node-core/src/core/siblings.js';
-import type { Space, Store, Updater } from '../../node-core/src/store/store.js';
+import type { Space, Store, Updater } from '../../node-core/src/core/store.js';
 
 /** A store whose committed sibling sets pass through `transform` (where the bug lives). */
 export function withCommitTransform(inner: Store, transform: (versions: readonly Version[]) => readonly Version[] | undefined, persist = true): Store {

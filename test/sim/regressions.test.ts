@@ -8,7 +8,7 @@ import { partitionOf } from '../../node-core/src/core/partitioner.js';
 import { type Version, syncSiblings } from '../../node-core/src/core/siblings.js';
 import { emptyClock } from '../../node-core/src/core/vclock.js';
 import { reapUpdate } from '../../node-core/src/replication/reaper.js';
-import { hintSpace } from '../../node-core/src/store/store.js';
+import { hintSpace } from '../../node-core/src/core/store.js';
 import { type ClusterOptions, SimCluster, defaultClusterOptions } from '../harness/sim/cluster.js';
 import { Scheduler } from '../harness/sim/env.js';
 import { dotOf } from '../harness/sim/history.js';

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { GyreNode, defaultConfig, type NodeConfig } from '../node/node.js';
+import { defaultConfig, type NodeConfig } from '../node/node.js';
+import { startNode } from '../start/start-node.js';
 import { createApiServer } from '../http/api.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
@@ -80,7 +81,7 @@ program
       reapedRetainMs: o.reapedRetainMs,
     };
     let shutdown: (sig: string) => void = () => process.exit(0);
-    const node = await GyreNode.start(config, { onLeft: () => shutdown('left the cluster') });
+    const node = await startNode(config, { onLeft: () => shutdown('left the cluster') });
     const server = createApiServer(node, { control: o.control });
     await new Promise<void>((res, rej) => {
       server.once('error', rej);

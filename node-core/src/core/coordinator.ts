@@ -17,10 +17,12 @@ import { mergeReplies, staleReplicas, type ReplicaReply } from './read-repair.js
 import { type Payload, type Version, contextOf, coordinatePut, siblingsBytes } from './siblings.js';
 import { type VClock, defaultPruneLimits, join } from './vclock.js';
 import { versionsProblem } from './codec.js';
-import type { Store } from '../store/store.js';
-import type { CoordinateReply } from '../net/messages.js';
+import type { Store } from './store.js';
 
 export type NodeId = string;
+
+/** A coordinator's answer to the node that forwarded a request to it. */
+export type CoordinateReply = { readonly status: number; readonly clock: VClock | undefined; readonly error: string | undefined; readonly message: string | undefined; readonly dot?: { readonly actor: string; readonly counter: number } | undefined };
 
 export interface CoordinateRequest {
   readonly key: Uint8Array;

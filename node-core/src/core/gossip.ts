@@ -12,8 +12,15 @@
 //
 // Pure: rounds, heartbeats and peer choice take nowMs and a random source from the caller.
 
-import type { MemberInfo } from '../net/messages.js';
 import { type Ring, claimForJoin, claimForLeave, stripedRing } from './ring.js';
+
+export interface MemberInfo {
+  readonly id: string;
+  /** Client HTTP address, host:port: what --seeds names. */
+  readonly http: string;
+  /** Internode address, host:port. */
+  readonly internode: string;
+}
 
 export type MemberState = 'joining' | 'member' | 'leaving' | 'left';
 

@@ -5,25 +5,19 @@
 import { type Parsed, type PackedVersion, entryProblem, packClock, packVersions, parseClock, parseVersions, keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { VClock } from '../core/vclock.js';
-import { type ClusterState, type MemberRecord, type MemberState, type PartitionRecord, gossipCounterLimit } from '../core/gossip.js';
+import { type ClusterState, type MemberInfo, type MemberRecord, type MemberState, type PartitionRecord, gossipCounterLimit } from '../core/gossip.js';
+import type { CoordinateReply } from '../core/coordinator.js';
 import { partitionsMax } from '../core/partitioner.js';
 import { digestBytes } from '../core/merkle.js';
 import { idBytesMax, isValidNodeId } from '../core/ids.js';
 import { type ContextKeyring, packKeyring, parseKeyring } from '../core/context.js';
 import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec, pauseDurationMaxMs } from '../core/faults.js';
 
-export interface MemberInfo {
-  readonly id: string;
-  /** Client HTTP address, host:port: what --seeds names. */
-  readonly http: string;
-  /** Internode address, host:port. */
-  readonly internode: string;
-}
-
 export const membersPerMessageMax = 10_000;
 /** The largest member version, heartbeat and partition epoch accepted (see core/gossip.ts). */
 export const gossipCounterMax = gossipCounterLimit;
 export { idBytesMax };
+export type { CoordinateReply, MemberInfo };
 /** Keys in one writeMany or fold batch. */
 export const batchKeysMax = 512;
 /** Keys listed in one anti-entropy key-digest reply. */
@@ -348,7 +342,6 @@ export function parseRequest(raw: unknown): Parsed<Request> {
 
 // Replies
 
-export type CoordinateReply = { readonly status: number; readonly clock: VClock | undefined; readonly error: string | undefined; readonly message: string | undefined; readonly dot?: { readonly actor: string; readonly counter: number } | undefined };
 
 export function encodeVersionsReply(versions: readonly Version[]): [string, PackedVersion[]] {
   return ['versions', packVersions(versions)];

@@ -3,7 +3,7 @@
 // the background loops (handoff, transfers, anti-entropy) live in their own modules.
 
 import { pack, unpack } from 'msgpackr';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Coordinator, type CoordinateRequest, type Placement, type Replicas, defaultSiblingsMax, tooManySiblings } from '../core/coordinator.js';
 import { computePlacement } from '../core/placement.js';
 import { type Env, sleep } from '../core/env.js';
@@ -32,7 +32,6 @@ import {
 import { partitionOf } from '../core/partitioner.js';
 import { computePreferenceList } from '../core/ring.js';
 import { type Version, syncSiblings, sameSiblings } from '../core/siblings.js';
-import { realEnv, realProcessControl } from '../start/real-env.js';
 import { NodeMetrics } from './metrics.js';
 import {
   type MemberInfo,
@@ -52,21 +51,19 @@ import {
   parseState,
   parseVersionsReply,
 } from '../net/messages.js';
-import { TcpTransport } from '../net/tcp-transport.js';
 import { type Transport, TransportError, noReplyCode } from '../net/transport.js';
 import { FaultInjector, type ProcessControl } from './fault-injector.js';
 import { Observatory } from './observe.js';
 import type { MemberView, NodeSnapshot } from '../wire/control.js';
 import { faultToJson } from '../core/faults.js';
-import { SqliteStore } from '../store/sqlite-store.js';
-import { type Store, dataSpace, hintSpace } from '../store/store.js';
+import { type Store, dataSpace, hintSpace } from '../core/store.js';
 import { Handoff, byteBounded } from '../replication/handoff.js';
 import { Transfers } from '../replication/transfer.js';
 import { AntiEntropy } from '../replication/exchange.js';
 import { Reaper, reapUpdate } from '../replication/reaper.js';
+import type { LoopHost } from '../replication/host.js';
 import { type VClock, compare, covers, join } from '../core/vclock.js';
 import { type ContextKeyring, type ContextResult, decodeContext, makeContextKey, mergeKeyrings, packKeyring, parseKeyring, sameKeyrings } from '../core/context.js';
-import { randomBytes } from 'node:crypto';
 
 export interface NodeConfig {
   readonly id: string;
@@ -246,48 +243,67 @@ export class GyreNode {
       },
     });
     this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
-    this.handoff = new Handoff(this);
-    this.transfers = new Transfers(this);
-    this.antiEntropy = new AntiEntropy(this);
-    this.reaper = new Reaper(this, config.tombstoneGraceMs, config.reapedRetainMs);
+    const host = this.loopHost();
+    const mergeLocal = (key: Uint8Array, partition: number, versions: readonly Version[], reaped: VClock | undefined) => this.mergeLocalChanged(key, partition, versions, reaped);
+    this.handoff = new Handoff({
+      ...host,
+      store: this.store,
+      member: (id) => this.member(id),
+      hintsDelivered: (target, count) => {
+        this.metrics.hintsDelivered.inc({ target }, count);
+        if (count > 0) this.observe.event({ type: 'hints-delivered', target, count });
+      },
+      strayKeysHandedOff: (count) => this.metrics.handoffKeys.inc(count),
+    });
+    this.transfers = new Transfers({
+      ...host,
+      mergeLocal,
+      completeTransfer: (p) => this.setState(completeTransfer(this.state, p, this.config.id), `transfer of partition ${p} complete`),
+      isStopped: () => this.stopped,
+      transferStarted: (partition, from) => this.observe.event({ type: 'transfer-started', partition, from, to: this.config.id }),
+      transferFinished: (partition, keys, ms) => {
+        this.metrics.transfersCompleted.inc();
+        this.observe.event({ type: 'transfer-finished', partition, keys, ms });
+      },
+      keysReceived: (count) => this.metrics.transferKeys.inc(count),
+    });
+    this.antiEntropy = new AntiEntropy({
+      ...host,
+      store: this.store,
+      mergeLocal,
+      exchanged: (outcome) => this.metrics.aeExchanges.inc({ outcome }),
+      repaired: (peer, partition, keys) => {
+        this.metrics.aeKeysRepaired.inc(keys);
+        this.observe.event({ type: 'ae-repair', peer, partition, keys });
+      },
+    });
+    this.reaper = new Reaper(
+      {
+        ...host,
+        store: this.store,
+        readReplica: (node, key, timeoutMs) => this.readReplica(node, key, timeoutMs),
+        reapReplica: (node, key, partition, versions) => this.reapReplica(node, key, partition, versions),
+        reaped: () => this.metrics.tombstonesReaped.inc(),
+      },
+      config.tombstoneGraceMs,
+      config.reapedRetainMs,
+    );
     this.scanStoredKeys();
     transport.setHandler((body, from) => this.handle(body, from));
   }
 
-  static async start(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void } = {}): Promise<GyreNode> {
-    // Logs carry ids, counts and reasons, never values or secrets; redaction is the safety net.
-    const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id }, redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'value', '*.value'], censor: '[redacted]' } });
-    const store = new SqliteStore(config.dir, {
-      nodeId: config.id,
-      now: () => realEnv.now(),
-      sync: config.sync,
-      onQuarantine: (key, partition, space, reason) => log.error({ partition, space: space.kind === 'hint' ? `hint:${space.target}` : 'data', keyBytes: key.byteLength, reason }, 'unreadable row moved to quarantine; its key is repaired from the other replicas'),
-    });
-    const shape = loadShape(store);
-    let cfg = config;
-    if (shape && (shape.partitions !== config.partitions || shape.n !== config.n)) {
-      // Q is fixed when the cluster is created: the data on disk was placed with it.
-      log.warn({ stored: shape, flags: { partitions: config.partitions, n: config.n } }, 'using the partition count and N stored in the data folder');
-      cfg = { ...config, partitions: shape.partitions, n: shape.n };
-    } else if (!shape) {
-      await store.setMeta('shape', pack({ partitions: config.partitions, n: config.n }));
-    }
-    let transport: TcpTransport;
-    try {
-      transport = await TcpTransport.listen({
-        host: cfg.host,
-        port: cfg.internodePort,
-        nodeId: cfg.id,
-        token: cfg.token,
-        log: (level, msg, fields) => log[level](fields ?? {}, msg),
-      });
-    } catch (e) {
-      await store.close();
-      throw e;
-    }
-    const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
-    node.begin();
-    return node;
+  /** What every replication loop sees of this node (each adds what its own interface declares). */
+  private loopHost(): LoopHost {
+    return {
+      selfId: this.config.id,
+      n: this.config.n,
+      env: this.env,
+      log: this.log,
+      clusterState: () => this.state,
+      isUp: (id) => this.isUp(id),
+      preferenceList: (p) => this.preferenceList(p),
+      call: (node, req, timeoutMs) => this.call(node, req, timeoutMs),
+    };
   }
 
   /** One pass over the stored keys at start: builds the Merkle trees and the reaping index. */
@@ -650,10 +666,6 @@ export class GyreNode {
     return { ok: true, message: 'leaving: partitions are being handed off' };
   }
 
-  /** Ownership of p switches to us: its data has arrived. */
-  completeTransfer(p: number): void {
-    this.setState(completeTransfer(this.state, p, this.config.id), `transfer of partition ${p} complete`);
-  }
 
   private async resolveSeed(seed: string): Promise<void> {
     const found = await this.seedLookup(seed);
@@ -744,7 +756,7 @@ export class GyreNode {
   }
 
   /** As mergeLocal, into our own data, with the sender's reaped clock if any; true if something changed. */
-  mergeLocalChanged(key: Uint8Array, partition: number, incoming: readonly Version[], reaped?: VClock): Promise<boolean> {
+  private mergeLocalChanged(key: Uint8Array, partition: number, incoming: readonly Version[], reaped?: VClock): Promise<boolean> {
     return this.merge(key, partition, incoming, undefined, reaped);
   }
 
@@ -780,7 +792,7 @@ export class GyreNode {
   }
 
   /** Asks a replica to reap a key's tombstones (itself directly). */
-  async reapReplica(node: string, key: Uint8Array, partition: number, versions: readonly Version[]): Promise<boolean> {
+  private async reapReplica(node: string, key: Uint8Array, partition: number, versions: readonly Version[]): Promise<boolean> {
     if (node === this.config.id) return this.store.update(key, partition, reapUpdate(versions));
     return isAck(await this.call(node, { t: 'reap', key, partition, versions }, 3000));
   }
@@ -875,38 +887,8 @@ export class GyreNode {
     await this.store.close();
   }
 
-  isStopped(): boolean {
-    return this.stopped;
-  }
-}
-
-/** Seeds are client HTTP addresses: GET /status of one tells the members' internode addresses. */
-export function httpSeedLookup(token: string | undefined): SeedLookup {
-  return async (seed) => {
-    try {
-      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const res = await fetch(`http://${seed}/status`, { headers, signal: AbortSignal.timeout(seedFetchTimeoutMs) });
-      if (!res.ok) return undefined;
-      const body = (await res.json()) as { node?: { id?: unknown }; listeners?: { internode?: unknown; http?: unknown } };
-      const id = body.node?.id;
-      const internode = body.listeners?.internode;
-      const http = body.listeners?.http;
-      if (typeof id !== 'string' || typeof internode !== 'string' || typeof http !== 'string') return undefined;
-      return [{ id, http, internode }];
-    } catch {
-      return undefined;
-    }
-  };
 }
 
 function toCoordinateRequest(req: Extract<Request, { t: 'coordinate' }>): CoordinateRequest {
   return { key: req.key, payload: { deleted: req.deleted, value: req.value, contentType: req.contentType }, context: req.context, w: req.w, timeoutMs: req.timeoutMs };
-}
-
-function loadShape(store: Store): { partitions: number; n: number } | undefined {
-  const raw = store.getMeta('shape');
-  if (!raw) return undefined;
-  const v = unpack(raw) as { partitions?: unknown; n?: unknown };
-  if (typeof v.partitions === 'number' && typeof v.n === 'number') return { partitions: v.partitions, n: v.n };
-  return undefined;
 }

@@ -14,7 +14,9 @@ import { ringOf } from '../core/gossip.js';
 import { MerkleTree, diffLeaves, keyDigest, leafOf } from '../core/merkle.js';
 import { keyHash } from '../core/partitioner.js';
 import { computePreferenceList } from '../core/ring.js';
-import type { GyreNode } from '../node/node.js';
+import type { Store } from '../core/store.js';
+import type { VClock } from '../core/vclock.js';
+import type { LoopHost } from './host.js';
 import { byteBounded } from './handoff.js';
 import type { Version } from '../core/siblings.js';
 import { aeKeysMax, batchKeysMax, isAck, parseFoldReply, parseKeysReply, parseLeavesReply, parseRootsReply } from '../net/messages.js';
@@ -47,6 +49,16 @@ export interface ExchangeStatus {
 /** Keys read per scan when a partition's tree is rebuilt. */
 const aeRebuildBatchKeys = 512;
 
+/** What anti-entropy needs from its node. */
+export interface ExchangeHost extends LoopHost {
+  readonly store: Pick<Store, 'onChange' | 'onQuarantine' | 'read' | 'reapedClock' | 'scanPartition'>;
+  /** Merges a replica's versions into the local store; true if anything changed. */
+  mergeLocal(key: Uint8Array, partition: number, versions: readonly Version[], reaped: VClock | undefined): Promise<boolean>;
+  exchanged(outcome: 'in_sync' | 'repairing' | 'error'): void;
+  /** `keys` keys of `partition` were repaired from `peer` (either direction). */
+  repaired(peer: string, partition: number, keys: number): void;
+}
+
 export class AntiEntropy {
   private readonly loop: Periodic;
   private readonly trees = new Map<number, MerkleTree>();
@@ -56,18 +68,18 @@ export class AntiEntropy {
   private readonly lastExchange = new Map<number, number>();
   private readonly lastAgreed = new Map<number, boolean>();
 
-  constructor(private readonly node: GyreNode) {
+  constructor(private readonly host: ExchangeHost) {
     // While replicas disagree, keep exchanging back to back; once in sync, at the base rate.
-    this.loop = new Periodic(node.env, aeIntervalMs, async () => ((await this.round()) >= aeBusyKeysMin ? aeBusyIntervalMs : aeIntervalMs));
-    node.store.onChange((key, partition, before, after) => {
+    this.loop = new Periodic(host.env, aeIntervalMs, async () => ((await this.round()) >= aeBusyKeysMin ? aeBusyIntervalMs : aeIntervalMs));
+    host.store.onChange((key, partition, before, after) => {
       this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), keyDigest(key, before), keyDigest(key, after));
     });
     // A quarantined row's old digest cannot be taken out of its leaf (what it held is unknown):
     // rebuild that partition's tree from the store, once the commit that found it is over.
-    node.store.onQuarantine?.((_key, partition, space) => {
+    host.store.onQuarantine?.((_key, partition, space) => {
       if (space.kind !== 'data' || this.rebuilding.has(partition)) return;
       this.rebuilding.add(partition);
-      node.env.setTimer(0, () => {
+      host.env.setTimer(0, () => {
         this.rebuilding.delete(partition);
         this.rebuild(partition);
       });
@@ -81,7 +93,7 @@ export class AntiEntropy {
     const tree = new MerkleTree(aeLeavesPerPartition);
     let after: Uint8Array | undefined;
     for (;;) {
-      const batch = this.node.store.scanPartition(p, after, aeRebuildBatchKeys);
+      const batch = this.host.store.scanPartition(p, after, aeRebuildBatchKeys);
       for (const k of batch) tree.update(leafOf(keyHash(k.key), aeLeavesPerPartition), undefined, keyDigest(k.key, k.versions));
       if (batch.length < aeRebuildBatchKeys) break;
       after = batch[batch.length - 1]!.key;
@@ -154,7 +166,7 @@ export class AntiEntropy {
     const out: [Buffer, Buffer][] = [];
     let after: Uint8Array | undefined;
     for (;;) {
-      const batch = this.node.store.scanPartition(p, after, scanBatch);
+      const batch = this.host.store.scanPartition(p, after, scanBatch);
       for (const k of batch) {
         if (!leaves.has(leafOf(keyHash(k.key), aeLeavesPerPartition))) continue;
         const d = keyDigest(k.key, k.versions);
@@ -170,11 +182,11 @@ export class AntiEntropy {
 
   /** Partitions both we and `peer` replicate under the current ring. */
   private shared(peer: string): number[] {
-    const ring = ringOf(this.node.clusterState());
-    const self = this.node.config.id;
+    const ring = ringOf(this.host.clusterState());
+    const self = this.host.selfId;
     const out: number[] = [];
     for (let q = 0; q < ring.partitions; q++) {
-      const pref = computePreferenceList(ring, q, this.node.config.n);
+      const pref = computePreferenceList(ring, q, this.host.n);
       if (pref.includes(self) && pref.includes(peer)) out.push(q);
     }
     return out;
@@ -183,16 +195,16 @@ export class AntiEntropy {
   /** One exchange with a random peer; returns the keys it repaired. */
   async round(): Promise<number> {
     if (this.running) return 0;
-    const self = this.node.config.id;
-    const peers = [...this.node.clusterState().members.values()].filter((m) => m.id !== self && m.state !== 'left' && this.node.isUp(m.id));
+    const self = this.host.selfId;
+    const peers = [...this.host.clusterState().members.values()].filter((m) => m.id !== self && m.state !== 'left' && this.host.isUp(m.id));
     if (peers.length === 0) return 0;
-    const peer = peers[Math.floor(this.node.env.random() * peers.length)]!.id;
+    const peer = peers[Math.floor(this.host.env.random() * peers.length)]!.id;
     this.running = true;
     try {
       return await this.exchangeWith(peer);
     } catch (e) {
-      this.node.metrics.aeExchanges.inc({ outcome: 'error' });
-      this.node.log.debug({ peer, err: String(e) }, 'anti-entropy exchange failed');
+      this.host.exchanged('error');
+      this.host.log.debug({ peer, err: String(e) }, 'anti-entropy exchange failed');
       return 0;
     } finally {
       this.running = false;
@@ -203,9 +215,9 @@ export class AntiEntropy {
   async exchangeWith(peer: string): Promise<number> {
     const shared = this.shared(peer);
     if (shared.length === 0) return 0;
-    const roots = parseRootsReply(await this.node.call(peer, { t: 'aeRoots', partitions: shared }, aeTimeoutMs));
+    const roots = parseRootsReply(await this.host.call(peer, { t: 'aeRoots', partitions: shared }, aeTimeoutMs));
     if (!roots.ok) throw new Error(roots.reason);
-    const now = this.node.env.now();
+    const now = this.host.env.now();
     const differing: number[] = [];
     for (const p of shared) {
       const theirs = roots.value.get(p);
@@ -216,9 +228,9 @@ export class AntiEntropy {
       if (!same) differing.push(p);
     }
     this.exchanges++;
-    this.node.metrics.aeExchanges.inc({ outcome: differing.length === 0 ? 'in_sync' : 'repairing' });
+    this.host.exchanged(differing.length === 0 ? 'in_sync' : 'repairing');
     // Oldest-repaired first would need more state; a random start spreads rounds fairly.
-    const start = differing.length ? Math.floor(this.node.env.random() * differing.length) : 0;
+    const start = differing.length ? Math.floor(this.host.env.random() * differing.length) : 0;
     let repaired = 0;
     for (let i = 0; i < Math.min(differing.length, aePartitionsPerRoundMax); i++) {
       repaired += await this.repairPartition(peer, differing[(start + i) % differing.length]!);
@@ -227,11 +239,11 @@ export class AntiEntropy {
   }
 
   private async repairPartition(peer: string, p: number): Promise<number> {
-    const leaves = parseLeavesReply(await this.node.call(peer, { t: 'aeLeaves', partition: p }, aeTimeoutMs));
+    const leaves = parseLeavesReply(await this.host.call(peer, { t: 'aeLeaves', partition: p }, aeTimeoutMs));
     if (!leaves.ok) throw new Error(leaves.reason);
     const diff = diffLeaves(this.tree(p).leafHashesCopy(), leaves.value);
     if (diff.length === 0) return 0;
-    const theirs = parseKeysReply(await this.node.call(peer, { t: 'aeKeys', partition: p, leaves: diff }, aeTimeoutMs));
+    const theirs = parseKeysReply(await this.host.call(peer, { t: 'aeKeys', partition: p, leaves: diff }, aeTimeoutMs));
     if (!theirs.ok) throw new Error(theirs.reason);
     const mine = new Map(this.localDigests(p, new Set(diff), aeKeysMax).map(([k, d]) => [k.toString('hex'), d]));
     const keys = new Map<string, Buffer>();
@@ -248,18 +260,18 @@ export class AntiEntropy {
     for (let i = 0; i < todo.length; i += batchKeysMax) {
       // Both directions, a batch at a time: take theirs, merge, give them the merge.
       const batch = todo.slice(i, i + batchKeysMax);
-      const remote = parseFoldReply(await this.node.call(peer, { t: 'readMany', partition: p, keys: batch }, aeTimeoutMs));
+      const remote = parseFoldReply(await this.host.call(peer, { t: 'readMany', partition: p, keys: batch }, aeTimeoutMs));
       if (!remote.ok) throw new Error(remote.reason);
       const merged = await Promise.all(
         remote.value.items.map(async (item) => {
-          await this.node.mergeLocalChanged(item.key, p, item.versions, item.reaped);
-          return { key: item.key, partition: p, versions: await this.node.store.read(item.key), reaped: this.node.store.reapedClock(item.key) };
+          await this.host.mergeLocal(item.key, p, item.versions, item.reaped);
+          return { key: item.key, partition: p, versions: await this.host.store.read(item.key), reaped: this.host.store.reapedClock(item.key) };
         }),
       );
       const toPush = merged.filter((m) => m.versions.length > 0 || m.reaped !== undefined);
       for (let j = 0; j < toPush.length; ) {
         const chunk = byteBounded(toPush.slice(j));
-        const ack = await this.node.call(peer, { t: 'writeMany', items: chunk }, aeTimeoutMs);
+        const ack = await this.host.call(peer, { t: 'writeMany', items: chunk }, aeTimeoutMs);
         if (!isAck(ack)) throw new Error('bad writeMany reply');
         j += chunk.length;
       }
@@ -267,8 +279,7 @@ export class AntiEntropy {
       if (!remote.value.done) break; // the reply was cut to fit a frame: the rest waits for the next round
     }
     this.keysRepaired += repaired;
-    this.node.metrics.aeKeysRepaired.inc(repaired);
-    if (repaired > 0) this.node.observe.event({ type: 'ae-repair', peer, partition: p, keys: repaired });
+    if (repaired > 0) this.host.repaired(peer, p, repaired);
     return repaired;
   }
 }

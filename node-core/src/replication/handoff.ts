@@ -13,9 +13,10 @@ import { Periodic } from '../core/periodic.js';
 import { targetRingOf } from '../core/gossip.js';
 import { computePreferenceList } from '../core/ring.js';
 import { type Version, sameSiblings, siblingsBytes } from '../core/siblings.js';
-import type { GyreNode } from '../node/node.js';
 import { isAck } from '../net/messages.js';
-import { type Space, type StoredKey, dataSpace, hintSpace } from '../store/store.js';
+import { type Space, type Store, type StoredKey, dataSpace, hintSpace } from '../core/store.js';
+import type { MemberRecord } from '../core/gossip.js';
+import type { LoopHost } from './host.js';
 
 export const handoffIntervalMs = 500;
 /** Keys per delivery batch (one writeMany message). */
@@ -38,6 +39,16 @@ export function byteBounded<T extends { versions: readonly Version[] }>(items: r
   return out;
 }
 
+/** What hinted handoff needs from its node. */
+export interface HandoffHost extends LoopHost {
+  readonly store: Pick<Store, 'hintCounts' | 'scanHints' | 'scanPartition' | 'partitionsHeld' | 'retireActor' | 'update'>;
+  member(id: string): MemberRecord | undefined;
+  /** `count` hints for `target` were delivered and dropped here. */
+  hintsDelivered(target: string, count: number): void;
+  /** `count` keys of a partition this node no longer replicates reached its replicas and were dropped here. */
+  strayKeysHandedOff(count: number): void;
+}
+
 export class Handoff {
   private readonly loop: Periodic;
   private running = false;
@@ -45,8 +56,8 @@ export class Handoff {
   private delivered = 0;
   private lastDeliveryMs: number | undefined;
 
-  constructor(private readonly node: GyreNode) {
-    this.loop = new Periodic(node.env, handoffIntervalMs, () => this.tick());
+  constructor(private readonly host: HandoffHost) {
+    this.loop = new Periodic(host.env, handoffIntervalMs, () => this.tick());
   }
 
   start(): void {
@@ -58,7 +69,7 @@ export class Handoff {
   }
 
   status(): { delivered: number; lastDeliveryMs: number | undefined; backingOff: string[] } {
-    const now = this.node.env.now();
+    const now = this.host.env.now();
     return { delivered: this.delivered, lastDeliveryMs: this.lastDeliveryMs, backingOff: [...this.backoff].filter(([, b]) => b.until > now).map(([t]) => t) };
   }
 
@@ -66,10 +77,10 @@ export class Handoff {
     if (this.running) return;
     this.running = true;
     try {
-      for (const target of this.node.store.hintCounts().keys()) await this.deliverHints(target);
+      for (const target of this.host.store.hintCounts().keys()) await this.deliverHints(target);
       await this.handOffStrayData();
     } catch (e) {
-      this.node.log.warn({ err: String(e) }, 'handoff round failed');
+      this.host.log.warn({ err: String(e) }, 'handoff round failed');
     } finally {
       this.running = false;
     }
@@ -77,19 +88,19 @@ export class Handoff {
 
   private ready(target: string): boolean {
     const b = this.backoff.get(target);
-    return this.node.isUp(target) && (!b || b.until <= this.node.env.now());
+    return this.host.isUp(target) && (!b || b.until <= this.host.env.now());
   }
 
   private failed(target: string): void {
     const prev = this.backoff.get(target)?.ms ?? handoffBackoffMinMs / 2;
     const ms = Math.min(handoffBackoffMaxMs, prev * 2);
-    this.backoff.set(target, { until: this.node.env.now() + ms * (0.5 + this.node.env.random() / 2), ms });
+    this.backoff.set(target, { until: this.host.env.now() + ms * (0.5 + this.host.env.random() / 2), ms });
   }
 
   /** Sends `batch` to `to` and deletes each key from `space` here if it is still what was sent. */
   private async push(to: string, batch: readonly StoredKey[]): Promise<boolean> {
     try {
-      const reply = await this.node.call(to, { t: 'writeMany', items: batch }, handoffTimeoutMs);
+      const reply = await this.host.call(to, { t: 'writeMany', items: batch }, handoffTimeoutMs);
       return isAck(reply);
     } catch {
       return false;
@@ -100,7 +111,7 @@ export class Handoff {
     let dropped = 0;
     await Promise.all(
       batch.map((k) =>
-        this.node.store.update(
+        this.host.store.update(
           k.key,
           k.partition,
           (cur) => {
@@ -116,13 +127,13 @@ export class Handoff {
   }
 
   private async deliverHints(target: string): Promise<void> {
-    const member = this.node.member(target);
+    const member = this.host.member(target);
     // A hint for a node that has left (or was never known) goes to the key's replicas now.
     if (!member || member.state === 'left') return this.redirectHints(target);
     if (!this.ready(target)) return;
     // Bounded per round: at most a few batches per target, so one backlog cannot starve others.
     for (let round = 0; round < 8; round++) {
-      const batch = byteBounded(this.node.store.scanHints(target, undefined, handoffBatchKeysMax));
+      const batch = byteBounded(this.host.store.scanHints(target, undefined, handoffBatchKeysMax));
       if (batch.length === 0) return;
       const space = hintSpace(target);
       if (!(await this.push(target, batch))) {
@@ -132,18 +143,17 @@ export class Handoff {
       this.backoff.delete(target);
       const n = await this.dropIfUnchanged(batch, space);
       this.delivered += n;
-      this.lastDeliveryMs = this.node.env.now();
-      this.node.metrics.hintsDelivered.inc({ target }, n);
-      if (n > 0) this.node.observe.event({ type: 'hints-delivered', target, count: n });
+      this.lastDeliveryMs = this.host.env.now();
+      this.host.hintsDelivered(target, n);
       if (n === 0) return; // every hint changed under us: try again next round
     }
   }
 
   private async redirectHints(target: string): Promise<void> {
     const space = hintSpace(target);
-    const batch = byteBounded(this.node.store.scanHints(target, undefined, handoffBatchKeysMax));
+    const batch = byteBounded(this.host.store.scanHints(target, undefined, handoffBatchKeysMax));
     for (const k of batch) {
-      const pref = this.node.preferenceList(k.partition);
+      const pref = this.host.preferenceList(k.partition);
       if (!pref.every((id) => this.ready(id))) continue;
       const acks = await Promise.all(pref.map((id) => this.push(id, [k])));
       if (acks.every(Boolean)) this.delivered += await this.dropIfUnchanged([k], space);
@@ -151,21 +161,21 @@ export class Handoff {
   }
 
   private async handOffStrayData(): Promise<void> {
-    const self = this.node.config.id;
-    const target = targetRingOf(this.node.clusterState());
-    for (const q of this.node.store.partitionsHeld()) {
-      const pref = this.node.preferenceList(q);
+    const self = this.host.selfId;
+    const target = targetRingOf(this.host.clusterState());
+    for (const q of this.host.store.partitionsHeld()) {
+      const pref = this.host.preferenceList(q);
       // Still a replica, or about to become one once pending transfers complete: keep it.
-      if (pref.includes(self) || computePreferenceList(target, q, this.node.config.n).includes(self)) continue;
+      if (pref.includes(self) || computePreferenceList(target, q, this.host.n).includes(self)) continue;
       if (!pref.every((id) => this.ready(id))) continue; // wait until every replica can take it
       // Retire our actor before dropping anything: once data starts leaving, a later tenure of
       // this partition must never derive counters from a copy that lost some of its events.
       // (A non-replica never coordinates with a partition actor, so nothing needs it meanwhile.)
-      this.node.store.retireActor(q);
+      this.host.store.retireActor(q);
       for (let round = 0; round < 8; round++) {
-        const batch = byteBounded(this.node.store.scanPartition(q, undefined, handoffBatchKeysMax));
+        const batch = byteBounded(this.host.store.scanPartition(q, undefined, handoffBatchKeysMax));
         if (batch.length === 0) {
-          this.node.log.info({ partition: q }, 'partition handed off');
+          this.host.log.info({ partition: q }, 'partition handed off');
           break;
         }
         const acks = await Promise.all(pref.map((id) => this.push(id, batch)));
@@ -174,7 +184,7 @@ export class Handoff {
           break;
         }
         const n = await this.dropIfUnchanged(batch, dataSpace);
-        this.node.metrics.handoffKeys.inc(n);
+        this.host.strayKeysHandedOff(n);
         if (n === 0) break;
       }
     }

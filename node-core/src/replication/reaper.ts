@@ -14,9 +14,10 @@
 // because each step is conditional and idempotent.
 
 import { Periodic } from '../core/periodic.js';
-import { type Siblings, contextOf, sameSiblings } from '../core/siblings.js';
+import { type Siblings, type Version, contextOf, sameSiblings } from '../core/siblings.js';
 import { covers } from '../core/vclock.js';
-import type { GyreNode } from '../node/node.js';
+import type { Store } from '../core/store.js';
+import type { LoopHost } from './host.js';
 
 export const reapIntervalMs = 2000;
 /** Candidates examined per round. */
@@ -35,6 +36,16 @@ export function isTombstoneOnly(versions: Siblings): boolean {
   return versions.length > 0 && versions.every((v) => v.deleted);
 }
 
+/** What tombstone reaping needs from its node. */
+export interface ReaperHost extends Pick<LoopHost, 'env' | 'log' | 'isUp' | 'preferenceList'> {
+  readonly store: Pick<Store, 'onChange' | 'read' | 'expireReaped'>;
+  /** A replica's versions of `key` (the internode read). */
+  readReplica(node: string, key: Uint8Array, timeoutMs: number): Promise<Version[]>;
+  /** Asks a replica to delete `key` iff it holds exactly `versions` (tombstones); true once it did or had nothing. */
+  reapReplica(node: string, key: Uint8Array, partition: number, versions: readonly Version[]): Promise<boolean>;
+  reaped(): void;
+}
+
 export class Reaper {
   private readonly loop: Periodic;
   private readonly candidates = new Map<string, Candidate>();
@@ -42,12 +53,12 @@ export class Reaper {
   reapedKeys = 0;
 
   constructor(
-    private readonly node: GyreNode,
+    private readonly host: ReaperHost,
     private readonly graceMs: number,
     private readonly retainMs: number,
   ) {
-    node.store.onChange((key, partition, _before, after) => this.note(key, partition, after));
-    this.loop = new Periodic(node.env, reapIntervalMs, () => this.round());
+    host.store.onChange((key, partition, _before, after) => this.note(key, partition, after));
+    this.loop = new Periodic(host.env, reapIntervalMs, () => this.round());
   }
 
   /** Tracks whether a key is a reaping candidate (called for every key at start and on every change). */
@@ -77,30 +88,30 @@ export class Reaper {
     if (this.running) return;
     this.running = true;
     try {
-      const now = this.node.env.now();
-      this.node.store.expireReaped(now - this.retainMs);
+      const now = this.host.env.now();
+      this.host.store.expireReaped(now - this.retainMs);
       const due = [...this.candidates.values()].filter((c) => c.newestMs + this.graceMs <= now).slice(0, reapBatchMax);
       for (const c of due) await this.tryReap(c);
     } catch (e) {
-      this.node.log.warn({ err: String(e) }, 'reaping round failed');
+      this.host.log.warn({ err: String(e) }, 'reaping round failed');
     } finally {
       this.running = false;
     }
   }
 
   private async tryReap(c: Candidate): Promise<void> {
-    const pref = this.node.preferenceList(c.partition);
-    if (!pref.every((id) => this.node.isUp(id))) return; // every replica must be asked
-    const local = await this.node.store.read(c.key);
+    const pref = this.host.preferenceList(c.partition);
+    if (!pref.every((id) => this.host.isUp(id))) return; // every replica must be asked
+    const local = await this.host.store.read(c.key);
     if (!isTombstoneOnly(local)) return;
-    const replies = await Promise.all(pref.map((id) => this.node.readReplica(id, c.key, reapTimeoutMs).catch(() => undefined)));
+    const replies = await Promise.all(pref.map((id) => this.host.readReplica(id, c.key, reapTimeoutMs).catch(() => undefined)));
     // Every replica holds these exact tombstones or nothing; anything else (a newer write, an
     // older value a tombstone does not cover yet) means not now.
     if (!replies.every((r) => r !== undefined && (r.length === 0 || sameSiblings(r, local)))) return;
-    const acks = await Promise.all(pref.map((id) => this.node.reapReplica(id, c.key, c.partition, local).catch(() => false)));
+    const acks = await Promise.all(pref.map((id) => this.host.reapReplica(id, c.key, c.partition, local).catch(() => false)));
     if (acks.every(Boolean)) {
       this.reapedKeys++;
-      this.node.metrics.tombstonesReaped.inc();
+      this.host.reaped();
     }
   }
 }

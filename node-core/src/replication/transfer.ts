@@ -11,7 +11,9 @@
 import { Periodic } from '../core/periodic.js';
 import { ringOf } from '../core/gossip.js';
 import { type Ring, computePreferenceList } from '../core/ring.js';
-import type { GyreNode } from '../node/node.js';
+import type { Version } from '../core/siblings.js';
+import type { VClock } from '../core/vclock.js';
+import type { LoopHost } from './host.js';
 import { parseFoldReply } from '../net/messages.js';
 
 export const transferIntervalMs = 500;
@@ -27,6 +29,19 @@ export interface TransferStatus {
   readonly keys: number;
 }
 
+/** What ownership transfer needs from its node. */
+export interface TransferHost extends LoopHost {
+  /** Merges versions pulled from a replica into the local store; true if anything changed. */
+  mergeLocal(key: Uint8Array, partition: number, versions: readonly Version[], reaped: VClock | undefined): Promise<boolean>;
+  /** Partition p's data is here: switch its ownership to this node (a gossiped state change). */
+  completeTransfer(partition: number): void;
+  isStopped(): boolean;
+  transferStarted(partition: number, from: string): void;
+  transferFinished(partition: number, keys: number, ms: number): void;
+  /** `count` keys pulled for a transfer changed the local store. */
+  keysReceived(count: number): void;
+}
+
 export class Transfers {
   private readonly loop: Periodic;
   private readonly inFlight = new Map<number, { keys: number; from: string }>();
@@ -37,8 +52,8 @@ export class Transfers {
   completed = 0;
   keysReceived = 0;
 
-  constructor(private readonly node: GyreNode) {
-    this.loop = new Periodic(node.env, transferIntervalMs, () => this.tick());
+  constructor(private readonly host: TransferHost) {
+    this.loop = new Periodic(host.env, transferIntervalMs, () => this.tick());
   }
 
   start(): void {
@@ -50,19 +65,19 @@ export class Transfers {
   }
 
   active(): TransferStatus[] {
-    return [...this.inFlight].map(([partition, t]) => ({ partition, from: t.from, to: this.node.config.id, keys: t.keys }));
+    return [...this.inFlight].map(([partition, t]) => ({ partition, from: t.from, to: this.host.selfId, keys: t.keys }));
   }
 
   private replicatedUnder(ring: Ring): Set<number> {
-    const self = this.node.config.id;
+    const self = this.host.selfId;
     const out = new Set<number>();
-    for (let q = 0; q < ring.partitions; q++) if (computePreferenceList(ring, q, this.node.config.n).includes(self)) out.add(q);
+    for (let q = 0; q < ring.partitions; q++) if (computePreferenceList(ring, q, this.host.n).includes(self)) out.add(q);
     return out;
   }
 
   tick(): void {
-    const state = this.node.clusterState();
-    const self = this.node.config.id;
+    const state = this.host.clusterState();
+    const self = this.host.selfId;
     const me = state.members.get(self);
     if (!me || me.state === 'left') return;
     // Partitions entered incidentally since the last tick.
@@ -75,7 +90,7 @@ export class Transfers {
       this.toPull.clear();
       void this.pullAll(qs)
         .catch((e: unknown) => {
-          this.node.log.warn({ err: String(e) }, 'pull failed');
+          this.host.log.warn({ err: String(e) }, 'pull failed');
           return false;
         })
         .then((ok) => {
@@ -88,39 +103,38 @@ export class Transfers {
       this.inFlight.set(p, { keys: 0, from: state.ring[p]!.owner });
       void this.transfer(p)
         .catch((e: unknown) => {
-          this.node.log.warn({ partition: p, err: String(e) }, 'transfer failed; retrying');
+          this.host.log.warn({ partition: p, err: String(e) }, 'transfer failed; retrying');
           return false;
         })
         .then((done) => {
           this.inFlight.delete(p);
           // After a success start the next one now; after a failure wait for the next tick
           // (retrying at once would spin when no source is reachable).
-          if (done && !this.node.isStopped()) this.tick();
+          if (done && !this.host.isStopped()) this.tick();
         });
     }
   }
 
   /** Pulls what partition p's switch to us makes us replicate, then switches it. */
   private async transfer(p: number): Promise<boolean> {
-    const state = this.node.clusterState();
-    const self = this.node.config.id;
+    const state = this.host.clusterState();
+    const self = this.host.selfId;
     const ring = ringOf(state);
     const after: Ring = { partitions: ring.partitions, owners: ring.owners.map((o, i) => (i === p ? self : o)) };
     const needed: number[] = [];
     for (let q = 0; q < ring.partitions; q++) {
-      const n = this.node.config.n;
+      const n = this.host.n;
       if (computePreferenceList(after, q, n).includes(self) && !computePreferenceList(ring, q, n).includes(self)) needed.push(q);
     }
-    const started = this.node.env.now();
-    this.node.observe.event({ type: 'transfer-started', partition: p, from: ring.owners[p]!, to: self });
+    const started = this.host.env.now();
+    this.host.transferStarted(p, ring.owners[p]!);
     const ok = await this.pullAll(needed, p);
     if (!ok) return false; // a source was unreachable: the next tick tries again
-    if (this.node.clusterState().ring[p]!.pendingTo !== self) return false; // superseded meanwhile
-    this.node.completeTransfer(p);
+    if (this.host.clusterState().ring[p]!.pendingTo !== self) return false; // superseded meanwhile
+    this.host.completeTransfer(p);
     this.completed++;
-    this.node.metrics.transfersCompleted.inc();
-    this.node.observe.event({ type: 'transfer-finished', partition: p, keys: this.inFlight.get(p)?.keys ?? 0, ms: this.node.env.now() - started });
-    this.node.log.info({ partition: p, partitionsPulled: needed.length, ms: this.node.env.now() - started, keys: this.inFlight.get(p)?.keys ?? 0 }, 'transfer complete');
+    this.host.transferFinished(p, this.inFlight.get(p)?.keys ?? 0, this.host.env.now() - started);
+    this.host.log.info({ partition: p, partitionsPulled: needed.length, ms: this.host.env.now() - started, keys: this.inFlight.get(p)?.keys ?? 0 }, 'transfer complete');
     return true;
   }
 
@@ -130,9 +144,9 @@ export class Transfers {
    * at least one reachable source and every pull finished.
    */
   private async pullAll(partitions: readonly number[], forTransfer?: number): Promise<boolean> {
-    const self = this.node.config.id;
+    const self = this.host.selfId;
     for (const q of partitions) {
-      const sources = this.node.preferenceList(q).filter((id) => id !== self && this.node.isUp(id));
+      const sources = this.host.preferenceList(q).filter((id) => id !== self && this.host.isUp(id));
       if (sources.length === 0) return false;
       for (const source of sources) {
         if (!(await this.pullPartition(q, source, forTransfer))) return false;
@@ -144,27 +158,27 @@ export class Transfers {
   private async pullPartition(q: number, source: string, forTransfer: number | undefined): Promise<boolean> {
     let after: Uint8Array | undefined;
     for (;;) {
-      if (this.node.isStopped()) return false;
+      if (this.host.isStopped()) return false;
       let reply: unknown;
       try {
-        reply = await this.node.call(source, { t: 'fold', partition: q, afterKey: after, limit: transferBatchKeysMax }, transferTimeoutMs);
+        reply = await this.host.call(source, { t: 'fold', partition: q, afterKey: after, limit: transferBatchKeysMax }, transferTimeoutMs);
       } catch {
         return false;
       }
       const parsed = parseFoldReply(reply);
       if (!parsed.ok) {
-        this.node.log.warn({ source, partition: q, reason: parsed.reason }, 'bad fold reply');
+        this.host.log.warn({ source, partition: q, reason: parsed.reason }, 'bad fold reply');
         return false;
       }
       const { items, done } = parsed.value;
       let fresh = 0;
       await Promise.all(
         items.map(async (i) => {
-          if (await this.node.mergeLocalChanged(i.key, q, i.versions, i.reaped)) fresh++;
+          if (await this.host.mergeLocal(i.key, q, i.versions, i.reaped)) fresh++;
         }),
       );
       this.keysReceived += fresh;
-      this.node.metrics.transferKeys.inc(fresh);
+      this.host.keysReceived(fresh);
       if (forTransfer !== undefined) {
         const t = this.inFlight.get(forTransfer);
         if (t) t.keys += fresh;

@@ -5,7 +5,7 @@
 
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from './store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from '../core/store.js';
 import { clockProblem, encodeStored } from '../core/codec.js';
 
 interface Row {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from './store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from '../core/store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;

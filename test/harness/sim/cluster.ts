@@ -16,7 +16,7 @@ import { pino, type Logger } from 'pino';
 import type { MemberInfo } from '../../../node-core/src/net/messages.js';
 import { GyreNode, type NodeConfig, defaultConfig, seedFetchTimeoutMs } from '../../../node-core/src/node/node.js';
 import { MemoryStore } from '../../../node-core/src/store/memory-store.js';
-import type { Store } from '../../../node-core/src/store/store.js';
+import type { Store } from '../../../node-core/src/core/store.js';
 import { type CommitObserver, SimStore } from './disk.js';
 import { type Gate, type Owner, type Scheduler, Watchdog, livelockCallsMax, nodeEnv } from './env.js';
 import { type Endpoint, SimNetwork, SimTransport } from './network.js';

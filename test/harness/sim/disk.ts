@@ -12,8 +12,8 @@
 import type { Env, TimerHandle } from '../../../node-core/src/core/env.js';
 import type { Version } from '../../../node-core/src/core/siblings.js';
 import type { VClock } from '../../../node-core/src/core/vclock.js';
-import type { ChangeListener, Space, Store, StoreStats, StoredKey, Updater } from '../../../node-core/src/store/store.js';
-import { dataSpace } from '../../../node-core/src/store/store.js';
+import type { ChangeListener, Space, Store, StoreStats, StoredKey, Updater } from '../../../node-core/src/core/store.js';
+import { dataSpace } from '../../../node-core/src/core/store.js';
 import type { Watchdog } from './env.js';
 import type { Rng } from './random.js';
 

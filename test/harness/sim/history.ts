@@ -9,7 +9,7 @@
 
 import type { Version } from '../../../node-core/src/core/siblings.js';
 import { covers, equalClocks, type VClock } from '../../../node-core/src/core/vclock.js';
-import type { Space } from '../../../node-core/src/store/store.js';
+import type { Space } from '../../../node-core/src/core/store.js';
 import type { CommitObserver } from './disk.js';
 
 export type Outcome = 'ok' | 'fail' | 'unknown';

@@ -8,7 +8,7 @@ import { partitionOf } from '../../../node-core/src/core/partitioner.js';
 import { computePreferenceList } from '../../../node-core/src/core/ring.js';
 import { transferTimeoutMs } from '../../../node-core/src/replication/transfer.js';
 import type { VClock } from '../../../node-core/src/core/vclock.js';
-import type { Store } from '../../../node-core/src/store/store.js';
+import type { Store } from '../../../node-core/src/core/store.js';
 import { type CheckStats, check, ruleNumber, type FinalKey, type FinalReplica, type Violation } from './checker.js';
 import { type ClusterOptions, SimCluster, defaultClusterOptions } from './cluster.js';
 import { Scheduler } from './env.js';

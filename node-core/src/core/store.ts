@@ -3,8 +3,8 @@
 // function, commit durably, and only then resolve. Every replica write, coordinated put,
 // read repair and handoff goes through it, so "acknowledged means committed" has one home.
 
-import type { ActorId, VClock } from '../core/vclock.js';
-import type { Version } from '../core/siblings.js';
+import type { ActorId, VClock } from './vclock.js';
+import type { Version } from './siblings.js';
 
 export interface UpdateTools {
   /**

@@ -1,0 +1,79 @@
+/* global module */
+// The layers of the code, as an allow-list (in the manner of VS Code's code-layering rule):
+// each folder names what it may import, and an import no rule allows fails `npm run lint`.
+// Also: no cycles anywhere, the renderer takes only types from node-core, and nothing the
+// simulator loads reaches SQLite, TCP or the production wiring. docs/architecture.md draws
+// the same map. Checked by `npm run lint:layers` (dependency-cruiser); the test
+// test/core/layers.test.ts shows it failing on a planted violation.
+
+/** Folders of node-core, innermost first. */
+const nc = (folders) => `^node-core/src/(${folders.join('|')})/`;
+const builtin = (names) => `^(node:)?(${names.join('|')})$`;
+const npm = (names) => `^node_modules/(${names.join('|')})/`;
+
+/** What each folder may import besides itself. */
+const layers = [
+  // The pure core: Dynamo's rules, no I/O. msgpackr packs stored rows; crypto hashes the ring and seals contexts.
+  { from: nc(['core']), to: [nc(['core']), npm(['msgpackr']), builtin(['crypto'])] },
+  // Shared wire types: what crosses a process boundary (control plane, console API).
+  { from: nc(['wire']), to: [nc(['core', 'wire'])] },
+  // Edges: storage engines and the transport behind core's interfaces.
+  { from: nc(['store']), to: [nc(['core', 'store']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path'])] },
+  { from: nc(['net']), to: [nc(['core', 'net']), npm(['msgpackr']), builtin(['net', 'crypto'])] },
+  // The replication loops: each reaches the node through the narrow interface it declares.
+  { from: nc(['replication']), to: [nc(['core', 'net', 'replication'])] },
+  // The driver: wires core, loops and the transport interface; no SQLite, no TCP, no wall clock.
+  { from: nc(['node']), to: [nc(['core', 'wire', 'net', 'replication', 'node']), npm(['msgpackr', 'pino', 'prom-client', 'hdr-histogram-js'])] },
+  // The operator's control plane and the client HTTP API: edges around the driver.
+  { from: nc(['control']), to: [nc(['core', 'wire', 'net', 'node', 'control']), npm(['socket.io', 'msgpackr']), builtin(['http', 'crypto'])] },
+  { from: nc(['http']), to: [nc(['core', 'wire', 'node', 'control', 'http']), builtin(['http', 'crypto'])] },
+  // Production wiring: the only place SQLite, TCP, pino and the wall clock meet the node.
+  { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
+  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
+  // The console's backend (plain Node) and the Electron shell around it.
+  {
+    from: '^electron/backend/',
+    to: ['^electron/backend/', nc(['wire', 'core']), '^node-core/src/cli/supervisor\\.ts$', npm(['socket.io', 'socket.io-client', 'sqlite3']), builtin(['crypto', 'fs', 'path', 'http', 'https'])],
+  },
+  { from: '^electron/[^/]+$', to: ['^electron/', nc(['wire']), npm(['electron']), builtin(['os', 'path', 'url', 'util', 'fs', 'module', 'child_process'])] },
+  // The renderer runs in a browser: its own code, browser libraries, node-core's wire types (types only, below).
+  { from: '^renderer/', to: ['^renderer/', nc(['wire']), npm(['svelte', 'uplot', 'socket.io-client', 'esm-env', 'clsx'])] },
+  { from: '^renderer/vite\\.config\\.ts$', to: [npm(['vite', '@sveltejs']), builtin(['path', 'url'])] },
+  // The verification harness (simulator, chaos run): runs the node's own code; not shipped.
+  { from: '^test/harness/', to: ['^test/harness/', nc(['core', 'wire', 'net', 'store', 'replication', 'node', 'start', 'cli']), npm(['msgpackr', 'pino']), builtin(['crypto', 'util', 'path', 'os', 'http', 'fs'])] },
+  // Tests and benchmarks may reach anything but the Electron shell and the renderer.
+  {
+    from: '^test/',
+    to: ['^test/', '^node-core/src/', '^electron/backend/', '^node_modules/', builtin(['test', 'assert/strict', 'assert', 'crypto', 'util', 'path', 'os', 'http', 'https', 'fs', 'net', 'child_process', 'url', 'events', 'stream', 'timers/promises', 'worker_threads', 'perf_hooks'])],
+  },
+];
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'An import cycle hides which module depends on which.', from: {}, to: { circular: true } },
+    {
+      name: 'renderer-types-only',
+      severity: 'error',
+      comment: 'The renderer takes only types from node-core: its code never runs in the browser.',
+      from: { path: '^renderer/' },
+      to: { path: '^node-core/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'simulator-runs-no-io',
+      severity: 'error',
+      comment: 'What the simulator runs must not load SQLite, TCP or the production wiring (it would also bring the wall clock).',
+      from: { path: '^test/harness/sim/' },
+      to: { reachable: true, path: ['^node-core/src/(start|cli|http|control)/', '^node-core/src/store/sqlite-store\\.ts$', '^node-core/src/net/tcp-transport\\.ts$', npm(['better-sqlite3', 'sqlite3']), builtin(['net', 'http', 'fs', 'child_process'])] },
+    },
+  ],
+  allowed: layers.flatMap(({ from, to }) => to.map((path) => ({ from: { path: from }, to: { path } }))),
+  allowedSeverity: 'error',
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)dist/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.cts', '.js', '.cjs', '.svelte'] },
+    moduleSystems: ['es6', 'cjs'],
+  },
+};
