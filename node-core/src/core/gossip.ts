@@ -225,6 +225,19 @@ export function admitIfSettled(state: ClusterState, id: string): ClusterState {
   return withMember(state, { ...me, state: 'member', version: bump(me.version) });
 }
 
+/**
+ * A node's claim step, run after every gossip exchange: a joining node claims its fair share;
+ * a member tops up too, because claims resolve per partition, so a joiner that lost races, or
+ * a donor that concurrent joins on divergent views each took partitions from, can end short
+ * of floor(Q/m). Then a joiner that holds its share becomes a member.
+ */
+export function claimStep(state: ClusterState, self: MemberInfo): ClusterState {
+  const me = state.members.get(self.id);
+  if (!me || (me.state !== 'joining' && me.state !== 'member')) return state;
+  if (activeMembers(state).every((m) => m.id === self.id)) return state; // alone: nothing to claim from
+  return admitIfSettled(planJoin(state, self), self.id);
+}
+
 /** A node started again after it left the cluster joins it anew (its old record says `left`). */
 export function rejoin(state: ClusterState, self: MemberInfo): ClusterState {
   const me = state.members.get(self.id);

@@ -13,7 +13,7 @@ import {
   type ClusterState,
   type MemberRecord,
   activeMembers,
-  admitIfSettled,
+  claimStep,
   beat,
   confirmPlaceholders,
   completeTransfer,
@@ -22,7 +22,6 @@ import {
   markLeftIfDone,
   mergeStates,
   pickGossipPeers,
-  planJoin,
   planLeave,
   reassertSelf,
   rejoin,
@@ -425,7 +424,7 @@ export class GyreNode {
 
   /** Replaces the cluster state (merge results and our own changes), persisting it. */
   setState(next: ClusterState, why: string): void {
-    if (sameState(next, this.state)) return;
+    if (next === this.state || sameState(next, this.state)) return;
     const before = this.state;
     this.state = next;
     this.noteHeartbeats(before, next);
@@ -632,12 +631,7 @@ export class GyreNode {
       this.setState(rejoin(this.state, this.self), 'rejoin');
       me = this.state.members.get(this.config.id)!;
     }
-    const others = activeMembers(this.state).filter((m) => m.id !== this.config.id);
-    // A joining node claims its share; a member tops up if a concurrent join won the race for
-    // some of the partitions it claimed (claims resolve per partition, so a loser can end up short).
-    if ((me.state === 'joining' || me.state === 'member') && others.length > 0) {
-      this.setState(admitIfSettled(planJoin(this.state, this.self), this.config.id), 'join');
-    }
+    this.setState(claimStep(this.state, this.self), 'join');
     if (this.state.members.get(this.config.id)?.state === 'member') this.setState(confirmPlaceholders(this.state, this.config.id), 'confirm ring');
     if (me.state === 'leaving') {
       const next = markLeftIfDone(this.state, this.config.id);
