@@ -17,6 +17,8 @@ const layers = [
   { from: nc(['core']), to: [nc(['core']), npm(['msgpackr']), builtin(['crypto'])] },
   // Shared wire types: what crosses a process boundary (control plane, console API).
   { from: nc(['wire']), to: [nc(['core', 'wire'])] },
+  // The HTTP API's one client (the CLI, the console, the bench, the chaos run and the tests use it): standalone, to be the public library.
+  { from: nc(['client']), to: [nc(['client', 'wire']), builtin(['http', 'https'])] },
   // Edges: storage engines and the transport behind core's interfaces.
   { from: nc(['store']), to: [nc(['core', 'store']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path'])] },
   { from: nc(['net']), to: [nc(['core', 'net']), npm(['msgpackr']), builtin(['net', 'crypto'])] },
@@ -28,19 +30,19 @@ const layers = [
   { from: nc(['control']), to: [nc(['core', 'wire', 'net', 'node', 'control']), npm(['socket.io', 'msgpackr']), builtin(['http', 'crypto'])] },
   { from: nc(['http']), to: [nc(['core', 'wire', 'node', 'control', 'http']), builtin(['http', 'crypto'])] },
   // Production wiring: the only place SQLite, TCP, pino and the wall clock meet the node.
-  { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
-  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
+  { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
+  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'client', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
   // The console's backend (plain Node) and the Electron shell around it.
   {
     from: '^electron/backend/',
-    to: ['^electron/backend/', nc(['wire', 'core']), '^node-core/src/cli/supervisor\\.ts$', npm(['socket.io', 'socket.io-client', 'sqlite3']), builtin(['crypto', 'fs', 'path', 'http', 'https'])],
+    to: ['^electron/backend/', nc(['wire', 'core', 'client']), '^node-core/src/cli/supervisor\\.ts$', npm(['socket.io', 'socket.io-client', 'sqlite3']), builtin(['crypto', 'fs', 'path', 'http', 'https'])],
   },
   { from: '^electron/[^/]+$', to: ['^electron/', nc(['wire']), npm(['electron']), builtin(['os', 'path', 'url', 'util', 'fs', 'module', 'child_process'])] },
   // The renderer runs in a browser: its own code, browser libraries, node-core's wire types (types only, below).
   { from: '^renderer/', to: ['^renderer/', nc(['wire']), npm(['svelte', 'uplot', 'socket.io-client', 'esm-env', 'clsx'])] },
   { from: '^renderer/vite\\.config\\.ts$', to: [npm(['vite', '@sveltejs']), builtin(['path', 'url'])] },
   // The verification harness (simulator, chaos run): runs the node's own code; not shipped.
-  { from: '^test/harness/', to: ['^test/harness/', nc(['core', 'wire', 'net', 'store', 'replication', 'node', 'start', 'cli']), npm(['msgpackr', 'pino']), builtin(['crypto', 'util', 'path', 'os', 'http', 'fs'])] },
+  { from: '^test/harness/', to: ['^test/harness/', nc(['core', 'wire', 'net', 'store', 'replication', 'node', 'client', 'start', 'cli']), npm(['msgpackr', 'pino']), builtin(['crypto', 'util', 'path', 'os', 'http', 'fs'])] },
   // Tests and benchmarks may reach anything but the Electron shell and the renderer.
   {
     from: '^test/',

@@ -15,6 +15,7 @@ import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.
 import { ProfileStore } from './profiles.js';
 import type { Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, Profile, TraceResult } from '../../node-core/src/wire/console.js';
 import { Workload, checkWorkloadSpec } from './workload.js';
+import { GyreClient } from '../../node-core/src/client/client.js';
 
 export interface BackendOptions {
   /** The console's data folder: console.db (profiles, settings), and the local cluster (the same folder `gyre up` uses). */
@@ -281,16 +282,18 @@ export class ConsoleBackend {
 
   private async http(path: string): Promise<{ status: number; body: unknown; headers: Headers }> {
     if (!this.via) throw new Error('not attached to a cluster');
-    const token = this.target?.token;
-    const res = await fetch(`${this.via}${path}`, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, signal: AbortSignal.timeout(httpTimeoutMs) });
-    const text = await res.text();
+    const client = new GyreClient({ url: this.via, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs: httpTimeoutMs });
+    const res = await client.request({ method: 'GET', path, headers: { accept: 'application/json' } });
+    const text = res.body.toString('utf8');
     let body: unknown = text;
     try {
       body = JSON.parse(text);
     } catch {
       // not JSON
     }
-    return { status: res.status, body, headers: res.headers };
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    return { status: res.status, body, headers };
   }
 
   /** Destructive actions on a production cluster need its name typed by the operator. */

@@ -3,8 +3,7 @@
 // key, so a fresh local cluster has something to chart. Bounded in rate, in requests in
 // flight and in time; it stops by itself.
 
-import http from 'node:http';
-import https from 'node:https';
+import { GyreClient, header } from '../../node-core/src/client/client.js';
 import type { WorkloadSpec, WorkloadStatus } from '../../node-core/src/wire/console.js';
 
 export const workloadRateMax = 5000;
@@ -15,6 +14,8 @@ const inFlightMax = 256;
 const contextsMax = 100_000;
 const tickMs = 100;
 const requestTimeoutMs = 10_000;
+/** Pooled connections per node. */
+const socketsPerNode = 64;
 /** A forgotten load generator stops after this long. */
 export const workloadDurationMaxMs = 3600_000;
 
@@ -43,8 +44,7 @@ export class Workload {
   private inFlight = 0;
   private credit = 0;
   private readonly contexts = new Map<number, string>();
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly clients = new Map<string, GyreClient>();
 
   constructor(
     /** Node URLs to spread requests over (read each tick: membership changes). */
@@ -88,8 +88,8 @@ export class Workload {
 
   close(): void {
     this.stop();
-    this.agent.destroy();
-    this.tlsAgent.destroy();
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
   }
 
   private tick(spec: WorkloadSpec): void {
@@ -106,46 +106,48 @@ export class Workload {
     }
   }
 
+  /** One pooled client per node URL (membership changes add URLs; there are at most a few dozen). */
+  private clientFor(base: string): GyreClient {
+    let c = this.clients.get(base);
+    if (!c) {
+      c = new GyreClient({ url: base, maxSockets: socketsPerNode, timeoutMs: requestTimeoutMs });
+      this.clients.set(base, c);
+    }
+    return c;
+  }
+
   private send(base: string, key: number, value: Buffer | undefined): void {
     this.inFlight++;
     this.sent++;
-    const headers: Record<string, string> = {};
-    const token = this.token();
-    if (token) headers.authorization = `Bearer ${token}`;
     const context = this.contexts.get(key);
-    if (value) {
-      headers['content-type'] = 'application/octet-stream';
-      headers['content-length'] = String(value.byteLength);
-      if (context) headers['x-gyre-context'] = context;
-    }
-    let settled = false;
-    const done = (ok: boolean) => {
-      if (settled) return;
-      settled = true;
-      this.inFlight--;
-      if (ok) this.ok++;
-      else this.failed++;
+    const path = `/kv/workload-${key}`;
+    // The token is read per request: the console may attach to another cluster meanwhile.
+    const token = this.token();
+    const headers: Record<string, string> = {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(value ? { 'content-type': 'application/octet-stream', ...(context ? { 'x-gyre-context': context } : {}) } : {}),
     };
     // A bad address must cost one failed request, never the console (this runs in a timer).
-    let req: http.ClientRequest;
-    const tls = base.startsWith('https:');
+    let client: GyreClient;
     try {
-      req = (tls ? https : http).request(`${base}/kv/workload-${key}`, { method: value ? 'PUT' : 'GET', headers, agent: tls ? this.tlsAgent : this.agent, timeout: requestTimeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const c = res.headers['x-gyre-context'];
-        if (typeof c === 'string' && !value && (this.contexts.size < contextsMax || this.contexts.has(key))) this.contexts.set(key, c);
-        const s = res.statusCode ?? 0;
-        done(s < 500);
-      });
-      res.on('error', () => done(false));
-    });
+      client = this.clientFor(base);
     } catch {
-      done(false);
+      this.settle(false);
       return;
     }
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => done(false));
-    req.end(value);
+    client.request({ method: value ? 'PUT' : 'GET', path, headers, ...(value ? { body: value } : {}) }).then(
+      (res) => {
+        const c = header(res, 'x-gyre-context');
+        if (c && !value && (this.contexts.size < contextsMax || this.contexts.has(key))) this.contexts.set(key, c);
+        this.settle(res.status < 500);
+      },
+      () => this.settle(false),
+    );
+  }
+
+  private settle(ok: boolean): void {
+    this.inFlight--;
+    if (ok) this.ok++;
+    else this.failed++;
   }
 }

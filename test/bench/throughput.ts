@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import http from 'node:http';
 import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
+import { GyreClient, header } from '../../node-core/src/client/client.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,24 +36,22 @@ const keyCount = Number(args.keys);
 const valueBytes = Number(args['value-bytes']);
 const getRatio = Number(args['get-ratio']);
 
-// node:http with a keep-alive agent: fetch (undici) costs the load generator several times
-// more CPU per request, and on 2 cores that CPU is taken from the nodes being measured.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+// GyreClient's raw requests ride node:http with a keep-alive agent: fetch (undici) costs the
+// load generator several times more CPU per request, and on 2 cores that CPU is taken from
+// the nodes being measured.
+const nodeClients = new Map<string, GyreClient>();
+/** Pooled connections per node: more than the bench's concurrency, so none waits for a socket. */
+const socketsPerNode = 1024;
 
-function call(url: string, method: string, body: Buffer | undefined, headers: Record<string, string>): Promise<{ status: number; context: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: body ? { ...headers, 'content-length': String(body.byteLength) } : headers }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => {
-        const c = res.headers['x-gyre-context'];
-        resolve({ status: res.statusCode ?? 0, context: typeof c === 'string' ? c : undefined });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
+async function call(url: string, method: string, body: Buffer | undefined, headers: Record<string, string>): Promise<{ status: number; context: string | undefined }> {
+  const u = new URL(url);
+  let c = nodeClients.get(u.origin);
+  if (!c) {
+    c = new GyreClient({ url: u.origin, maxSockets: socketsPerNode });
+    nodeClients.set(u.origin, c);
+  }
+  const res = await c.request({ method, path: u.pathname + u.search, headers, ...(body ? { body } : {}) });
+  return { status: res.status, context: header(res, 'x-gyre-context') };
 }
 
 function percentile(sorted: Float64Array, p: number): number {

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { LocalCluster } from '../../node-core/src/cli/supervisor.js';
 import { TestConsole } from '../helpers/console.js';
+import { GyreClient, type RawResponse } from '../../node-core/src/client/client.js';
 
 const screensDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'artifacts', 'screens');
 const routes = ['overview', 'ring', 'membership', 'replicas', 'hints', 'conflicts', 'throughput', 'chaos', 'keys', 'workload', 'connections'] as const;
@@ -42,8 +43,8 @@ async function go(route: (typeof routes)[number]): Promise<void> {
 }
 
 /** An HTTP request to a cluster node, with the token. */
-async function node(i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${tc.nodeUrl(i)}${path}`, { method, body, headers: { authorization: `Bearer ${tc.token}`, ...headers }, signal: AbortSignal.timeout(10_000) });
+async function node(i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new GyreClient({ url: tc.nodeUrl(i), token: tc.token, keepAlive: false, timeoutMs: 10_000 }).request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
 }
 
 async function attr(testId: string, name: string): Promise<string | null> {
@@ -135,7 +136,7 @@ test('console: two concurrent writes show in Conflicts; resolving them from the 
   await shot('conflict-detail');
   await page.getByTestId('resolve-with-0').click();
   await until('the resolve answered 204', 10_000, async () => (await attr('resolve-result', 'data-status')) === '204');
-  const rep = (await (await node(3, 'GET', `/replicas/${key}`)).json()) as { replicas: { versions: unknown[] }[] };
+  const rep = JSON.parse((await node(3, 'GET', `/replicas/${key}`)).body.toString('utf8')) as { replicas: { versions: unknown[] }[] };
   assert.equal(rep.replicas.length, 3);
   for (const r of rep.replicas) assert.equal(r.versions.length, 1, 'one version left on every replica');
   await until('the key leaves the conflicts list', 20_000, async () => (await item.count()) === 0);

@@ -11,11 +11,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GyreClient, type RawRequest, type RawResponse, header, parseErrorDocument, parseReplicasDocument, parseSiblingsDocument, parseStatusDocument } from '../../node-core/src/client/client.js';
+import type { ErrorDocument, ReplicaVersionJson as WireReplicaVersionJson, ReplicasDocument, SiblingJson as WireSiblingJson, SiblingsDocument, StatusDocument } from '../../node-core/src/wire/api.js';
 
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
 
@@ -65,96 +66,27 @@ export async function freePort(): Promise<number> {
 
 // --- HTTP -----------------------------------------------------------------------------
 
-export interface HttpResponse {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-export interface HttpOptions {
-  readonly headers?: Record<string, string>;
-  readonly body?: Buffer | string;
-  /** Send the body in chunks without Content-Length (chunked transfer encoding). */
-  readonly chunked?: boolean;
-  readonly timeoutMs?: number;
-}
+export type HttpResponse = RawResponse;
+export type HttpOptions = Omit<RawRequest, 'method' | 'path'>;
 
 /**
  * One HTTP request on a fresh connection (no pooling: a pooled socket to a node we just
  * killed would turn into confusing errors in the next test). `path` is sent byte for byte,
- * so percent-encoding is under the caller's control.
+ * so percent-encoding is under the caller's control. The repo's one HTTP client underneath.
  */
 export function httpRequest(baseUrl: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
-  const u = new URL(baseUrl);
-  const body = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (body !== undefined && !opts.chunked) headers['content-length'] = String(body.byteLength);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: Number(u.port), method, path, headers, agent: false, signal: AbortSignal.timeout(opts.timeoutMs ?? requestTimeoutMs) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (body !== undefined && opts.chunked) {
-      const chunk = 64 * 1024;
-      for (let i = 0; i < body.byteLength; i += chunk) req.write(body.subarray(i, i + chunk));
-      req.end();
-    } else req.end(body);
-  });
+  return new GyreClient({ url: baseUrl, keepAlive: false, timeoutMs: requestTimeoutMs }).request({ ...opts, method, path });
 }
 
-export function header(res: HttpResponse, name: string): string | undefined {
-  const v = res.headers[name.toLowerCase()];
-  return Array.isArray(v) ? v.join(', ') : v;
-}
+export { header };
 
-export interface SiblingJson {
-  readonly value: string;
-  readonly contentType: string;
-  readonly deleted: boolean;
-}
-
-export interface SiblingsJson {
-  readonly context: string;
-  readonly siblings: SiblingJson[];
-}
-
-export interface ErrorJson {
-  readonly error: string;
-  readonly message: string;
-}
-
-export interface ReplicaVersionJson {
-  readonly clock: Record<string, number>;
-  readonly deleted: boolean;
-  readonly size: number;
-  readonly dot?: { readonly actor: string; readonly counter: number };
-}
-
-export interface ReplicasJson {
-  readonly partition: number;
-  readonly preferenceList: string[];
-  readonly replicas: { readonly node: string; readonly reachable: boolean; readonly versions: ReplicaVersionJson[] }[];
-}
-
-export interface StatusJson {
-  readonly node: { readonly id: string };
-  readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number };
-  readonly listeners: { readonly http: string; readonly internode: string };
-  readonly members: { readonly id: string; readonly address: string; readonly status: string; readonly internode?: string; readonly phi?: number | null; readonly heartbeatAgeMs?: number | null }[];
-  readonly hintsPending: number;
-  readonly ring?: { readonly partitions: number; readonly owners?: readonly string[] };
-  readonly transfers?: { readonly pending?: readonly unknown[] };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+// The API's documents and their parsers are the client's (node-core/src/client, wire/api.ts).
+export type SiblingJson = WireSiblingJson;
+export type SiblingsJson = SiblingsDocument;
+export type ErrorJson = ErrorDocument;
+export type ReplicaVersionJson = WireReplicaVersionJson;
+export type ReplicasJson = ReplicasDocument;
+export type StatusJson = StatusDocument;
 
 /** Parses a JSON body, failing with the body in the message when it is not JSON. */
 export function jsonBody(res: HttpResponse): unknown {
@@ -166,35 +98,11 @@ export function jsonBody(res: HttpResponse): unknown {
 }
 
 /** The `{context, siblings}` form of CONTRACT.md, checked field by field. */
-export function parseSiblings(res: HttpResponse): SiblingsJson {
-  const b = jsonBody(res);
-  if (!isRecord(b) || typeof b.context !== 'string' || !Array.isArray(b.siblings)) throw new Error(`not a siblings document: ${res.body.toString('utf8').slice(0, 300)}`);
-  const siblings: SiblingJson[] = [];
-  for (const s of b.siblings as unknown[]) {
-    if (!isRecord(s) || typeof s.value !== 'string' || typeof s.contentType !== 'string' || typeof s.deleted !== 'boolean') throw new Error(`malformed sibling: ${JSON.stringify(s)}`);
-    siblings.push({ value: s.value, contentType: s.contentType, deleted: s.deleted });
-  }
-  return { context: b.context, siblings };
-}
-
+export const parseSiblings: (res: HttpResponse) => SiblingsJson = parseSiblingsDocument;
 /** The `{error, message}` form of CONTRACT.md. */
-export function parseError(res: HttpResponse): ErrorJson {
-  const b = jsonBody(res);
-  if (!isRecord(b) || typeof b.error !== 'string' || typeof b.message !== 'string' || b.error.length === 0) throw new Error(`not an error document (status ${res.status}): ${res.body.toString('utf8').slice(0, 300)}`);
-  return { error: b.error, message: b.message };
-}
-
-export function parseReplicas(res: HttpResponse): ReplicasJson {
-  const b = jsonBody(res);
-  if (!isRecord(b) || typeof b.partition !== 'number' || !Array.isArray(b.preferenceList) || !Array.isArray(b.replicas)) throw new Error(`not a replicas document: ${res.body.toString('utf8').slice(0, 300)}`);
-  return b as unknown as ReplicasJson;
-}
-
-export function parseStatus(res: HttpResponse): StatusJson {
-  const b = jsonBody(res);
-  if (!isRecord(b) || !isRecord(b.node) || !Array.isArray(b.members) || !isRecord(b.listeners) || typeof b.listeners.internode !== 'string') throw new Error(`not a status document: ${res.body.toString('utf8').slice(0, 300)}`);
-  return b as unknown as StatusJson;
-}
+export const parseError: (res: HttpResponse) => ErrorJson = parseErrorDocument;
+export const parseReplicas: (res: HttpResponse) => ReplicasJson = parseReplicasDocument;
+export const parseStatus: (res: HttpResponse) => StatusJson = parseStatusDocument;
 
 /** The decoded values of a sibling list, as strings (latin1 keeps arbitrary bytes 1:1). */
 export function siblingValues(doc: SiblingsJson, encoding: BufferEncoding = 'utf8'): string[] {

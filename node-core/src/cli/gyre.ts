@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { defaultConfig, type NodeConfig } from '../node/node.js';
 import { startNode } from '../start/start-node.js';
+import { GyreClient, GyreError, HttpError } from '../client/client.js';
 import { createApiServer } from '../http/api.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
@@ -214,54 +215,33 @@ function clientOptions(cmd: Command): Command {
     .option('--token <token>', 'cluster token (default $GYRE_TOKEN)');
 }
 
-function authHeaders(o: ClientOpts): Record<string, string> {
-  const token = o.token ?? process.env.GYRE_TOKEN;
-  return token ? { authorization: `Bearer ${token}` } : {};
+function clientFor(o: ClientOpts): GyreClient {
+  return new GyreClient({ url: o.url, token: o.token ?? process.env.GYRE_TOKEN, keepAlive: false });
 }
 
-function kvUrl(o: ClientOpts, key: string): string {
-  const q = new URLSearchParams();
-  if (o.r) q.set('r', String(o.r));
-  if (o.w) q.set('w', String(o.w));
-  const qs = q.toString();
-  return `${o.url.replace(/\/$/, '')}/kv/${encodeURIComponent(key)}${qs ? `?${qs}` : ''}`;
-}
-
-async function request(url: string, init: RequestInit): Promise<Response> {
+/** Runs one client call; a node's error or an unreachable node ends the command with its message. */
+async function call<T>(o: ClientOpts, fn: (c: GyreClient) => Promise<T>): Promise<T> {
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+    return await fn(clientFor(o));
   } catch (e) {
-    fail(`cannot reach ${url}: ${(e as Error).cause ? String((e as Error).cause) : (e as Error).message}`);
-  }
-}
-
-async function failFromResponse(res: Response): Promise<never> {
-  const text = await res.text();
-  try {
-    const body = JSON.parse(text) as { error?: string; message?: string };
-    fail(`${res.status} ${body.error ?? ''}: ${body.message ?? text}`);
-  } catch {
-    fail(`${res.status}: ${text}`);
+    if (e instanceof GyreError) fail(e.message);
+    if (e instanceof HttpError) fail(`cannot reach ${o.url}: ${e.message}`);
+    throw e;
   }
 }
 
 clientOptions(program.command('get <key>').description('read a key; the value goes to stdout, its context to stderr'))
   .option('--json', 'print status, context and every sibling as JSON')
   .action(async (key: string, o: ClientOpts) => {
-    const res = await request(kvUrl(o, key), { headers: { ...authHeaders(o), ...(o.json ? { accept: 'application/json' } : {}) } });
-    const context = res.headers.get('x-gyre-context');
-    if (res.status === 404) {
-      if (context) console.error(`context: ${context}`);
-      fail('not found', 1);
-    }
-    if (res.status !== 200 && res.status !== 300) await failFromResponse(res);
-    if (context) console.error(`context: ${context}`);
-    if (res.status === 300 || o.json) {
-      const body = (await res.json()) as { context: string; siblings: { value: string; contentType: string; deleted: boolean }[] };
-      console.log(JSON.stringify({ status: res.status, context: body.context, siblings: body.siblings.map((s) => ({ ...s, text: Buffer.from(s.value, 'base64').toString('utf8') })) }, null, 2));
+    const read = await call(o, (c) => c.get(key, { r: o.r }));
+    if (read.context) console.error(`context: ${read.context}`);
+    if (read.status === 404) fail('not found', 1);
+    if (read.status === 300 || o.json) {
+      const siblings = read.siblings.map((s) => ({ value: s.value.toString('base64'), contentType: s.contentType, deleted: s.deleted, text: s.value.toString('utf8') }));
+      console.log(JSON.stringify({ status: read.status, context: read.context, siblings }, null, 2));
       return;
     }
-    process.stdout.write(Buffer.from(await res.arrayBuffer()));
+    process.stdout.write(read.siblings[0]!.value);
     if (process.stdout.isTTY) process.stdout.write('\n');
   });
 
@@ -269,43 +249,34 @@ clientOptions(program.command('put <key> <value>').description('write a value; p
   .option('--context <context>', 'context from a previous get (supersedes what it covers)')
   .option('--content-type <type>', 'content type stored with the value', 'text/plain; charset=utf-8')
   .action(async (key: string, value: string, o: ClientOpts & { context?: string; contentType: string }) => {
-    const res = await request(kvUrl(o, key), {
-      method: 'PUT',
-      body: value,
-      headers: { ...authHeaders(o), 'content-type': o.contentType, ...(o.context ? { 'x-gyre-context': o.context } : {}) },
-    });
-    if (res.status !== 204) await failFromResponse(res);
-    console.log(res.headers.get('x-gyre-context'));
+    const { context } = await call(o, (c) => c.put(key, value, { context: o.context, w: o.w, contentType: o.contentType }));
+    console.log(context);
   });
 
 clientOptions(program.command('del <key>').description('delete a key (writes a tombstone)'))
   .option('--context <context>', 'context from a previous get (without it, the key is read first)')
   .action(async (key: string, o: ClientOpts & { context?: string }) => {
-    const res = await request(kvUrl(o, key), { method: 'DELETE', headers: { ...authHeaders(o), ...(o.context ? { 'x-gyre-context': o.context } : {}) } });
-    if (res.status !== 204) await failFromResponse(res);
-    console.log(res.headers.get('x-gyre-context'));
+    const { context } = await call(o, (c) => c.delete(key, { context: o.context, w: o.w }));
+    console.log(context);
   });
 
 clientOptions(program.command('leave').description('decommission the node at --url: it hands off every partition, then exits'))
   .action(async (o: ClientOpts) => {
-    const res = await request(`${o.url.replace(/\/$/, '')}/admin/leave`, { method: 'POST', headers: authHeaders(o) });
-    if (res.status !== 202) await failFromResponse(res);
+    await call(o, (c) => c.leave());
     console.log(`${o.url}: leaving; watch \`gyre status\` for its partitions to move`);
   });
 
 clientOptions(program.command('status').description("print a node's view of the cluster"))
   .option('--json', 'print the raw JSON')
   .action(async (o: ClientOpts) => {
-    const res = await request(`${o.url.replace(/\/$/, '')}/status`, { headers: authHeaders(o) });
-    if (res.status !== 200) await failFromResponse(res);
-    const body = (await res.json()) as { node: { id: string }; config: Record<string, number>; members: { id: string; address: string; status: string; partitions: number }[]; hintsPending: number };
+    const body = await call(o, (c) => c.status());
     if (o.json) {
       console.log(JSON.stringify(body, null, 2));
       return;
     }
     const c = body.config;
     console.log(`node ${body.node.id}  N=${c.n} R=${c.r} W=${c.w} Q=${c.partitions}  hints pending: ${body.hintsPending}`);
-    for (const m of body.members) console.log(`  ${m.id.padEnd(12)} ${m.status.padEnd(8)} ${m.address.padEnd(22)} ${m.partitions} partitions`);
+    for (const m of body.members) console.log(`  ${m.id.padEnd(12)} ${m.status.padEnd(8)} ${m.address.padEnd(22)} ${m.partitions ?? '?'} partitions`);
   });
 
 // --- gyre fault -------------------------------------------------------------------------
@@ -330,13 +301,8 @@ function nodeIds(v: string): string[] {
 type FaultOpts = ClientOpts & { duration?: number };
 
 async function injectFault(o: FaultOpts, spec: Record<string, unknown>): Promise<void> {
-  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults`, {
-    method: 'POST',
-    headers: { ...authHeaders(o), 'content-type': 'application/json' },
-    body: JSON.stringify({ ...spec, ...(o.duration !== undefined ? { durationMs: o.duration } : {}) }),
-  });
-  if (res.status !== 201) await failFromResponse(res);
-  const body = (await res.json()) as { fault: { id: string; description: string; remainingMs: number | null }; reached: string[]; missed: string[] };
+  const answer = await call(o, (c) => c.admin('POST', '/admin/faults', { ...spec, ...(o.duration !== undefined ? { durationMs: o.duration } : {}) }));
+  const body = answer as { fault: { id: string; description: string; remainingMs: number | null }; reached: string[]; missed: string[] };
   if (o.json) {
     console.log(JSON.stringify(body, null, 2));
     return;
@@ -428,9 +394,7 @@ fault
   });
 
 faultCommand('list', 'list the faults in force').action(async (o: FaultOpts) => {
-  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults`, { headers: authHeaders(o) });
-  if (res.status !== 200) await failFromResponse(res);
-  const body = (await res.json()) as { faults: { id: string; description: string; remainingMs: number | null }[] };
+  const body = (await call(o, (c) => c.admin('GET', '/admin/faults'))) as { faults: { id: string; description: string; remainingMs: number | null }[] };
   if (o.json) {
     console.log(JSON.stringify(body, null, 2));
     return;
@@ -440,9 +404,7 @@ faultCommand('list', 'list the faults in force').action(async (o: FaultOpts) => 
 });
 
 faultCommand('heal [id]', 'heal every fault, or the one with this id').action(async (id: string | undefined, o: FaultOpts) => {
-  const res = await request(`${o.url.replace(/\/$/, '')}/admin/faults${id ? `/${encodeURIComponent(id)}` : ''}`, { method: 'DELETE', headers: authHeaders(o) });
-  if (res.status !== 200) await failFromResponse(res);
-  const body = (await res.json()) as { healed: { id: string; description: string }[]; missed: string[] };
+  const body = (await call(o, (c) => c.admin('DELETE', `/admin/faults${id ? `/${encodeURIComponent(id)}` : ''}`))) as { healed: { id: string; description: string }[]; missed: string[] };
   if (o.json) {
     console.log(JSON.stringify(body, null, 2));
     return;

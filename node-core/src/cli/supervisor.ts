@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, c
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { GyreClient } from '../client/client.js';
 
 export interface LocalNodeSpec {
   readonly id: string;
@@ -35,6 +36,8 @@ export interface LocalClusterOptions {
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), 'gyre.js');
 export const readyTimeoutMs = 30_000;
 export const stopTimeoutMs = 10_000;
+/** A node that does not answer GET /status this fast counts as not up yet. */
+const statusPollTimeoutMs = 1000;
 
 export function isAlive(pid: number | undefined): boolean {
   if (!pid) return false;
@@ -200,14 +203,12 @@ export class LocalCluster {
   async waitUntilUp(timeoutMs = readyTimeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const ids = this.nodes.map((n) => n.id);
-    const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+    const clients = this.nodes.map((n) => new GyreClient({ url: this.url(n.id), token: this.token, keepAlive: false, timeoutMs: statusPollTimeoutMs }));
     for (;;) {
       const views = await Promise.all(
-        this.nodes.map(async (n) => {
+        clients.map(async (c) => {
           try {
-            const res = await fetch(`${this.url(n.id)}/status`, { headers, signal: AbortSignal.timeout(1000) });
-            const body = (await res.json()) as { members: { id: string; status: string }[] };
-            return body.members;
+            return (await c.status()).members;
           } catch {
             return undefined;
           }

@@ -10,6 +10,7 @@ import type { Store } from '../core/store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import { realEnv, realProcessControl } from './real-env.js';
+import { GyreClient } from '../client/client.js';
 
 /** Starts a node on its data folder and listeners; resolves once it is listening and gossiping. */
 export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void } = {}): Promise<GyreNode> {
@@ -51,18 +52,12 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
 /** Seeds are client HTTP addresses: GET /status of one tells the members' internode addresses. */
 export function httpSeedLookup(token: string | undefined): SeedLookup {
   return async (seed) => {
+    const client = new GyreClient({ url: `http://${seed}`, token, keepAlive: false, timeoutMs: seedFetchTimeoutMs });
     try {
-      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const res = await fetch(`http://${seed}/status`, { headers, signal: AbortSignal.timeout(seedFetchTimeoutMs) });
-      if (!res.ok) return undefined;
-      const body = (await res.json()) as { node?: { id?: unknown }; listeners?: { internode?: unknown; http?: unknown } };
-      const id = body.node?.id;
-      const internode = body.listeners?.internode;
-      const http = body.listeners?.http;
-      if (typeof id !== 'string' || typeof internode !== 'string' || typeof http !== 'string') return undefined;
-      return [{ id, http, internode }];
+      const status = await client.status();
+      return [{ id: status.node.id, http: status.listeners.http, internode: status.listeners.internode }];
     } catch {
-      return undefined;
+      return undefined; // not up yet, or not a Gyre node: the next round asks again
     }
   };
 }

@@ -7,7 +7,7 @@
 // The client keeps, per key, the context of its last read or write and which versions it
 // stood for (the write's basis), exactly like the simulated one.
 
-import http from 'node:http';
+import { GyreClient, type RawResponse, header } from '../../../node-core/src/client/client.js';
 import { sleep } from '../../../node-core/src/core/env.js';
 import { realEnv } from '../../../node-core/src/start/real-env.js';
 import { type Basis, type History, type ReadOp, type VersionSeen, type WriteOp, tombstoneTypePrefix, writerOf } from '../sim/history.js';
@@ -44,38 +44,12 @@ export interface Observed {
   readonly node: string;
 }
 
+/** What a chaos client buffers of one response at most. */
 const responseBytesMax = 8 * 1024 * 1024;
+/** Pooled connections per node and client. */
+const socketsPerNode = 4;
 
-interface Reply {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-/** One request on a keep-alive agent; rejects on transport errors and on the client timeout. */
-function send(agent: http.Agent, url: string, method: string, headers: Record<string, string>, body: Buffer | undefined, timeoutMs: number): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: body ? { ...headers, 'content-length': String(body.byteLength) } : headers, agent, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.byteLength;
-        if (size > responseBytesMax) req.destroy(new Error('response too large'));
-        else chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function header(res: Reply, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-}
+type Reply = RawResponse;
 
 function versionIds(res: Reply): string[] {
   const h = header(res, 'x-gyre-version');
@@ -83,7 +57,7 @@ function versionIds(res: Reply): string[] {
 }
 
 export class ChaosClient extends WorkloadClient {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  private readonly clients = new Map<string, GyreClient>();
   stopped = false;
 
   constructor(
@@ -101,7 +75,17 @@ export class ChaosClient extends WorkloadClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const c of this.clients.values()) c.close();
+  }
+
+  /** One request to a node, on that node's pooled client. */
+  private send(base: string, path: string, method: string, headers: Record<string, string>, body: Buffer | undefined, timeoutMs: number): Promise<Reply> {
+    let c = this.clients.get(base);
+    if (!c) {
+      c = new GyreClient({ url: base, maxSockets: socketsPerNode, responseBytesMax });
+      this.clients.set(base, c);
+    }
+    return c.request({ method, path, headers, timeoutMs, ...(body !== undefined ? { body } : {}) });
   }
 
   private auth(): Record<string, string> {
@@ -132,7 +116,7 @@ export class ChaosClient extends WorkloadClient {
     this.history.traceKey(key, `${op.invokedAt} ${this.id} get#${op.op} ${key} at ${node.id} r=${r}`);
     let res: Reply;
     try {
-      res = await send(this.agent, `${node.url}/kv/${encodeURIComponent(key)}?r=${r}&timeout=${this.opts.requestTimeoutMs}`, 'GET', { ...this.auth(), accept: 'application/json' }, undefined, this.opts.clientTimeoutMs);
+      res = await this.send(node.url, `/kv/${encodeURIComponent(key)}?r=${r}&timeout=${this.opts.requestTimeoutMs}`, 'GET', { ...this.auth(), accept: 'application/json' }, undefined, this.opts.clientTimeoutMs);
     } catch (e) {
       op.completedAt = this.now();
       op.outcome = 'fail';
@@ -195,7 +179,7 @@ export class ChaosClient extends WorkloadClient {
     const headers: Record<string, string> = { ...this.auth(), 'content-type': contentType, ...(token ? { 'x-gyre-context': token } : {}) };
     let res: Reply;
     try {
-      res = await send(this.agent, `${node.url}/kv/${encodeURIComponent(key)}?w=${w}&timeout=${this.opts.requestTimeoutMs}`, kind === 'put' ? 'PUT' : 'DELETE', headers, kind === 'put' ? value : undefined, this.opts.clientTimeoutMs);
+      res = await this.send(node.url, `/kv/${encodeURIComponent(key)}?w=${w}&timeout=${this.opts.requestTimeoutMs}`, kind === 'put' ? 'PUT' : 'DELETE', headers, kind === 'put' ? value : undefined, this.opts.clientTimeoutMs);
     } catch (e) {
       op.completedAt = this.now();
       op.outcome = 'unknown';

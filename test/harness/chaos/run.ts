@@ -19,6 +19,7 @@ import { FaultLog, type FaultInterval } from '../sim/nemesis.js';
 import { Rng } from '../sim/random.js';
 import { ChaosClient, type ChaosClientOptions } from './client.js';
 import { ObservedVersions } from './observed.js';
+import { GyreClient } from '../../../node-core/src/client/client.js';
 
 export interface ChaosOptions {
   readonly nodes: number;
@@ -88,14 +89,10 @@ const pollMs = 500;
 
 type NodeState = 'up' | 'killed' | 'stopped';
 
-async function json(url: string, token: string, init: { method?: string; body?: unknown } = {}, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
+async function json(base: string, path: string, token: string, init: { method?: string; body?: unknown } = {}, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
+  const client = new GyreClient({ url: base, token, keepAlive: false, timeoutMs });
+  const res = await client.request({ method: init.method ?? 'GET', path, ...(init.body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.body) } : {}) });
+  const text = res.body.toString('utf8');
   let body: unknown = text;
   try {
     body = JSON.parse(text);
@@ -195,7 +192,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
       if (!via) return;
       const from = now();
       try {
-        const res = await json(`${cluster.url(via)}/admin/faults`, token, { method: 'POST', body: { ...spec, durationMs } });
+        const res = await json(cluster.url(via), '/admin/faults', token, { method: 'POST', body: { ...spec, durationMs } });
         if (res.status !== 201) {
           problems.push(`fault ${JSON.stringify(spec)} refused by ${via}: ${res.status} ${JSON.stringify(res.body)}`);
           return;
@@ -348,14 +345,14 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
       }
     }
     await cluster.waitUntilUp(60_000);
-    for (const id of ids) await json(`${cluster.url(id)}/admin/faults`, token, { method: 'DELETE' }).catch(() => undefined);
+    for (const id of ids) await json(cluster.url(id), '/admin/faults', token, { method: 'DELETE' }).catch(() => undefined);
     say(`healed; ${history.ops.length} operations so far; waiting for convergence`);
 
     // --- wait for convergence: no hints, no transfers, every key's replicas identical.
     const snapshot = async (withValues: boolean): Promise<Map<string, ReplicasDoc>> => {
       const out = new Map<string, ReplicasDoc>();
       for (const key of keys) {
-        const res = await json(`${cluster.url(ids[0]!)}/replicas/${encodeURIComponent(key)}${withValues ? '?values=1' : ''}`, token, {}, 10_000);
+        const res = await json(cluster.url(ids[0]!), `/replicas/${encodeURIComponent(key)}${withValues ? '?values=1' : ''}`, token, {}, 10_000);
         if (res.status !== 200) throw new Error(`/replicas/${key}: ${res.status}`);
         out.set(key, res.body as ReplicasDoc);
       }
@@ -365,7 +362,7 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
       const why: string[] = [];
       for (const id of ids) {
         try {
-          const s = (await json(`${cluster.url(id)}/status`, token)).body as { hintsPending: number; transfers: { pending: unknown[] }; members: { id: string; status: string }[] };
+          const s = (await json(cluster.url(id), '/status', token)).body as { hintsPending: number; transfers: { pending: unknown[] }; members: { id: string; status: string }[] };
           if (s.hintsPending > 0) why.push(`${id} holds ${s.hintsPending} hints`);
           if (s.transfers.pending.length > 0) why.push(`${id} sees ${s.transfers.pending.length} transfers pending`);
           const notUp = s.members.filter((m) => m.status !== 'up').map((m) => `${m.id}:${m.status}`);
@@ -395,12 +392,11 @@ export async function runChaos(options: Partial<ChaosOptions> = {}): Promise<Cha
     say(convergedAfterMs === undefined ? `not converged: ${lastWhy.slice(0, 3).join('; ')}` : `converged ${convergedAfterMs} ms after healing`);
 
     if (o.sabotage === 'overwrite') {
+      const saboteur = new GyreClient({ url: cluster.url(ids[0]!), token, keepAlive: false });
       for (const key of keys) {
-        const url = `${cluster.url(ids[0]!)}/kv/${encodeURIComponent(key)}`;
-        const got = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-        const context = got.headers.get('x-gyre-context');
-        await got.arrayBuffer();
-        await fetch(`${url}?w=${n}`, { method: 'PUT', body: 'sabotage', headers: { authorization: `Bearer ${token}`, ...(context ? { 'x-gyre-context': context } : {}) } });
+        // A failed sabotage write is only a weaker sabotage: the run goes on either way.
+        const got = await saboteur.get(key).catch(() => undefined);
+        await saboteur.put(key, 'sabotage', { context: got?.context, w: n }).catch(() => undefined);
       }
       say('sabotage: every key overwritten by a client outside the history');
     }

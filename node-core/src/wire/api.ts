@@ -1,0 +1,67 @@
+// The JSON documents of the client HTTP API (CONTRACT.md, docs/api.md): what node-core's
+// http/api.ts sends and node-core/src/client parses. Types only, so both sides (and the
+// console) agree on one definition.
+
+/** One sibling in the `{context, siblings}` form; `value` is base64. */
+export interface SiblingJson {
+  readonly value: string;
+  readonly contentType: string;
+  readonly deleted: boolean;
+}
+
+/** A read of several versions (300), or of one with `Accept: application/json` (200). */
+export interface SiblingsDocument {
+  readonly context: string;
+  readonly siblings: readonly SiblingJson[];
+}
+
+/** Every error: a stable code and a sentence for people. */
+export interface ErrorDocument {
+  readonly error: string;
+  readonly message: string;
+}
+
+export interface ReplicaVersionJson {
+  readonly clock: Readonly<Record<string, number>>;
+  readonly deleted: boolean;
+  readonly size: number;
+  readonly ts?: number;
+  readonly dot?: { readonly actor: string; readonly counter: number };
+  readonly version?: string;
+  readonly contentType?: string;
+  /** This version's own clock, sealed like any context. */
+  readonly context?: string;
+  /** With `?values=true`: the value, base64. */
+  readonly value?: string;
+}
+
+/** GET /replicas/{key}: what each replica of the key holds, read from each directly. */
+export interface ReplicasDocument {
+  readonly key?: string;
+  readonly partition: number;
+  readonly preferenceList: readonly string[];
+  readonly replicas: readonly { readonly node: string; readonly reachable: boolean; readonly error?: string; readonly versions: readonly ReplicaVersionJson[] }[];
+}
+
+export interface StatusMemberJson {
+  readonly id: string;
+  readonly address: string;
+  readonly status: string;
+  readonly state?: string;
+  readonly partitions?: number;
+  readonly internode?: string | undefined;
+  readonly phi?: number | null;
+  readonly heartbeatAgeMs?: number | null;
+  readonly heartbeat?: number | undefined;
+}
+
+/** GET /status: this node's view of the cluster (the contract's core, then what the node adds). */
+export interface StatusDocument {
+  readonly node: { readonly id: string; readonly address?: string; readonly state?: string };
+  readonly listeners: { readonly http: string; readonly internode: string; readonly control?: string; readonly resp?: string };
+  readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number; readonly requestTimeoutMs?: number };
+  readonly members: readonly StatusMemberJson[];
+  readonly hintsPending: number;
+  readonly ring?: { readonly partitions: number; readonly owners?: readonly string[] };
+  readonly transfers?: { readonly pending?: readonly { readonly partition: number; readonly from: string; readonly to: string }[]; readonly keysReceived?: number };
+}
