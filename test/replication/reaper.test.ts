@@ -54,14 +54,16 @@ class Cluster {
   reported = 0;
   readonly reaper: Reaper;
 
-  constructor() {
+  /** `strayHere`: n1 is not among the key's replicas (n2 and n3 are), as after a ring change. */
+  constructor(readonly strayHere = false) {
     const env: Env = { now: () => this.scheduler.now, random: () => 0.5, setTimer: (ms, fn) => this.scheduler.schedule(ms, { node: self, incarnation: undefined }, 'timer', fn) };
     const ring = stripedRing([...ids], q);
     const host: ReaperHost = {
+      selfId: self,
       env,
       log: silent,
       isUp: (id) => !this.seenDown.has(id),
-      preferenceList: (p) => computePreferenceList(ring, p, 3),
+      preferenceList: (p) => (this.strayHere ? ['n2', 'n3'] : computePreferenceList(ring, p, 3)),
       store: this.store(self),
       readReplica: (node, key) => this.read(node as Id, key),
       reapReplica: (node, key, partition, versions) => this.reap(node as Id, { t: 'reap', key, partition, versions }),
@@ -299,4 +301,14 @@ test('Reaping: a reaped clock is remembered for the retention period after the r
     await c.roundAt(reapedAt + t.after);
     assert.equal(c.store('n1').reapedClock(key) !== undefined, t.remembered, t.name);
   }
+});
+
+test('Reaping: a node that holds a stray copy of a key (not one of its replicas) never reaps it; the replicas keep their tombstones for their own reaper', async () => {
+  const c = new Cluster(true);
+  for (const id of ids) await c.put(id, key, [tomb]);
+  await c.roundAt(2000 + graceMs);
+  await c.roundAt(2000 + graceMs + 10_000);
+  assert.deepEqual(c.asked, [], 'a stray copy is not even checked');
+  assert.equal(c.reported, 0);
+  for (const id of ids) assert.deepEqual(await c.holds(id, key), dotsOf([tomb]), `${id} keeps its tombstone`);
 });

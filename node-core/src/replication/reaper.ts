@@ -37,7 +37,7 @@ export function isTombstoneOnly(versions: Siblings): boolean {
 }
 
 /** What tombstone reaping needs from its node. */
-export interface ReaperHost extends Pick<LoopHost, 'env' | 'log' | 'isUp' | 'preferenceList'> {
+export interface ReaperHost extends Pick<LoopHost, 'selfId' | 'env' | 'log' | 'isUp' | 'preferenceList'> {
   readonly store: Pick<Store, 'onChange' | 'read' | 'expireReaped'>;
   /** A replica's versions of `key` (the internode read). */
   readReplica(node: string, key: Uint8Array, timeoutMs: number): Promise<Version[]>;
@@ -101,6 +101,9 @@ export class Reaper {
 
   private async tryReap(c: Candidate): Promise<void> {
     const pref = this.host.preferenceList(c.partition);
+    // Only a replica reaps: a stray copy here (awaiting handoff, or a transfer in flight) would
+    // reap the replicas and keep itself, then ask again every round, counting each as a reap.
+    if (!pref.includes(this.host.selfId)) return;
     if (!pref.every((id) => this.host.isUp(id))) return; // every replica must be asked
     const local = await this.host.store.read(c.key);
     if (!isTombstoneOnly(local)) return;
