@@ -192,8 +192,23 @@ export class GyreNode {
     this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== this.self.http));
     this.state = this.initialState();
     this.keyring = this.initialKeyring(parts.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(this.env.random() * 256))));
-    this.metrics = new NodeMetrics({
-      defaultMetrics: parts.defaultMetrics ?? false,
+    this.metrics = this.makeMetrics(parts.defaultMetrics ?? false);
+    this.replicaClient = this.replicas();
+    this.coordinator = this.makeCoordinator();
+    this.faults = this.makeFaultInjector(parts.processControl);
+    this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
+    const host = this.loopHost();
+    this.handoff = this.makeHandoff(host);
+    this.transfers = this.makeTransfers(host);
+    this.antiEntropy = this.makeAntiEntropy(host);
+    this.reaper = this.makeReaper(host);
+    this.scanStoredKeys();
+    transport.setHandler((body, from) => this.handle(body, from));
+  }
+
+  private makeMetrics(defaultMetrics: boolean): NodeMetrics {
+    return new NodeMetrics({
+      defaultMetrics,
       storeStats: () => this.store.stats(),
       memberStatuses: () => {
         const out: Record<string, number> = {};
@@ -207,11 +222,14 @@ export class GyreNode {
       conflicts: () => ({ keysWithSiblings: this.observe.conflicts().keysWithSiblings, siblingsResolved: this.observe.siblingsResolved }),
       faultKinds: () => this.faults.list().map((f) => f.spec.kind),
     });
-    this.replicaClient = this.replicas();
-    this.coordinator = new Coordinator({
+  }
+
+  private makeCoordinator(): Coordinator {
+    const config = this.config;
+    return new Coordinator({
       selfId: config.id,
       env: this.env,
-      store,
+      store: this.store,
       replicas: this.replicaClient,
       partitionOf: (key) => partitionOf(key, config.partitions),
       placement: (p) => this.placement(p),
@@ -228,23 +246,27 @@ export class GyreNode {
         },
       },
     });
-    this.faults = new FaultInjector({
+  }
+
+  private makeFaultInjector(control: ProcessControl | undefined): FaultInjector {
+    const config = this.config;
+    return new FaultInjector({
       selfId: config.id,
       env: this.env,
       startedAtMs: this.startedAtMs,
       log: this.log,
       peers: () => activeMembers(this.state).filter((m) => m.id !== config.id).map((m) => m.id),
       sendControl: (node, table, timeoutMs) => this.call(node, { t: 'faults', table }, timeoutMs, true),
-      control: parts.processControl,
+      control,
       onEvent: (e) => {
         const fault = faultToJson(e.fault, this.env.now()) as NodeSnapshot['faults'][number];
         this.observe.event(e.type === 'fault-injected' ? { type: 'fault-injected', fault } : { type: 'fault-healed', fault, reason: e.reason });
       },
     });
-    this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
-    const host = this.loopHost();
-    const mergeLocal = (key: Uint8Array, partition: number, versions: readonly Version[], reaped: VClock | undefined) => this.mergeLocalChanged(key, partition, versions, reaped);
-    this.handoff = new Handoff({
+  }
+
+  private makeHandoff(host: LoopHost): Handoff {
+    return new Handoff({
       ...host,
       store: this.store,
       member: (id) => this.member(id),
@@ -254,9 +276,12 @@ export class GyreNode {
       },
       strayKeysHandedOff: (count) => this.metrics.handoffKeys.inc(count),
     });
-    this.transfers = new Transfers({
+  }
+
+  private makeTransfers(host: LoopHost): Transfers {
+    return new Transfers({
       ...host,
-      mergeLocal,
+      mergeLocal: (key, partition, versions, reaped) => this.mergeLocalChanged(key, partition, versions, reaped),
       completeTransfer: (p) => this.setState(completeTransfer(this.state, p, this.config.id), `transfer of partition ${p} complete`),
       isStopped: () => this.stopped,
       transferStarted: (partition, from) => this.observe.event({ type: 'transfer-started', partition, from, to: this.config.id }),
@@ -266,17 +291,23 @@ export class GyreNode {
       },
       keysReceived: (count) => this.metrics.transferKeys.inc(count),
     });
-    this.antiEntropy = new AntiEntropy({
+  }
+
+  private makeAntiEntropy(host: LoopHost): AntiEntropy {
+    return new AntiEntropy({
       ...host,
       store: this.store,
-      mergeLocal,
+      mergeLocal: (key, partition, versions, reaped) => this.mergeLocalChanged(key, partition, versions, reaped),
       exchanged: (outcome) => this.metrics.aeExchanges.inc({ outcome }),
       repaired: (peer, partition, keys) => {
         this.metrics.aeKeysRepaired.inc(keys);
         this.observe.event({ type: 'ae-repair', peer, partition, keys });
       },
     });
-    this.reaper = new Reaper(
+  }
+
+  private makeReaper(host: LoopHost): Reaper {
+    return new Reaper(
       {
         ...host,
         store: this.store,
@@ -284,11 +315,9 @@ export class GyreNode {
         reapReplica: (node, key, partition, versions) => this.reapReplica(node, key, partition, versions),
         reaped: () => this.metrics.tombstonesReaped.inc(),
       },
-      config.tombstoneGraceMs,
-      config.reapedRetainMs,
+      this.config.tombstoneGraceMs,
+      this.config.reapedRetainMs,
     );
-    this.scanStoredKeys();
-    transport.setHandler((body, from) => this.handle(body, from));
   }
 
   /** What every replication loop sees of this node (each adds what its own interface declares). */
