@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type HttpResponse, TestCluster, downTimeoutMs, header, parseError, parseSiblings, siblingValues, sleep, uniqueKey } from '../helpers/cluster.js';
+import { type HttpResponse, TestCluster, allReplicas, downTimeoutMs, header, jsonBody, parseError, parseSiblings, siblingValues, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const ids = ['n1', 'n2', 'n3'] as const;
 const cluster = new TestCluster({ nodes: 3 });
@@ -295,33 +295,77 @@ describe('Dynamo 4.5: quorums with one replica down', () => {
 });
 
 describe('Dynamo 4.5: read repair', () => {
-  test('a replica that missed a write while it was down holds it after it returns and an r=3 read', async (t) => {
+  // Read repair is isolated by construction, not by timing: anti-entropy (every second) and
+  // hinted handoff (every 500 ms) would bring a stale replica up to date within a second or two
+  // on their own, so in this test nothing but the read's coordinator can reach the stale one.
+  // Four nodes, N=3: the coordinator C is the one node outside the key's preference list, so it
+  // holds no copy of the key (no anti-entropy for its partition) and, as the write does not go
+  // through it, no hint. The stale replica S is cut off from the other two replicas by a
+  // partition fault, which stops their anti-entropy exchanges and hint deliveries to it, while
+  // C still reaches all three. Only C's read repair can then give S the newer version.
+  const rrPartitionMs = 60_000;
+  const rrRepairWaitMs = 3000;
+  const rrPollMs = 50;
+
+  test('a replica that missed a write holds it right after a read at R through a coordinator that alone can reach it (anti-entropy and handoff cut off)', { timeout: 120_000 }, async (t) => {
+    const rr = new TestCluster({ nodes: 4, args: ['--partitions', '16'] });
+    t.after(() => rr.stop());
+    await rr.start();
     const key = uniqueKey('dp-repair');
-    await cluster.kill('n3');
-    let ctx: string;
-    try {
-      ctx = await putOk('n1', key, 'written while n3 was down');
-    } finally {
-      cluster.restart('n3');
-      await cluster.waitUntilUp();
+    const v1 = await allReplicas(() => rr.put('n1', key, 'v1', { query: 'w=3' }));
+    assert.equal(v1.status, 204, `PUT v1 w=3: ${v1.status} ${v1.body.toString('utf8')}`);
+    const ctx1 = ctxOf(v1, 'PUT v1');
+    const pref = (await rr.replicas('n1', key)).preferenceList;
+    assert.equal(pref.length, 3, `N=3: ${pref.join(',')}`);
+    const c = rr.nodes.map((n) => n.id).find((id) => !pref.includes(id));
+    assert.ok(c !== undefined, `one of four nodes is outside the preference list ${pref.join(',')}`);
+    const [a, b, s] = pref as [string, string, string];
+    t.diagnostic(`preference list ${pref.join(',')}; writer ${a}, stale replica ${s}, coordinator ${c}`);
+
+    // Cut S off from A and B; write v2 through A at once, while A still sends S its copy
+    // directly (so the copy A cannot deliver becomes a hint on A, not one on a stand-in C).
+    const cut = await rr.request(c, 'POST', '/admin/faults', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'partition', from: [s], to: [a, b], durationMs: rrPartitionMs }), timeoutMs: 10_000 });
+    assert.equal(cut.status, 201, `POST /admin/faults (partition ${s} <-> ${a},${b}): ${cut.status} ${cut.body.toString('utf8').slice(0, 300)}`);
+    const cutDoc = jsonBody(cut) as { fault: { id: string }; reached: string[] };
+    assert.deepEqual([...cutDoc.reached].sort(), [a, b, s].sort(), 'every node heard of the partition before the write');
+    const v2 = await rr.put(a, key, 'v2', { context: ctx1, query: 'w=2' });
+    assert.equal(v2.status, 204, `PUT v2 w=2 via ${a} with ${s} cut off: ${v2.status} ${v2.body.toString('utf8')}`);
+
+    const clocksOf = async (): Promise<Map<string, string>> => {
+      const rep = await rr.replicas(c, key);
+      return new Map(rep.replicas.map((r) => [r.node, r.reachable ? JSON.stringify(r.versions.map((v) => v.clock)) : 'unreachable']));
+    };
+    const show = (m: Map<string, string>) => [...m].map(([n, cl]) => `${n}=${cl}`).join(' ');
+    const before = await clocksOf();
+    assert.equal(before.get(a), before.get(b), `${a} and ${b} hold v2: ${show(before)}`);
+    assert.notEqual(before.get(s), before.get(a), `${s} is stale before the read: ${show(before)}`);
+    assert.notEqual(before.get(s), 'unreachable', `${c} reaches ${s}: ${show(before)}`);
+    // The premise: A and B cannot reach S (so neither anti-entropy nor handoff from them can),
+    // and C holds no hint (so its own handoff cannot either).
+    for (const peer of [a, b]) {
+      const view = await rr.replicas(peer, key);
+      assert.equal(view.replicas.find((r) => r.node === s)?.reachable, false, `${peer} cannot reach ${s} through the partition`);
     }
-    const stale = await cluster.replicas('n1', key);
-    const n3 = stale.replicas.find((r) => r.node === 'n3');
-    assert.ok(n3?.reachable, 'n3 is reachable again');
-    // Hinted handoff (Dynamo 4.6) or anti-entropy may deliver the write before the read;
-    // then this run checks convergence without isolating read repair, and says so.
-    if (n3.versions.length > 0) t.diagnostic('n3 already had the write before the read (handoff or anti-entropy): read repair not isolated in this run');
-    const res = await cluster.get('n1', key, 'r=3');
-    assert.equal(res.status, 200, 'the r=3 read merges the replicas');
-    assert.equal(header(res, 'x-gyre-context'), ctx, 'the read returns the context of the acknowledged write');
-    const deadline = Date.now() + 5000;
-    let clocks: string[] = [];
-    for (let i = 0; i < 50 && Date.now() < deadline; i++) {
-      const rep = await cluster.replicas('n2', key);
-      clocks = rep.replicas.map((r) => JSON.stringify(r.versions.map((v) => v.clock)));
-      if (rep.replicas.length === 3 && rep.replicas.every((r) => r.versions.length === 1) && new Set(clocks).size === 1) return;
-      await sleep(100);
+    assert.equal((await rr.status(c)).hintsPending, 0, `${c} holds no hint`);
+    const stillStale = await clocksOf();
+    assert.equal(stillStale.get(s), before.get(s), `${s} is still stale just before the read: ${show(stillStale)}`);
+
+    const res = await rr.get(c, key);
+    assert.equal(res.status, 200, `GET at the default R via ${c}: ${res.status} ${res.body.toString('utf8')}`);
+    assert.equal(res.body.toString('utf8'), 'v2', 'the read returns the newer version');
+    // The repair is sent once every replica answered (after the reply at R): poll briefly.
+    const started = Date.now();
+    let now = await clocksOf();
+    for (let i = 0; i < Math.ceil(rrRepairWaitMs / rrPollMs) && now.get(s) !== now.get(a); i++) {
+      await sleep(rrPollMs);
+      now = await clocksOf();
     }
-    assert.fail(`n3 was not brought up to date within 5 s of the r=3 read: ${clocks.join(' | ')}`);
+    const repairedMs = Date.now() - started;
+    assert.equal(now.get(s), now.get(a), `${s} holds the newest version within ${rrRepairWaitMs} ms of the read via ${c}: ${show(now)}`);
+    t.diagnostic(`${s} repaired ${repairedMs} ms after the read returned`);
+    // And it was the read: the partition was in force throughout and C still holds no hint.
+    const faults = jsonBody(await rr.request(c, 'GET', '/admin/faults', { timeoutMs: 2000 })) as { faults: { id: string }[] };
+    assert.ok(faults.faults.some((f) => f.id === cutDoc.fault.id), 'the partition is still in force after the repair');
+    assert.equal((await rr.status(c)).hintsPending, 0, `${c} still holds no hint`);
   });
 });

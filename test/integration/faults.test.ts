@@ -316,30 +316,52 @@ test('faults: a pause of n2 (3000 ms, injected via n1) stops n2 answering HTTP, 
 
 test('faults: a crash of n3 (via n1) makes the n3 process SIGKILL itself; restarted, n3 rejoins and does not crash again on the old entry', async (t) => {
   const oldPid = cluster.pid('n3');
+  const t0 = Date.now();
   const injected = await inject('n1', { kind: 'crash', node: 'n3' });
   assert.equal(injected.fault.kind, 'crash');
+  const listedMs = injected.fault.remainingMs;
+  assert.ok(listedMs !== null && listedMs > 0, `a crash entry stays listed for a while (remainingMs ${listedMs})`);
   await cluster.waitForExit('n3', 5000);
   const exited = cluster.node('n3').exited;
   assert.equal(exited?.signal, 'SIGKILL', `n3 killed itself with SIGKILL (exit ${JSON.stringify(exited)})`);
   cluster.restart('n3');
-  assert.notEqual(cluster.pid('n3'), oldPid);
-  // While the crash entry is still listed (5 s), the restarted n3 hears of it by gossip.
-  let sawEntry = false;
-  const t0 = Date.now();
-  while (Date.now() - t0 < 6000 && !sawEntry) {
+  const newPid = cluster.pid('n3');
+  assert.notEqual(newPid, oldPid);
+  const restartedAt = Date.now();
+  // What is checked: the restarted process receives the old crash entry and does not act on it.
+  // That only means something if the entry does reach it while still listed (a few seconds),
+  // and a peer's fault sync picks one random member per gossip round, so it may miss n3 in that
+  // window. So as soon as n3 answers, it merges tables with its peers itself: a harmless fault
+  // (0 ms latency) injected through n3 is pushed to them, and their tables, holding the crash
+  // entry, come back with the acknowledgements.
+  let nudge = 'not sent';
+  let seenAt: number | undefined;
+  const deadline = t0 + listedMs! + 1000;
+  const rounds = Math.ceil((deadline - Date.now()) / pollMs) + 1;
+  for (let i = 0; i < rounds && Date.now() < deadline && cluster.isRunning('n3'); i++) {
     try {
-      sawEntry = (await faultList('n3', 500)).faults.some((f) => f.id === injected.fault.id);
+      if ((await faultList('n3', 500)).faults.some((f) => f.id === injected.fault.id)) {
+        seenAt = Date.now();
+        break;
+      }
+      if (nudge !== 'reached a peer') {
+        const res = await postFault('n3', { kind: 'latency', delayMs: 0, nodes: ['n3'], durationMs: 2000 });
+        const reached = res.status === 201 ? (jsonBody(res) as InjectJson).reached : [];
+        nudge = reached.length > 0 ? 'reached a peer' : `status ${res.status}, reached ${JSON.stringify(reached)}`;
+      }
     } catch {
-      // still starting
+      // n3 is still starting
     }
-    if (!cluster.isRunning('n3')) break;
-    if (!sawEntry) await sleep(pollMs);
+    await sleep(pollMs);
   }
-  t.diagnostic(sawEntry ? 'the restarted n3 received the crash entry and ignored it' : 'the restarted n3 did not receive the crash entry before it expired');
-  await cluster.waitUntilUp(30_000);
+  // A restarted node that acts on the old entry dies 50 ms after it arrives: look for that first.
+  assert.ok(cluster.isRunning('n3') && cluster.pid('n3') === newPid, `the restarted n3 crashed again on the old entry (exit ${JSON.stringify(cluster.node('n3').exited)})\n${cluster.logTail('n3')}`);
+  assert.ok(seenAt !== undefined, `the restarted n3 listed the old crash entry ${injected.fault.id} while it was still in force (nudge: ${nudge}); without it this test checks nothing`);
+  t.diagnostic(`the restarted n3 listed the old crash entry ${seenAt - restartedAt} ms after its restart (${seenAt - t0} ms after the injection; nudge: ${nudge})`);
   await sleep(3000);
-  assert.ok(cluster.isRunning('n3'), `the restarted n3 is still running 3 s later (exit ${JSON.stringify(cluster.node('n3').exited)})\n${cluster.logTail('n3')}`);
-  await cluster.waitUntilUp(5000);
+  assert.ok(cluster.isRunning('n3') && cluster.pid('n3') === newPid, `the restarted n3 is still running 3 s after it received the old entry (exit ${JSON.stringify(cluster.node('n3').exited)})\n${cluster.logTail('n3')}`);
+  await cluster.waitUntilUp(30_000);
+  assert.ok(cluster.isRunning('n3') && cluster.pid('n3') === newPid, 'n3 rejoined as the same restarted process');
 });
 
 test('faults: a one-way partition n1 -> n2 is listed on every node as one-way; n1 cannot reach n2 while n3 stays reachable; after heal all converge', async () => {
