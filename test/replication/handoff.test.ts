@@ -310,12 +310,12 @@ test("Dynamo 4.6: hints for a member that left (or was never known) go to every 
     throw new Error('timeout');
   };
   const left: Record<string, MemberState> = { n4: 'left' };
-  const cases: { name: string; target: string; extra: Record<string, MemberState>; down: string[]; peers: Record<string, Peer>; sentTo: string[]; dropped: boolean }[] = [
-    { name: 'target left, replicas ack', target: 'n4', extra: left, down: [], peers: {}, sentTo: ['n2', 'n3'], dropped: true },
-    { name: 'target unknown, replicas ack', target: 'n9', extra: {}, down: [], peers: {}, sentTo: ['n2', 'n3'], dropped: true },
-    { name: 'target left, a replica down', target: 'n4', extra: left, down: ['n3'], peers: {}, sentTo: [], dropped: false },
-    { name: 'target left, a replica fails', target: 'n4', extra: left, down: [], peers: { n3: fail }, sentTo: ['n2', 'n3'], dropped: false },
-    { name: 'target left, a replica nacks', target: 'n4', extra: left, down: [], peers: { n2: () => ['nack'] }, sentTo: ['n2', 'n3'], dropped: false },
+  const cases: { name: string; target: string; extra: Record<string, MemberState>; down: string[]; peers: Record<string, Peer>; sentTo: string[]; dropped: boolean; backingOff: string[] }[] = [
+    { name: 'target left, replicas ack', target: 'n4', extra: left, down: [], peers: {}, sentTo: ['n2', 'n3'], dropped: true, backingOff: [] },
+    { name: 'target unknown, replicas ack', target: 'n9', extra: {}, down: [], peers: {}, sentTo: ['n2', 'n3'], dropped: true, backingOff: [] },
+    { name: 'target left, a replica down', target: 'n4', extra: left, down: ['n3'], peers: {}, sentTo: [], dropped: false, backingOff: [] },
+    { name: 'target left, a replica fails', target: 'n4', extra: left, down: [], peers: { n3: fail }, sentTo: ['n2', 'n3'], dropped: false, backingOff: ['n3'] },
+    { name: 'target left, a replica nacks', target: 'n4', extra: left, down: [], peers: { n2: () => ['nack'] }, sentTo: ['n2', 'n3'], dropped: false, backingOff: ['n2'] },
   ];
   for (const c of cases) {
     const host = new FakeHost();
@@ -323,14 +323,19 @@ test("Dynamo 4.6: hints for a member that left (or was never known) go to every 
     for (const id of c.down) host.up.delete(id);
     for (const [id, peer] of Object.entries(c.peers)) host.peers.set(id, peer);
     // Partition 1's preference list is [n2, n3].
+    // Two keys of the same partition: one batch per replica, not one message per key.
     await host.putHint(c.target, 'k', 1, [version('c1', 1)]);
-    await new Handoff(host).tick();
+    await host.putHint(c.target, 'l', 1, [version('c1', 2)]);
+    const handoff = new Handoff(host);
+    await handoff.tick();
     assert.deepEqual(host.sent.map((s) => s.to).sort(), c.sentTo, c.name);
     for (const s of host.sent) {
-      assert.deepEqual(s.keys, ['k'], c.name);
+      assert.deepEqual(s.keys, ['k', 'l'], `${c.name}: one batch`);
       assert.ok(s.heldWhenAnswered, `${c.name}: still held when ${s.to} answered`);
     }
-    assert.deepEqual(host.hintsHeld(c.target), c.dropped ? [] : ['k'], c.name);
+    assert.deepEqual(host.hintsHeld(c.target), c.dropped ? [] : ['k', 'l'], c.name);
+    assert.deepEqual(host.hintReports, c.dropped ? [[c.target, 2]] : [], `${c.name}: redirected hints are reported as delivered`);
+    assert.deepEqual(handoff.status().backingOff, c.backingOff, `${c.name}: a replica that failed is backed off`);
   }
 });
 

@@ -26,6 +26,8 @@ export const handoffBackoffMinMs = 500;
 export const handoffBackoffMaxMs = 10_000;
 /** Bytes of sibling sets in one delivery batch: well under the 64 MiB frame limit. */
 export const handoffBatchBytesMax = 16 * 1024 * 1024;
+/** Batches per target (or per stray partition) in one round, so one backlog cannot starve the others. */
+export const handoffBatchesPerRoundMax = 8;
 
 /** The longest prefix of `items` within the byte budget (at least one item: a key fits a frame). */
 export function byteBounded<T extends { versions: readonly Version[] }>(items: readonly T[], maxBytes = handoffBatchBytesMax): T[] {
@@ -132,7 +134,7 @@ export class Handoff {
     if (!member || member.state === 'left') return this.redirectHints(target);
     if (!this.ready(target)) return;
     // Bounded per round: at most a few batches per target, so one backlog cannot starve others.
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < handoffBatchesPerRoundMax; round++) {
       const batch = byteBounded(this.host.store.scanHints(target, undefined, handoffBatchKeysMax));
       if (batch.length === 0) return;
       const space = hintSpace(target);
@@ -149,14 +151,38 @@ export class Handoff {
     }
   }
 
+  /**
+   * Hints for a node that left go to their keys' replicas instead: grouped by preference list,
+   * one batch per replica, dropped here once every replica acknowledged. Pages through the
+   * hints, so keys whose replicas are backing off do not hold up the rest.
+   */
   private async redirectHints(target: string): Promise<void> {
     const space = hintSpace(target);
-    const batch = byteBounded(this.host.store.scanHints(target, undefined, handoffBatchKeysMax));
-    for (const k of batch) {
-      const pref = this.host.preferenceList(k.partition);
-      if (!pref.every((id) => this.ready(id))) continue;
-      const acks = await Promise.all(pref.map((id) => this.push(id, [k])));
-      if (acks.every(Boolean)) this.delivered += await this.dropIfUnchanged([k], space);
+    let after: Uint8Array | undefined;
+    for (let round = 0; round < handoffBatchesPerRoundMax; round++) {
+      const page = byteBounded(this.host.store.scanHints(target, after, handoffBatchKeysMax));
+      if (page.length === 0) return;
+      after = page[page.length - 1]!.key;
+      const groups = new Map<string, { pref: string[]; keys: StoredKey[] }>();
+      for (const k of page) {
+        const pref = this.host.preferenceList(k.partition);
+        const id = pref.join(',');
+        const g = groups.get(id) ?? { pref, keys: [] };
+        g.keys.push(k);
+        groups.set(id, g);
+      }
+      for (const { pref, keys } of groups.values()) {
+        if (!pref.every((id) => this.ready(id))) continue;
+        const acks = await Promise.all(pref.map((id) => this.push(id, keys)));
+        if (!acks.every(Boolean)) {
+          pref.forEach((id, i) => acks[i] || this.failed(id));
+          continue;
+        }
+        const n = await this.dropIfUnchanged(keys, space);
+        this.delivered += n;
+        this.lastDeliveryMs = this.host.env.now();
+        this.host.hintsDelivered(target, n);
+      }
     }
   }
 
@@ -172,7 +198,7 @@ export class Handoff {
       // this partition must never derive counters from a copy that lost some of its events.
       // (A non-replica never coordinates with a partition actor, so nothing needs it meanwhile.)
       this.host.store.retireActor(q);
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < handoffBatchesPerRoundMax; round++) {
         const batch = byteBounded(this.host.store.scanPartition(q, undefined, handoffBatchKeysMax));
         if (batch.length === 0) {
           this.host.log.info({ partition: q }, 'partition handed off');
