@@ -80,7 +80,10 @@ export class Transfers {
     const self = this.host.selfId;
     const me = state.members.get(self);
     if (!me || me.state === 'left') return;
-    // Partitions entered incidentally since the last tick.
+    // Partitions entered since the last tick, incidentally or by a transfer that just completed.
+    // After a transfer this pulls what it pulled once more, on purpose: writes coordinated under
+    // the old ring while the first pull ran went to the old replicas only, and this second fold
+    // brings them over at once instead of at the next anti-entropy exchange (merging is idempotent).
     const now = this.replicatedUnder(ringOf(state));
     if (this.replicated) for (const q of now) if (!this.replicated.has(q)) this.toPull.add(q);
     this.replicated = now;
