@@ -30,7 +30,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { MemoryStore } from '../../node-core/src/store/memory-store.js';
 import { SqliteStore } from '../../node-core/src/store/sqlite-store.js';
-import { type Space, type Store, type StoredKey, type Updater, UnstorableError, dataSpace, hintSpace } from '../../node-core/src/core/store.js';
+import { type Space, type Store, type StoredKey, type Updater, UnstorableError, dataSpace, hintSpace, storeMetaReserved } from '../../node-core/src/core/store.js';
+import Database from 'better-sqlite3';
 import type { Version } from '../../node-core/src/core/siblings.js';
 import { type ActorId, type Entry, type VClock, maxCounter, normalize } from '../../node-core/src/core/vclock.js';
 import { counterMax, encodeStored, timestampMsMax } from '../../node-core/src/core/codec.js';
@@ -834,3 +835,36 @@ for (const subject of subjects) {
     t.diagnostic(`${subject.numRuns} runs reached: ${[...reached].map(([what, n]) => `${what} ${n}`).join(', ')}`);
   });
 }
+
+for (const subject of subjects) {
+  test(`Store contract (${subject.name}): meta names the store keeps for itself are refused, so a caller cannot make actor ids repeat`, async () => {
+    const opened = subject.open(() => startMs);
+    try {
+      for (const name of storeMetaReserved) {
+        assert.throws(() => opened.store.getMeta(name), RangeError, `getMeta(${name})`);
+        await assert.rejects(opened.store.setMeta(name, Buffer.from('junk')), RangeError, `setMeta(${name})`);
+      }
+    } finally {
+      await opened.dispose();
+    }
+  });
+}
+
+test('SqliteStore: an unreadable last-actor timestamp on disk does not make actor ids invalid or equal', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gyre-store-actor-'));
+  try {
+    const first = new SqliteStore(dir, { nodeId, now: () => startMs });
+    await first.close();
+    const db = new Database(join(dir, 'gyre.sqlite3'));
+    db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run('lastActorMs', Buffer.from('junk'));
+    db.close();
+    const store = new SqliteStore(dir, { nodeId, now: () => startMs });
+    const actors = await Promise.all([0, 1].map((p) => store.update(Buffer.from([p]), p, (_cur, tools) => ({ versions: undefined, result: tools.actorFor(p) }))));
+    await store.close();
+    assert.notEqual(actors[0], actors[1], 'two partitions, two actors');
+    for (const a of actors) assert.match(a, /^n1\.[a-z0-9]+$/, `actor ${a} is well formed`);
+    for (const a of actors) assert.doesNotMatch(a, /NaN/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -88,7 +88,9 @@ export interface Store {
    * rows): what the key held is unknown, so whoever keeps a digest of it must recompute.
    */
   onQuarantine?(listener: (key: Uint8Array, partition: number, space: Space) => void): void;
+  /** Small named values of the node (cluster state, context keys, shape); names in storeMetaReserved are the store's own. */
   getMeta(name: string): Uint8Array | undefined;
+  /** Rejects (RangeError) a name in storeMetaReserved. */
   setMeta(name: string, value: Uint8Array): Promise<void>;
   stats(): StoreStats;
   close(): Promise<void>;
@@ -99,6 +101,14 @@ export interface Store {
  * safe integers, a clock too wide, a row too large): nothing was written for that key. The
  * coordinator answers it with 400 or 413; it never becomes a row a restart cannot parse.
  */
+/** Meta names a store keeps for itself: the last actor timestamp it issued (actor ids must never repeat). */
+export const storeMetaReserved: ReadonlySet<string> = new Set(['lastActorMs']);
+
+/** The guard both stores apply to setMeta and getMeta. */
+export function checkMetaName(name: string): void {
+  if (storeMetaReserved.has(name)) throw new RangeError(`meta name ${JSON.stringify(name)} is reserved by the store`);
+}
+
 export class UnstorableError extends Error {
   readonly code = 'unstorable';
 }

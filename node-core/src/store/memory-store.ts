@@ -5,7 +5,7 @@
 
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
 import { clockProblem, encodeStored } from '../core/codec.js';
 
 interface Row {
@@ -128,10 +128,12 @@ export class MemoryStore implements Store {
   }
 
   getMeta(name: string): Uint8Array | undefined {
+    checkMetaName(name);
     return this.meta.get(name);
   }
 
   async setMeta(name: string, value: Uint8Array): Promise<void> {
+    checkMetaName(name);
     this.meta.set(name, value);
   }
 

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
@@ -298,7 +298,10 @@ export class SqliteStore implements Store {
     if (have) return have;
     // Unique for the life of this database; a wiped data folder starts later in time, so a
     // new database never reuses an actor of the old one (barring a clock set far back).
-    const last = Number(this.metaString('lastActorMs') ?? '0');
+    // What the disk says is checked like any input: a value that is not a timestamp counts as
+    // none (then the clock alone keeps new actors apart from the old ones, as for a new folder).
+    const stored = Number(this.metaString('lastActorMs') ?? '0');
+    const last = Number.isSafeInteger(stored) && stored >= 0 ? stored : 0;
     const ms = Math.max(this.opts.now(), last + 1);
     const actor = makeActorId(this.opts.nodeId, ms);
     this.stmts.setMeta.run('lastActorMs', Buffer.from(String(ms)));
@@ -429,10 +432,12 @@ export class SqliteStore implements Store {
   }
 
   getMeta(name: string): Uint8Array | undefined {
+    checkMetaName(name);
     return this.meta.get(name);
   }
 
   async setMeta(name: string, value: Uint8Array): Promise<void> {
+    checkMetaName(name);
     try {
       this.stmts.setMeta.run(name, Buffer.from(value));
     } catch (e) {
