@@ -1,0 +1,24 @@
+// What every guard and route of the HTTP API is given: the node and what is built from it once
+// per server, so no handler reaches for state of its own.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { VClock } from '../core/vclock.js';
+import type { GyreNode, NodeConfig } from '../node/node.js';
+import type { HttpBudget } from './budget.js';
+
+export interface ApiContext {
+  readonly node: GyreNode;
+  readonly config: NodeConfig;
+  /** Whether the Socket.IO control plane shares this server's port (/status lists it). */
+  readonly controlOn: boolean;
+  /** The node-wide budget of requests and body bytes in flight. */
+  readonly budget: HttpBudget;
+  /** Seals `clock` as the opaque context a client sends back with its next write of `key`. */
+  readonly contextFor: (clock: VClock, key: Buffer) => string;
+}
+
+/** The label a request is counted under in gyre_requests_total and gyre_request_duration_seconds. */
+export type Op = 'get' | 'put' | 'delete' | 'replicas' | 'admin' | 'status' | 'metrics' | 'other';
+
+/** A route: answers the request and returns the status it sent, for the metrics. */
+export type RouteHandler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, path: string) => Promise<number>;
