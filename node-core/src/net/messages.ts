@@ -250,94 +250,152 @@ function parseKeyVersions(raw: unknown): Parsed<KeyVersions> {
   return { ok: true, value: { key: raw[0], partition: raw[1], versions: versions.value, reaped } };
 }
 
+/** Longest coordinate timeout a peer may ask for: ten minutes, as the CLI's --timeout-ms allows. */
+const coordinateTimeoutMsMax = 600_000;
+/** Characters of an unknown request type quoted back in the reason: it is the sender's text. */
+const unknownTypeCharsShown = 32;
+
+type RequestOf<T extends Request['t']> = Extract<Request, { readonly t: T }>;
+
+/** One parser per request type, each given the whole tagged array; the mapped type makes the table complete. */
+const requestParsers: { readonly [T in Request['t']]: (raw: readonly unknown[]) => Parsed<RequestOf<T>> } = {
+  gossip: parseGossipRequest,
+  read: parseReadRequest,
+  write: parseWriteRequest,
+  writeMany: parseWriteManyRequest,
+  coordinate: parseCoordinateRequest,
+  fold: parseFoldRequest,
+  readMany: parseReadManyRequest,
+  reap: parseReapRequest,
+  aeRoots: parseAeRootsRequest,
+  aeLeaves: parseAeLeavesRequest,
+  aeKeys: parseAeKeysRequest,
+  faults: parseFaultsRequest,
+  snapshot: parseSnapshotRequest,
+};
+
+// An own-property check, not `in`: a tag of "constructor" or "__proto__" must not find Object's.
+function isRequestType(tag: string): tag is Request['t'] {
+  return Object.hasOwn(requestParsers, tag);
+}
+
 export function parseRequest(raw: unknown): Parsed<Request> {
   if (!Array.isArray(raw) || typeof raw[0] !== 'string') return bad('request is not a tagged array');
-  switch (raw[0]) {
-    case 'gossip': {
-      const state = parseState(raw[1]);
-      if (!state) return bad('gossip: malformed cluster state');
-      const keys = optionalKeyring(raw[2]);
-      if (!keys.ok) return bad('gossip: malformed context keys');
-      return { ok: true, value: { t: 'gossip', state, keys: keys.value } };
-    }
-    case 'read': {
-      if (!isKey(raw[1])) return bad('read: bad key');
-      const hintFor = optionalNodeId(raw[2]);
-      if (!hintFor.ok) return bad('read: bad hint target');
-      return { ok: true, value: { t: 'read', key: raw[1], hintFor: hintFor.value } };
-    }
-    case 'write': {
-      if (!isKey(raw[1])) return bad('write: bad key');
-      if (!isPartition(raw[2])) return bad('write: bad partition');
-      const versions = parseVersions(raw[3]);
-      if (!versions.ok) return bad(`write: ${versions.reason}`);
-      const hintFor = optionalNodeId(raw[4]);
-      if (!hintFor.ok) return bad('write: bad hint target');
-      if (raw[5] !== undefined && typeof raw[5] !== 'boolean') return bad('write: bad fresh flag');
-      return { ok: true, value: { t: 'write', key: raw[1], partition: raw[2], versions: versions.value, hintFor: hintFor.value, fresh: raw[5] === true } };
-    }
-    case 'writeMany': {
-      if (!Array.isArray(raw[1]) || raw[1].length > batchKeysMax) return bad('writeMany: bad batch');
-      const items: KeyVersions[] = [];
-      for (const i of raw[1]) {
-        const kv = parseKeyVersions(i);
-        if (!kv.ok) return bad(`writeMany: ${kv.reason}`);
-        items.push(kv.value);
-      }
-      return { ok: true, value: { t: 'writeMany', items } };
-    }
-    case 'coordinate': {
-      const [, key, deleted, value, contentType, ctx, w, timeoutMs] = raw as unknown[];
-      if (!isKey(key)) return bad('coordinate: bad key');
-      if (typeof deleted !== 'boolean') return bad('coordinate: bad deleted flag');
-      if (!(value instanceof Uint8Array) || value.byteLength > valueBytesMax) return bad('coordinate: bad value');
-      if (typeof contentType !== 'string' || Buffer.byteLength(contentType) > contentTypeBytesMax) return bad('coordinate: bad content type');
-      const context = parseClock(ctx);
-      if (!context) return bad('coordinate: bad context');
-      if (!Number.isSafeInteger(w) || (w as number) < 1) return bad('coordinate: bad w');
-      if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 600_000) return bad('coordinate: bad timeout');
-      return { ok: true, value: { t: 'coordinate', key, deleted, value, contentType, context, w: w as number, timeoutMs: timeoutMs as number } };
-    }
-    case 'fold': {
-      if (!isPartition(raw[1])) return bad('fold: bad partition');
-      if (raw[2] !== null && !isKey(raw[2])) return bad('fold: bad cursor');
-      if (!Number.isSafeInteger(raw[3]) || (raw[3] as number) < 1 || (raw[3] as number) > batchKeysMax) return bad('fold: bad limit');
-      return { ok: true, value: { t: 'fold', partition: raw[1], afterKey: (raw[2] as Uint8Array | null) ?? undefined, limit: raw[3] as number } };
-    }
-    case 'reap': {
-      const kv = parseKeyVersions(raw.slice(1));
-      if (!kv.ok) return bad(`reap: ${kv.reason}`);
-      return { ok: true, value: { t: 'reap', ...kv.value } };
-    }
-    case 'readMany': {
-      if (!isPartition(raw[1])) return bad('readMany: bad partition');
-      if (!Array.isArray(raw[2]) || raw[2].length > batchKeysMax || !raw[2].every(isKey)) return bad('readMany: bad keys');
-      return { ok: true, value: { t: 'readMany', partition: raw[1], keys: raw[2] as Uint8Array[] } };
-    }
-    case 'aeRoots': {
-      if (!Array.isArray(raw[1]) || raw[1].length > partitionsMax || !raw[1].every(isPartition)) return bad('aeRoots: bad partitions');
-      return { ok: true, value: { t: 'aeRoots', partitions: raw[1] as number[] } };
-    }
-    case 'aeLeaves':
-      if (!isPartition(raw[1])) return bad('aeLeaves: bad partition');
-      return { ok: true, value: { t: 'aeLeaves', partition: raw[1] } };
-    case 'snapshot': {
-      if (!Number.isSafeInteger(raw[1]) || (raw[1] as number) < 0) return bad('snapshot: bad cursor');
-      return { ok: true, value: { t: 'snapshot', afterSeq: raw[1] as number } };
-    }
-    case 'faults': {
-      const table = parseFaultTable(raw[1]);
-      if (!table) return bad('faults: malformed fault table');
-      return { ok: true, value: { t: 'faults', table } };
-    }
-    case 'aeKeys': {
-      if (!isPartition(raw[1])) return bad('aeKeys: bad partition');
-      if (!Array.isArray(raw[2]) || raw[2].length > merkleLeavesMax || !raw[2].every((l) => Number.isSafeInteger(l) && l >= 0 && l < merkleLeavesMax)) return bad('aeKeys: bad leaves');
-      return { ok: true, value: { t: 'aeKeys', partition: raw[1], leaves: raw[2] as number[] } };
-    }
-    default:
-      return bad(`unknown request type ${JSON.stringify(String(raw[0]).slice(0, 32))}`);
+  const tag: string = raw[0];
+  if (!isRequestType(tag)) return bad(`unknown request type ${JSON.stringify(tag.slice(0, unknownTypeCharsShown))}`);
+  return requestParsers[tag](raw);
+}
+
+function parseGossipRequest(raw: readonly unknown[]): Parsed<RequestOf<'gossip'>> {
+  const state = parseState(raw[1]);
+  if (!state) return bad('gossip: malformed cluster state');
+  const keys = optionalKeyring(raw[2]);
+  if (!keys.ok) return bad('gossip: malformed context keys');
+  return { ok: true, value: { t: 'gossip', state, keys: keys.value } };
+}
+
+function parseReadRequest(raw: readonly unknown[]): Parsed<RequestOf<'read'>> {
+  const [, key, rawHintFor] = raw;
+  if (!isKey(key)) return bad('read: bad key');
+  const hintFor = optionalNodeId(rawHintFor);
+  if (!hintFor.ok) return bad('read: bad hint target');
+  return { ok: true, value: { t: 'read', key, hintFor: hintFor.value } };
+}
+
+function parseWriteRequest(raw: readonly unknown[]): Parsed<RequestOf<'write'>> {
+  const [, key, partition, rawVersions, rawHintFor, fresh] = raw;
+  if (!isKey(key)) return bad('write: bad key');
+  if (!isPartition(partition)) return bad('write: bad partition');
+  const versions = parseVersions(rawVersions);
+  if (!versions.ok) return bad(`write: ${versions.reason}`);
+  const hintFor = optionalNodeId(rawHintFor);
+  if (!hintFor.ok) return bad('write: bad hint target');
+  // Absent means not fresh: only a fresh write (a coordinator's blind one) is refused past the sibling limit.
+  if (fresh !== undefined && typeof fresh !== 'boolean') return bad('write: bad fresh flag');
+  return { ok: true, value: { t: 'write', key, partition, versions: versions.value, hintFor: hintFor.value, fresh: fresh === true } };
+}
+
+function parseWriteManyRequest(raw: readonly unknown[]): Parsed<RequestOf<'writeMany'>> {
+  const batch = raw[1];
+  if (!Array.isArray(batch) || batch.length > batchKeysMax) return bad('writeMany: bad batch');
+  const items: KeyVersions[] = [];
+  for (const i of batch) {
+    const kv = parseKeyVersions(i);
+    if (!kv.ok) return bad(`writeMany: ${kv.reason}`);
+    items.push(kv.value);
   }
+  return { ok: true, value: { t: 'writeMany', items } };
+}
+
+function parseCoordinateRequest(raw: readonly unknown[]): Parsed<RequestOf<'coordinate'>> {
+  const [, key, deleted, value, contentType, ctx, w, timeoutMs] = raw;
+  if (!isKey(key)) return bad('coordinate: bad key');
+  if (typeof deleted !== 'boolean') return bad('coordinate: bad deleted flag');
+  if (!(value instanceof Uint8Array) || value.byteLength > valueBytesMax) return bad('coordinate: bad value');
+  if (typeof contentType !== 'string' || Buffer.byteLength(contentType) > contentTypeBytesMax) return bad('coordinate: bad content type');
+  const context = parseClock(ctx);
+  if (!context) return bad('coordinate: bad context');
+  if (!Number.isSafeInteger(w) || (w as number) < 1) return bad('coordinate: bad w');
+  if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > coordinateTimeoutMsMax) return bad('coordinate: bad timeout');
+  return { ok: true, value: { t: 'coordinate', key, deleted, value, contentType, context, w: w as number, timeoutMs: timeoutMs as number } };
+}
+
+function parseFoldRequest(raw: readonly unknown[]): Parsed<RequestOf<'fold'>> {
+  const [, partition, afterKey, limit] = raw;
+  if (!isPartition(partition)) return bad('fold: bad partition');
+  // null starts the fold at the partition's first key.
+  if (afterKey !== null && !isKey(afterKey)) return bad('fold: bad cursor');
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > batchKeysMax) return bad('fold: bad limit');
+  return { ok: true, value: { t: 'fold', partition, afterKey: afterKey ?? undefined, limit: limit as number } };
+}
+
+function parseReadManyRequest(raw: readonly unknown[]): Parsed<RequestOf<'readMany'>> {
+  const [, partition, keys] = raw;
+  if (!isPartition(partition)) return bad('readMany: bad partition');
+  if (!Array.isArray(keys) || keys.length > batchKeysMax || !keys.every(isKey)) return bad('readMany: bad keys');
+  return { ok: true, value: { t: 'readMany', partition, keys } };
+}
+
+/** A reap carries one key's versions laid out as a writeMany item, after its tag. */
+function parseReapRequest(raw: readonly unknown[]): Parsed<RequestOf<'reap'>> {
+  const kv = parseKeyVersions(raw.slice(1));
+  if (!kv.ok) return bad(`reap: ${kv.reason}`);
+  return { ok: true, value: { t: 'reap', ...kv.value } };
+}
+
+function parseAeRootsRequest(raw: readonly unknown[]): Parsed<RequestOf<'aeRoots'>> {
+  const partitions = raw[1];
+  if (!Array.isArray(partitions) || partitions.length > partitionsMax || !partitions.every(isPartition)) return bad('aeRoots: bad partitions');
+  return { ok: true, value: { t: 'aeRoots', partitions } };
+}
+
+function parseAeLeavesRequest(raw: readonly unknown[]): Parsed<RequestOf<'aeLeaves'>> {
+  const partition = raw[1];
+  if (!isPartition(partition)) return bad('aeLeaves: bad partition');
+  return { ok: true, value: { t: 'aeLeaves', partition } };
+}
+
+function isLeaf(raw: unknown): raw is number {
+  return Number.isSafeInteger(raw) && (raw as number) >= 0 && (raw as number) < merkleLeavesMax;
+}
+
+function parseAeKeysRequest(raw: readonly unknown[]): Parsed<RequestOf<'aeKeys'>> {
+  const [, partition, leaves] = raw;
+  if (!isPartition(partition)) return bad('aeKeys: bad partition');
+  if (!Array.isArray(leaves) || leaves.length > merkleLeavesMax || !leaves.every(isLeaf)) return bad('aeKeys: bad leaves');
+  return { ok: true, value: { t: 'aeKeys', partition, leaves } };
+}
+
+function parseFaultsRequest(raw: readonly unknown[]): Parsed<RequestOf<'faults'>> {
+  const table = parseFaultTable(raw[1]);
+  if (!table) return bad('faults: malformed fault table');
+  return { ok: true, value: { t: 'faults', table } };
+}
+
+function parseSnapshotRequest(raw: readonly unknown[]): Parsed<RequestOf<'snapshot'>> {
+  const afterSeq = raw[1];
+  if (!Number.isSafeInteger(afterSeq) || (afterSeq as number) < 0) return bad('snapshot: bad cursor');
+  return { ok: true, value: { t: 'snapshot', afterSeq: afterSeq as number } };
 }
 
 // Replies

@@ -16,6 +16,63 @@ export const msgpackDepthMax = 16;
  */
 export const msgpackElementsMax = 4 * 1024 * 1024;
 
+// What a value's type byte announces, per the msgpack spec: one entry per byte, built once,
+// so the walk below is a table look-up per value rather than a chain of comparisons.
+/** `size` payload bytes follow: fixints, nil and booleans (0), fixstr, floats, ints. */
+const headerPayload = 0;
+/** `size` values follow: fixarray, or fixmap (a key and a value per entry). */
+const headerValues = 1;
+/** A `size`-byte length, then that many payload bytes: bin and str 8/16/32. */
+const headerLength = 2;
+/** A `size`-byte count of values: array 16/32. */
+const headerArrayCount = 3;
+/** A `size`-byte count of entries, two values each: map 16/32. */
+const headerMapCount = 4;
+/** fixext 1, let through only as type 0 with data 0: how msgpackr writes `undefined`. */
+const headerUndefined = 5;
+/** 0xc1 (never valid) and every other extension type. */
+const headerRefused = 6;
+
+/** Type bytes there are: one table entry for each value of a byte. */
+const typeBytesCount = 256;
+const headerKinds = new Uint8Array(typeBytesCount).fill(headerRefused);
+const headerSizes = new Uint8Array(typeBytesCount);
+
+/** Records what each of `bytes` announces: a header kind, and its size as that kind reads it. */
+function describeTypeBytes(bytes: readonly number[], kind: number, size: (b: number) => number): void {
+  for (const b of bytes) {
+    headerKinds[b] = kind;
+    headerSizes[b] = size(b);
+  }
+}
+
+function byteRange(first: number, last: number): number[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+describeTypeBytes([...byteRange(0x00, 0x7f), ...byteRange(0xe0, 0xff), 0xc0, 0xc2, 0xc3], headerPayload, () => 0);
+describeTypeBytes(byteRange(0x80, 0x8f), headerValues, (b) => 2 * (b & 0x0f));
+describeTypeBytes(byteRange(0x90, 0x9f), headerValues, (b) => b & 0x0f);
+describeTypeBytes(byteRange(0xa0, 0xbf), headerPayload, (b) => b & 0x1f);
+describeTypeBytes([0xcc, 0xd0], headerPayload, () => 1);
+describeTypeBytes([0xcd, 0xd1], headerPayload, () => 2);
+describeTypeBytes([0xca, 0xce, 0xd2], headerPayload, () => 4);
+describeTypeBytes([0xcb, 0xcf, 0xd3], headerPayload, () => 8);
+describeTypeBytes([0xc4, 0xd9], headerLength, () => 1);
+describeTypeBytes([0xc5, 0xda], headerLength, () => 2);
+describeTypeBytes([0xc6, 0xdb], headerLength, () => 4);
+describeTypeBytes([0xdc], headerArrayCount, () => 2);
+describeTypeBytes([0xdd], headerArrayCount, () => 4);
+describeTypeBytes([0xde], headerMapCount, () => 2);
+describeTypeBytes([0xdf], headerMapCount, () => 4);
+describeTypeBytes([0xd4], headerUndefined, () => 2);
+
+/** The big-endian unsigned field of 1, 2 or 4 bytes at `at`. */
+function readUint(view: DataView, at: number, bytes: number): number {
+  if (bytes === 1) return view.getUint8(at);
+  return bytes === 2 ? view.getUint16(at) : view.getUint32(at);
+}
+
 /** Why the bytes are not an acceptable msgpack value, or undefined. */
 export function msgpackProblem(buf: Uint8Array, depthMax = msgpackDepthMax, elementsMax = msgpackElementsMax): string | undefined {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -34,74 +91,23 @@ export function msgpackProblem(buf: Uint8Array, depthMax = msgpackDepthMax, elem
     if (++elements > elementsMax) return `more than ${elementsMax} values`;
     if (!need(1)) return 'truncated';
     const b = buf[at++]!;
+    const kind = headerKinds[b];
+    const size = headerSizes[b]!;
     let children = 0;
     let skip = 0;
-    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) skip = 0;
-    else if (b <= 0x8f) children = 2 * (b & 0x0f);
-    else if (b <= 0x9f) children = b & 0x0f;
-    else if (b <= 0xbf) skip = b & 0x1f;
-    else
-      switch (b) {
-        case 0xc4:
-        case 0xd9:
-          if (!need(1)) return 'truncated';
-          skip = buf[at]!;
-          at += 1;
-          break;
-        case 0xc5:
-        case 0xda:
-          if (!need(2)) return 'truncated';
-          skip = view.getUint16(at);
-          at += 2;
-          break;
-        case 0xc6:
-        case 0xdb:
-          if (!need(4)) return 'truncated';
-          skip = view.getUint32(at);
-          at += 4;
-          break;
-        case 0xca:
-          skip = 4;
-          break;
-        case 0xcb:
-          skip = 8;
-          break;
-        case 0xcc:
-        case 0xd0:
-          skip = 1;
-          break;
-        case 0xcd:
-        case 0xd1:
-          skip = 2;
-          break;
-        case 0xce:
-        case 0xd2:
-          skip = 4;
-          break;
-        case 0xcf:
-        case 0xd3:
-          skip = 8;
-          break;
-        case 0xdc:
-        case 0xde:
-          if (!need(2)) return 'truncated';
-          children = view.getUint16(at) * (b === 0xde ? 2 : 1);
-          at += 2;
-          break;
-        case 0xdd:
-        case 0xdf:
-          if (!need(4)) return 'truncated';
-          children = view.getUint32(at) * (b === 0xdf ? 2 : 1);
-          at += 4;
-          break;
-        case 0xd4:
-          // fixext 1 of type 0 is how msgpackr writes `undefined`; every other extension is refused.
-          if (!need(2) || buf[at] !== 0 || buf[at + 1] !== 0) return 'msgpack extension types are not accepted';
-          skip = 2;
-          break;
-        default:
-          return b === 0xc1 ? 'invalid msgpack byte 0xc1' : `msgpack extension type 0x${b.toString(16)} is not accepted`;
-      }
+    if (kind === headerPayload) skip = size;
+    else if (kind === headerValues) children = size;
+    else if (kind === headerLength || kind === headerArrayCount || kind === headerMapCount) {
+      if (!need(size)) return 'truncated';
+      const n = readUint(view, at, size);
+      at += size;
+      if (kind === headerLength) skip = n;
+      else children = kind === headerMapCount ? 2 * n : n;
+    } else if (kind === headerUndefined) {
+      // fixext 1 of type 0 is how msgpackr writes `undefined`; every other extension is refused.
+      if (!need(size) || buf[at] !== 0 || buf[at + 1] !== 0) return 'msgpack extension types are not accepted';
+      skip = size;
+    } else return b === 0xc1 ? 'invalid msgpack byte 0xc1' : `msgpack extension type 0x${b.toString(16)} is not accepted`;
     if (!need(skip)) return 'truncated';
     at += skip;
     if (children > 0) {

@@ -21,6 +21,8 @@ const frameRequest = 1;
 const frameReply = 2;
 const frameFailure = 3;
 const protocolVersion = 1;
+/** The u32 length before each frame's body. */
+const frameHeaderBytes = 4;
 
 /** Largest frame accepted or sent: a sibling set of a few 1 MiB values plus framing. */
 export const frameBytesMax = 64 * 1024 * 1024;
@@ -39,6 +41,8 @@ export const connectTimeoutMs = 2000;
 export const helloTimeoutMs = 2000;
 /** The largest frame read from a connection before its hello: a hello is a few hundred bytes. */
 export const helloFrameBytesMax = 1024;
+/** The longest node id a hello may give, in UTF-16 code units (String.length). */
+const helloNodeIdCharsMax = 256;
 /** Connections not yet authenticated, at most; a new one past this closes the oldest. */
 export const preAuthConnectionsMax = 64;
 /**
@@ -84,17 +88,17 @@ export class FrameReader {
 
   /** The length of the frame being received, once its header is in; undefined between frames. */
   announced(): number | undefined {
-    return this.buffered >= 4 ? this.peekLength() : undefined;
+    return this.buffered >= frameHeaderBytes ? this.peekLength() : undefined;
   }
 
   private peekLength(): number {
-    const head = Buffer.alloc(4);
+    const head = Buffer.alloc(frameHeaderBytes);
     let got = 0;
     for (const c of this.chunks) {
-      const n = Math.min(4 - got, c.byteLength);
+      const n = Math.min(frameHeaderBytes - got, c.byteLength);
       c.copy(head, got, 0, n);
       got += n;
-      if (got === 4) break;
+      if (got === frameHeaderBytes) break;
     }
     return head.readUInt32BE(0);
   }
@@ -110,15 +114,15 @@ export class FrameReader {
    * after a frame (the hello) applies to the frames behind it in the same chunk.
    */
   next(): Buffer | undefined {
-    if (this.buffered < 4) return undefined;
+    if (this.buffered < frameHeaderBytes) return undefined;
     const len = this.peekLength();
     if (len === 0 || len > this.maxBytes) throw new TransportError('too_large', `frame of ${len} bytes (limit ${this.maxBytes})`);
-    if (this.buffered < 4 + len) return undefined;
+    if (this.buffered < frameHeaderBytes + len) return undefined;
     const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    const rest = all.subarray(4 + len);
+    const rest = all.subarray(frameHeaderBytes + len);
     this.chunks = rest.byteLength > 0 ? [rest] : [];
     this.buffered = rest.byteLength;
-    return all.subarray(4, 4 + len);
+    return all.subarray(frameHeaderBytes, frameHeaderBytes + len);
   }
 
   /** Adds bytes and returns every whole frame they complete. */
@@ -139,7 +143,7 @@ export function encodeFrame(payload: unknown): Buffer {
 export function encodeFrameParts(payload: unknown): [Buffer, Buffer] {
   const body = packr.pack(payload);
   if (body.byteLength > frameBytesMax) throw new TransportError('too_large', `message of ${body.byteLength} bytes exceeds ${frameBytesMax}`);
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(frameHeaderBytes);
   head.writeUInt32BE(body.byteLength);
   return [head, body];
 }
@@ -299,6 +303,49 @@ export function splitAddress(address: string): [string, string] {
   return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
 }
 
+/** A request read from an inbound connection, with the inbound budget it holds until served. */
+interface QueuedRequest {
+  readonly id: number;
+  readonly body: unknown;
+  readonly bytes: number;
+}
+
+/** What TcpTransport keeps for one inbound connection. */
+interface Inbound {
+  readonly socket: net.Socket;
+  /** The peer's socket address, for the log. */
+  readonly remote: string;
+  readonly reader: FrameReader;
+  /** The node id its hello gave; undefined while it is a stranger. */
+  peer: string | undefined;
+  /** Requests handed to the handler and not yet settled. */
+  serving: number;
+  /** Budget this connection holds: its frame in progress (reserved in full), queued and served requests. */
+  held: number;
+  /** Budget reserved for the frame in progress; 0 between frames. */
+  reservedForFrame: number;
+  /** Set while the connection waits in `starved` for budget. */
+  waiting: (() => void) | undefined;
+  /** Requests read and waiting to be served, oldest first. */
+  readonly queue: QueuedRequest[];
+  /** Replies waiting for the socket to drain (see `sendReply`). */
+  readonly outbox: unknown[][];
+}
+
+/** A frame's msgpack array, or why not; msgpackProblem walks the bytes before msgpackr sees them. */
+function decodeFrame(frame: Buffer): { ok: true; msg: readonly unknown[] } | { ok: false; why: string } {
+  let msg: unknown;
+  try {
+    const problem = msgpackProblem(frame);
+    if (problem) throw new Error(problem);
+    msg = packr.unpack(frame);
+  } catch (e) {
+    return { ok: false, why: `undecodable frame: ${(e as Error).message}` };
+  }
+  if (!Array.isArray(msg)) return { ok: false, why: 'frame is not an array' };
+  return { ok: true, msg };
+}
+
 export class TcpTransport implements Transport {
   private readonly server: net.Server;
   private readonly connections = new Map<string, Connection>();
@@ -380,10 +427,36 @@ export class TcpTransport implements Transport {
     for (const [socket, since] of this.receiving) if (now - since > frameReceiveTimeoutMs) socket.destroy();
   }
 
+  // Inbound connections. `serve` wires a socket's events to the steps below: a stranger is
+  // admitted (pre-auth), frames are read within the byte budget and accepted (a hello first,
+  // then requests), requests are dispatched to the handler in order, replies leave through the
+  // outbox, and teardown returns what the connection held.
+
   private serve(socket: net.Socket): void {
     this.inbound.add(socket);
     socket.setNoDelay(true);
-    // Before its hello a connection is a stranger: few, small and short-lived.
+    this.admitStranger(socket);
+    const c: Inbound = {
+      socket,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      reader: new FrameReader(helloFrameBytesMax),
+      peer: undefined,
+      serving: 0,
+      held: 0,
+      reservedForFrame: 0,
+      waiting: undefined,
+      queue: [],
+      outbox: [],
+    };
+    socket.on('data', (chunk: Buffer) => this.readFrames(c, chunk));
+    socket.on('drain', () => this.pump(c));
+    // An error is followed by 'close', where teardown runs.
+    socket.on('error', () => {});
+    socket.on('close', () => this.teardown(c));
+  }
+
+  /** Before its hello a connection is a stranger: few, small and short-lived. */
+  private admitStranger(socket: net.Socket): void {
     if (this.preAuth.size >= preAuthConnectionsMax) {
       const [oldest] = this.preAuth.keys();
       if (oldest) {
@@ -392,158 +465,168 @@ export class TcpTransport implements Transport {
       }
     }
     this.preAuth.set(socket, Date.now());
-    const reader = new FrameReader(helloFrameBytesMax);
-    let peer: string | undefined;
-    let serving = 0;
-    /** Budget this connection holds: its frame in progress (reserved in full), queued and served requests. */
-    let held = 0;
-    let reservedForFrame = 0;
-    let waiting: (() => void) | undefined;
-    const queue: { id: number; body: unknown; bytes: number }[] = [];
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    const drop = (why: string) => {
-      this.opts.log?.('warn', 'internode connection dropped', { remote, peer, why });
-      socket.destroy();
+  }
+
+  private dropInbound(c: Inbound, why: string): void {
+    this.opts.log?.('warn', 'internode connection dropped', { remote: c.remote, peer: c.peer, why });
+    c.socket.destroy();
+  }
+
+  private takeBudget(c: Inbound, bytes: number): void {
+    c.held += bytes;
+    this.inboundHeld += bytes;
+  }
+
+  private giveBudget(c: Inbound, bytes: number): void {
+    c.held -= bytes;
+    this.release(bytes);
+  }
+
+  private readable(c: Inbound): boolean {
+    return c.waiting === undefined && c.queue.length <= queuedPerConnectionMax;
+  }
+
+  /** Reserves the frame whose header is in; if it does not fit, stops reading until `release` wakes us. */
+  private reserve(c: Inbound): void {
+    const announced = c.reader.announced();
+    if (announced === undefined || c.reservedForFrame > 0 || c.socket.destroyed) return;
+    if (this.inboundHeld + announced <= inboundBytesMax && c.held + announced <= inboundBytesPerConnectionMax) {
+      c.reservedForFrame = announced;
+      this.takeBudget(c, announced);
+      this.receiving.set(c.socket, Date.now());
+      return;
+    }
+    // One frame is at most frameBytesMax, below both budgets: it fits once others finish.
+    c.socket.pause();
+    const wake = () => {
+      c.waiting = undefined;
+      this.reserve(c);
+      if (this.readable(c) && c.socket.isPaused()) c.socket.resume();
     };
-    const take = (bytes: number) => {
-      held += bytes;
-      this.inboundHeld += bytes;
-    };
-    const give = (bytes: number) => {
-      held -= bytes;
-      this.release(bytes);
-    };
-    const readable = () => waiting === undefined && queue.length <= queuedPerConnectionMax;
-    // Replies that found the socket's buffer full wait here unencoded (one copy, not two) and
-    // go out as it drains; while any wait, nothing new is served. So a peer that stops reading
-    // holds at most replyBufferBytesMax in the socket plus the replies already being made.
-    const outbox: unknown[][] = [];
-    const send = (frame: unknown[]) => {
-      if (outbox.length > 0 || socket.writableLength >= replyBufferBytesMax) outbox.push(frame);
-      else this.reply(socket, frame);
-    };
-    /** Reserves the frame whose header is in; if it does not fit, stops reading until `release` wakes us. */
-    const reserve = (): void => {
-      const announced = reader.announced();
-      if (announced === undefined || reservedForFrame > 0 || socket.destroyed) return;
-      if (this.inboundHeld + announced <= inboundBytesMax && held + announced <= inboundBytesPerConnectionMax) {
-        reservedForFrame = announced;
-        take(announced);
-        this.receiving.set(socket, Date.now());
+    c.waiting = wake;
+    this.starved.push(wake);
+  }
+
+  /** Accepts every whole frame the bytes complete, then reserves the next one and serves what came. */
+  private readFrames(c: Inbound, chunk: Buffer): void {
+    c.reader.append(chunk);
+    for (;;) {
+      let frame: Buffer | undefined;
+      try {
+        frame = c.reader.next();
+      } catch (e) {
+        this.dropInbound(c, (e as Error).message);
         return;
       }
-      // One frame is at most frameBytesMax, below both budgets: it fits once others finish.
-      socket.pause();
-      waiting = () => {
-        waiting = undefined;
-        reserve();
-        if (readable() && socket.isPaused()) socket.resume();
-      };
-      this.starved.push(waiting);
+      if (frame === undefined) break;
+      if (c.socket.destroyed) return;
+      if (!this.acceptFrame(c, frame)) return;
+    }
+    this.reserve(c);
+    if (!this.readable(c)) c.socket.pause();
+    this.pump(c);
+  }
+
+  /** Takes one whole frame: the hello, or a request to queue. False when it dropped the connection. */
+  private acceptFrame(c: Inbound, frame: Buffer): boolean {
+    // The frame's reservation now belongs to the request it carries (a frame whose header
+    // and body came in one chunk was never reserved: count it now).
+    const bytes = c.reservedForFrame > 0 ? c.reservedForFrame : frame.byteLength + frameHeaderBytes;
+    if (c.reservedForFrame === 0) this.takeBudget(c, bytes);
+    c.reservedForFrame = 0;
+    this.receiving.delete(c.socket);
+    const decoded = decodeFrame(frame);
+    if (!decoded.ok) {
+      this.giveBudget(c, bytes);
+      this.dropInbound(c, decoded.why);
+      return false;
+    }
+    const msg = decoded.msg;
+    if (c.peer === undefined) {
+      this.giveBudget(c, bytes);
+      return this.acceptHello(c, msg);
+    }
+    if (msg[0] !== frameRequest || typeof msg[1] !== 'number') {
+      this.giveBudget(c, bytes);
+      this.dropInbound(c, 'unexpected frame');
+      return false;
+    }
+    c.queue.push({ id: msg[1], body: msg[2], bytes });
+    return true;
+  }
+
+  /** The first frame must be a hello of our protocol with the cluster token: then the stranger is a peer. */
+  private acceptHello(c: Inbound, msg: readonly unknown[]): boolean {
+    const nodeId = msg[2];
+    if (msg[0] !== frameHello || msg[1] !== protocolVersion || typeof nodeId !== 'string' || nodeId.length > helloNodeIdCharsMax) {
+      this.dropInbound(c, 'first frame is not a valid hello');
+      return false;
+    }
+    if (!tokensMatch(this.token, msg[3])) {
+      this.dropInbound(c, 'bad cluster token');
+      return false;
+    }
+    c.peer = nodeId;
+    this.preAuth.delete(c.socket);
+    c.reader.setLimit(frameBytesMax);
+    return true;
+  }
+
+  // Requests are served in order, a bounded number at a time, and only while the peer is
+  // reading our replies: a peer that stops reading stops being served, not our memory.
+  private pump(c: Inbound): void {
+    const { socket } = c;
+    while (c.outbox.length > 0 && socket.writableLength < replyBufferBytesMax && !socket.destroyed) this.reply(socket, c.outbox.shift()!);
+    while (c.queue.length > 0 && c.outbox.length === 0 && c.serving < servingPerConnectionMax && socket.writableLength < replyBufferBytesMax && !socket.destroyed) {
+      this.dispatch(c, c.queue.shift()!);
+    }
+    if (this.readable(c) && socket.isPaused() && !socket.destroyed) socket.resume();
+  }
+
+  /** Hands one request to the handler; its budget comes back when the handler settles. */
+  private dispatch(c: Inbound, { id, body, bytes }: QueuedRequest): void {
+    c.serving++;
+    const from = c.peer!;
+    const done = () => {
+      c.serving--;
+      this.giveBudget(c, bytes);
+      this.pump(c);
     };
-    socket.on('data', (chunk: Buffer) => {
-      reader.append(chunk);
-      for (;;) {
-        let frame: Buffer | undefined;
-        try {
-          frame = reader.next();
-        } catch (e) {
-          drop((e as Error).message);
-          return;
-        }
-        if (frame === undefined) break;
-        if (socket.destroyed) return;
-        // The frame's reservation now belongs to the request it carries (a frame whose header
-        // and body came in one chunk was never reserved: count it now).
-        const bytes = reservedForFrame > 0 ? reservedForFrame : frame.byteLength + 4;
-        if (reservedForFrame === 0) take(bytes);
-        reservedForFrame = 0;
-        this.receiving.delete(socket);
-        let msg: unknown;
-        try {
-          const problem = msgpackProblem(frame);
-          if (problem) throw new Error(problem);
-          msg = packr.unpack(frame);
-        } catch (e) {
-          give(bytes);
-          drop(`undecodable frame: ${(e as Error).message}`);
-          return;
-        }
-        if (!Array.isArray(msg)) {
-          give(bytes);
-          drop('frame is not an array');
-          return;
-        }
-        if (peer === undefined) {
-          give(bytes);
-          if (msg[0] !== frameHello || msg[1] !== protocolVersion || typeof msg[2] !== 'string' || msg[2].length > 256) {
-            drop('first frame is not a valid hello');
-            return;
-          }
-          if (!tokensMatch(this.token, msg[3])) {
-            drop('bad cluster token');
-            return;
-          }
-          peer = msg[2];
-          this.preAuth.delete(socket);
-          reader.setLimit(frameBytesMax);
-          continue;
-        }
-        if (msg[0] !== frameRequest || typeof msg[1] !== 'number') {
-          give(bytes);
-          drop('unexpected frame');
-          return;
-        }
-        queue.push({ id: msg[1], body: msg[2], bytes });
-      }
-      reserve();
-      if (!readable()) socket.pause();
-      pump();
-    });
-    // Requests are served in order, a bounded number at a time, and only while the peer is
-    // reading our replies: a peer that stops reading stops being served, not our memory.
-    const pump = () => {
-      while (outbox.length > 0 && socket.writableLength < replyBufferBytesMax && !socket.destroyed) this.reply(socket, outbox.shift()!);
-      while (queue.length > 0 && outbox.length === 0 && serving < servingPerConnectionMax && socket.writableLength < replyBufferBytesMax && !socket.destroyed) {
-        const { id, body, bytes } = queue.shift()!;
-        serving++;
-        const from = peer!;
-        const done = () => {
-          serving--;
-          give(bytes);
-          pump();
-        };
-        this.handler(body, from).then(
-          (reply) => {
-            send([frameReply, id, reply]);
-            done();
-          },
-          (err: unknown) => {
-            const e = err as { code?: unknown; message?: unknown };
-            if (e.code !== noReplyCode) send([frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
-            done();
-          },
-        );
-      }
-      if (readable() && socket.isPaused() && !socket.destroyed) socket.resume();
-    };
-    socket.on('drain', pump);
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.preAuth.delete(socket);
-      this.receiving.delete(socket);
-      this.inbound.delete(socket);
-      if (waiting) this.starved = this.starved.filter((w) => w !== waiting);
-      waiting = undefined;
-      // What this connection held: its partial frame and requests never served. Requests
-      // being served give theirs back when they finish.
-      const unserved = queue.reduce((n, q) => n + q.bytes, 0);
-      queue.length = 0;
-      outbox.length = 0;
-      const rest = reservedForFrame + unserved;
-      reservedForFrame = 0;
-      give(rest);
-    });
+    this.handler(body, from).then(
+      (reply) => {
+        this.sendReply(c, [frameReply, id, reply]);
+        done();
+      },
+      (err: unknown) => {
+        const e = err as { code?: unknown; message?: unknown };
+        if (e.code !== noReplyCode) this.sendReply(c, [frameFailure, id, typeof e.code === 'string' ? e.code : 'error', String(e.message ?? err)]);
+        done();
+      },
+    );
+  }
+
+  // Replies that find the socket's buffer full wait in the outbox unencoded (one copy, not two)
+  // and go out as it drains; while any wait, nothing new is served. So a peer that stops reading
+  // holds at most replyBufferBytesMax in the socket plus the replies already being made.
+  private sendReply(c: Inbound, frame: unknown[]): void {
+    if (c.outbox.length > 0 || c.socket.writableLength >= replyBufferBytesMax) c.outbox.push(frame);
+    else this.reply(c.socket, frame);
+  }
+
+  private teardown(c: Inbound): void {
+    this.preAuth.delete(c.socket);
+    this.receiving.delete(c.socket);
+    this.inbound.delete(c.socket);
+    if (c.waiting) this.starved = this.starved.filter((w) => w !== c.waiting);
+    c.waiting = undefined;
+    // What this connection held: its partial frame and requests never served. Requests
+    // being served give theirs back when they finish.
+    const unserved = c.queue.reduce((n, q) => n + q.bytes, 0);
+    c.queue.length = 0;
+    c.outbox.length = 0;
+    const rest = c.reservedForFrame + unserved;
+    c.reservedForFrame = 0;
+    this.giveBudget(c, rest);
   }
 
   private reply(socket: net.Socket, frame: unknown[]): void {
