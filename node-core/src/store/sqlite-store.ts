@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
@@ -40,6 +40,17 @@ interface PendingUpdate {
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
+
+/** What a batch changes besides the rows, applied to the in-memory state once the transaction committed. */
+interface BatchEffects {
+  readonly newActors: Map<number, ActorId>;
+  readonly changes: { key: Buffer; partition: number; before: Version[]; after: readonly Version[] }[];
+  readonly hintDelta: Map<string, number>;
+  keyDelta: number;
+  byteDelta: number;
+}
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 export class StoreCorruptionError extends Error {}
 
@@ -316,77 +327,16 @@ export class SqliteStore implements Store {
     return v ? Buffer.from(v).toString() : undefined;
   }
 
+  /** Commits up to commitBatchCountMax queued updates in one transaction, then tells each caller. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.queue.length === 0) return;
     const batch = this.queue.splice(0, commitBatchCountMax);
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    const newActors = new Map<number, ActorId>();
-    const changes: { key: Buffer; partition: number; before: Version[]; after: readonly Version[] }[] = [];
-    const hintDelta = new Map<string, number>();
-    let keyDelta = 0;
-    let byteDelta = 0;
+    const fx: BatchEffects = { newActors: new Map(), changes: [], hintDelta: new Map(), keyDelta: 0, byteDelta: 0 };
+    const outcomes: Outcome[] = [];
     try {
       this.db.transaction(() => {
-        for (const op of batch) {
-          let cur: Version[];
-          let oldBytes: number;
-          let out;
-          try {
-            // Inside the per-update try: one unreadable row fails its own update, not the batch.
-            ({ versions: cur, bytes: oldBytes } = this.readSync(op.key, op.space));
-            out = op.f(cur, { actorFor: (p) => this.actorFor(p, newActors), reaped: () => (op.space.kind === 'data' ? this.reapedClock(op.key) : undefined) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-            continue;
-          }
-          // The invariant at the disk: nothing is committed that parseVersions could not read back.
-          let data: Buffer | undefined;
-          if (out.versions !== undefined && out.versions.length > 0) {
-            const encoded = encodeStored(out.versions);
-            if (!encoded.ok) {
-              outcomes.push({ ok: false, error: new UnstorableError(encoded.reason) });
-              continue;
-            }
-            data = encoded.value;
-          }
-          const reapedProblem = out.reaped ? clockProblem(out.reaped) : undefined;
-          if (reapedProblem) {
-            outcomes.push({ ok: false, error: new UnstorableError(`reaped clock: ${reapedProblem}`) });
-            continue;
-          }
-          if (out.versions !== undefined && op.space.kind === 'hint') {
-            const target = op.space.target;
-            if (out.versions.length === 0) {
-              if (cur.length > 0) {
-                this.stmts.delHint.run(target, op.key);
-                hintDelta.set(target, (hintDelta.get(target) ?? 0) - 1);
-              }
-            } else {
-              this.stmts.putHint.run(target, op.key, op.partition, data!);
-              if (cur.length === 0) hintDelta.set(target, (hintDelta.get(target) ?? 0) + 1);
-            }
-          } else if (out.versions !== undefined) {
-            changes.push({ key: op.key, partition: op.partition, before: cur, after: out.versions });
-            if (out.reaped) {
-              // Counted even if it replaced a row: the count only gates lookups, an overcount is harmless.
-              this.stmts.putReaped.run(op.key, pack(packClock(out.reaped)), this.opts.now());
-              this.reapedRows++;
-            }
-            if (out.versions.length === 0) {
-              if (oldBytes > 0 || cur.length > 0) {
-                this.stmts.del.run(op.key);
-                keyDelta--;
-                byteDelta -= oldBytes;
-              }
-            } else {
-              this.stmts.put.run(op.key, op.partition, data!, data!.byteLength);
-              if (cur.length === 0) keyDelta++;
-              byteDelta += data!.byteLength - oldBytes;
-            }
-          }
-          outcomes.push({ ok: true, value: out.result });
-        }
+        for (const op of batch) outcomes.push(this.applyOne(op, fx));
       })();
     } catch (error) {
       // The transaction rolled back: nothing in this batch is committed, so nobody is told it is.
@@ -399,15 +349,82 @@ export class SqliteStore implements Store {
     }
     this.writable = true;
     this.lastError = undefined;
-    for (const [p, a] of newActors) this.actors.set(p, a);
-    this.keyCount += keyDelta;
-    this.byteCount += byteDelta;
-    for (const [target, d] of hintDelta) {
+    this.applyEffects(fx);
+    batch.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.error);
+    });
+    this.scheduleRest();
+  }
+
+  /** One update inside the batch's transaction: its failure (an unreadable row, a throwing updater, an unstorable result) is its own. */
+  private applyOne(op: PendingUpdate, fx: BatchEffects): Outcome {
+    let cur: Version[];
+    let oldBytes: number;
+    let out: UpdateResult<unknown>;
+    try {
+      ({ versions: cur, bytes: oldBytes } = this.readSync(op.key, op.space));
+      out = op.f(cur, { actorFor: (p) => this.actorFor(p, fx.newActors), reaped: () => (op.space.kind === 'data' ? this.reapedClock(op.key) : undefined) });
+    } catch (error) {
+      return { ok: false, error };
+    }
+    // The invariant at the disk: nothing is committed that parseVersions could not read back.
+    let data: Buffer | undefined;
+    if (out.versions !== undefined && out.versions.length > 0) {
+      const encoded = encodeStored(out.versions);
+      if (!encoded.ok) return { ok: false, error: new UnstorableError(encoded.reason) };
+      data = encoded.value;
+    }
+    const reapedProblem = out.reaped ? clockProblem(out.reaped) : undefined;
+    if (reapedProblem) return { ok: false, error: new UnstorableError(`reaped clock: ${reapedProblem}`) };
+    if (out.versions !== undefined && op.space.kind === 'hint') this.writeHint(op.space.target, op, cur, data, fx);
+    else if (out.versions !== undefined) this.writeData(op, cur, oldBytes, out.versions, out.reaped, data, fx);
+    return { ok: true, value: out.result };
+  }
+
+  /** `data` undefined: the hint is gone (delivered or emptied). */
+  private writeHint(target: string, op: PendingUpdate, cur: readonly Version[], data: Buffer | undefined, fx: BatchEffects): void {
+    if (data === undefined) {
+      if (cur.length === 0) return;
+      this.stmts.delHint.run(target, op.key);
+      fx.hintDelta.set(target, (fx.hintDelta.get(target) ?? 0) - 1);
+      return;
+    }
+    this.stmts.putHint.run(target, op.key, op.partition, data);
+    if (cur.length === 0) fx.hintDelta.set(target, (fx.hintDelta.get(target) ?? 0) + 1);
+  }
+
+  private writeData(op: PendingUpdate, cur: Version[], oldBytes: number, after: readonly Version[], reaped: VClock | undefined, data: Buffer | undefined, fx: BatchEffects): void {
+    fx.changes.push({ key: op.key, partition: op.partition, before: cur, after });
+    if (reaped) {
+      // Counted even if it replaced a row: the count only gates lookups, an overcount is harmless.
+      this.stmts.putReaped.run(op.key, pack(packClock(reaped)), this.opts.now());
+      this.reapedRows++;
+    }
+    if (data === undefined) {
+      if (oldBytes === 0 && cur.length === 0) return;
+      this.stmts.del.run(op.key);
+      fx.keyDelta--;
+      fx.byteDelta -= oldBytes;
+      return;
+    }
+    this.stmts.put.run(op.key, op.partition, data, data.byteLength);
+    if (cur.length === 0) fx.keyDelta++;
+    fx.byteDelta += data.byteLength - oldBytes;
+  }
+
+  /** After the commit: the in-memory counts and actors catch up, and listeners hear of each data change in order. */
+  private applyEffects(fx: BatchEffects): void {
+    for (const [p, a] of fx.newActors) this.actors.set(p, a);
+    this.keyCount += fx.keyDelta;
+    this.byteCount += fx.byteDelta;
+    for (const [target, d] of fx.hintDelta) {
       const n = (this.hints.get(target) ?? 0) + d;
       if (n > 0) this.hints.set(target, n);
       else this.hints.delete(target);
     }
-    for (const c of changes) {
+    for (const c of fx.changes) {
       const d = (c.after.length > 0 ? 1 : 0) - (c.before.length > 0 ? 1 : 0);
       if (d !== 0) {
         const n = (this.partitionKeys.get(c.partition) ?? 0) + d;
@@ -416,12 +433,6 @@ export class SqliteStore implements Store {
       }
       for (const l of this.listeners) l(c.key, c.partition, c.before, c.after);
     }
-    batch.forEach((op, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) op.resolve(o.value);
-      else op.reject(o.error);
-    });
-    this.scheduleRest();
   }
 
   private scheduleRest(): void {
