@@ -29,7 +29,7 @@ import { readContextUnverified } from '../../../node-core/src/core/context.js';
 import { covers, equalClocks, type VClock } from '../../../node-core/src/core/vclock.js';
 import type { EventError } from './env.js';
 import type { FaultLog } from './nemesis.js';
-import { type History, type KnownVersion, type VersionIndex, type VersionSeen, type WriteOp } from './history.js';
+import { type History, type KnownVersion, type ReadOp, type VersionIndex, type VersionSeen, type WriteOp } from './history.js';
 
 /** Keys the simulator's adversary writes; the checker leaves them out. */
 export const adversaryKeyPrefix = 'adv-';
@@ -107,13 +107,15 @@ function setsEqual(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 }
 
 const parsedDots = new Map<string, { actor: string; counter: number }>();
+/** The parsed-dot cache is emptied when it grows past this many dots. */
+const parsedDotsCachedMax = 100_000;
 
 function parseDot(dot: string): { actor: string; counter: number } {
   let p = parsedDots.get(dot);
   if (!p) {
     const i = dot.lastIndexOf(':');
     p = { actor: dot.slice(0, i), counter: Number(dot.slice(i + 1)) };
-    if (parsedDots.size > 100_000) parsedDots.clear();
+    if (parsedDots.size > parsedDotsCachedMax) parsedDots.clear();
     parsedDots.set(dot, p);
   }
   return p;
@@ -233,207 +235,314 @@ export interface CheckStats {
   superseded: number;
 }
 
+type Report = (rule: Rule, key: string | undefined, message: string) => void;
+
+/** Lines of a crash's stack shown in its report. */
+const crashStackLinesMax = 3;
+/** The HTTP status of a write refused for its size (413 Payload Too Large): refused on purpose, so not unavailable. */
+const tooLargeStatus = 413;
+
+/** What every rule checking one key works from. */
+interface KeyCheck {
+  readonly key: string;
+  readonly input: CheckInput;
+  readonly c: Causality;
+  readonly writes: readonly WriteOp[];
+  readonly reads: readonly ReadOp[];
+  /** The key had tombstones reaped (or, black-box, a tombstone nobody can name). */
+  readonly reaped: boolean;
+  readonly report: Report;
+  readonly stats: CheckStats | undefined;
+}
+
+/** The final state of one key as rules 1-4 read it. */
+interface FinalView {
+  readonly fin: FinalKey;
+  /** The dots the key's replicas hold: what a read can reach. */
+  readonly F: ReadonlySet<string>;
+  /** Where an unreadable copy of a dot lingers, by dot. */
+  readonly elsewhere: ReadonlyMap<string, string>;
+}
+
 export function check(input: CheckInput, stats?: CheckStats): Violation[] {
   const out: Violation[] = [];
-  const { history, oracle } = input;
   const perKey = new Map<string, number>();
-  const report = (rule: Rule, key: string | undefined, message: string) => {
+  const report: Report = (rule, key, message) => {
     const k = `${rule}/${key ?? ''}`;
     const n = (perKey.get(k) ?? 0) + 1;
     perKey.set(k, n);
     if (n <= perKeyReportsMax) out.push({ rule, key, message });
   };
 
-  // Crashes.
-  for (const e of input.errors) report('crash', undefined, `exception in ${e.owner} at ${e.at} (${e.label}): ${e.error.split('\n').slice(0, 3).join(' | ')}`);
-  for (const u of input.unhandled) report('crash', undefined, `unhandled rejection: ${u}`);
-  for (const op of history.ops) if (op.error?.startsWith('threw')) report('crash', op.key, `${op.kind} #${op.op} at ${op.node}: the coordinator threw: ${op.error}`);
-
-  // Dots naming two versions.
-  for (const c of oracle.conflicts) report('dot-reused', c.key, `dot ${c.dot} names both ${c.first} and ${c.second} (second seen at ${c.at} on ${c.node})`);
-
-  // The adversary's own keys are its to judge (sim/adversary.ts): nobody promised them anything.
-  const keys = new Set<string>([...history.ops.map((o) => o.key), ...oracle.keys(), ...input.final.map((f) => f.key)].filter((k) => !k.startsWith(adversaryKeyPrefix)));
+  checkCrashes(input, report);
+  checkDotsReused(input, report);
   const finals = new Map(input.final.map((f) => [f.key, f]));
   const atReads = new Map(input.atFinalReads.map((f) => [f.key, f]));
+  for (const key of [...checkedKeys(input)].sort()) checkKey(keyCheck(input, key, report, stats), finals.get(key), atReads.get(key));
+  checkConvergedInTime(input, report);
+  return out;
+}
 
-  for (const key of [...keys].sort()) {
-    const c = new Causality(key, history, oracle);
-    const writes = c.allWrites();
-    const reads = history.reads().filter((r) => r.key === key);
-    const reaped = oracle.reapedKeys.has(key) || input.unidentified?.has(key) === true;
+/** Crash: exceptions escaping a timer or handler, unhandled rejections, coordinator calls that threw. */
+function checkCrashes(input: CheckInput, report: Report): void {
+  for (const e of input.errors) report('crash', undefined, `exception in ${e.owner} at ${e.at} (${e.label}): ${e.error.split('\n').slice(0, crashStackLinesMax).join(' | ')}`);
+  for (const u of input.unhandled) report('crash', undefined, `unhandled rejection: ${u}`);
+  for (const op of input.history.ops) if (op.error?.startsWith('threw')) report('crash', op.key, `${op.kind} #${op.op} at ${op.node}: the coordinator threw: ${op.error}`);
+}
 
-    // 3: phantoms.
-    const checkSeen = (v: VersionSeen, where: string, by: number | undefined) => {
-      if (v.writeId === undefined && v.deleted && input.unidentified?.has(key)) return;
-      const w = c.write(v.writeId);
-      if (!w) return report('phantom', key, `${where} holds ${v.deleted ? 'a tombstone' : 'a value'} (dot ${v.dot}, writer ${v.writeId ?? 'unrecognisable'}) that no client wrote`);
-      if ((w.kind === 'delete') !== v.deleted) return report('phantom', key, `${where} holds ${v.writeId} as ${v.deleted ? 'a tombstone' : 'a value'}, but it was a ${w.kind}`);
-      if (by !== undefined && w.invokedAt > by) report('phantom', key, `${where} saw ${v.writeId} at ${by}, before it was written (${w.invokedAt})`);
-    };
-    for (const r of reads) for (const v of r.versions ?? []) checkSeen(v, `read #${r.op} at ${r.node}`, r.completedAt);
-    for (const v of oracle.versionsOf(key)) checkSeen({ dot: v.dot, writeId: v.writeId, deleted: v.deleted }, `a commit on ${v.firstNode}`, v.firstAt);
+/** Rule 1, dot-reused: no dot names two different versions. */
+function checkDotsReused(input: CheckInput, report: Report): void {
+  for (const c of input.oracle.conflicts) report('dot-reused', c.key, `dot ${c.dot} names both ${c.first} and ${c.second} (second seen at ${c.at} on ${c.node})`);
+}
 
-    // 3: a read never returns a version with one that supersedes it.
-    for (const r of reads) {
-      const dots = new Set((r.versions ?? []).map((v) => v.dot));
-      for (const v of dots) {
-        for (const u of c.closure(v)) {
-          if (dots.has(u)) report('superseded-read', key, `read #${r.op} at ${r.node} returned ${c.writerOf(u)}@${u} together with ${c.writerOf(v)}@${v}, whose writer had seen it`);
-        }
+/** One key's writes, reads and causality, for the rules to share. */
+function keyCheck(input: CheckInput, key: string, report: Report, stats: CheckStats | undefined): KeyCheck {
+  const { history, oracle } = input;
+  const c = new Causality(key, history, oracle);
+  return {
+    key,
+    input,
+    c,
+    writes: c.allWrites(),
+    reads: history.reads().filter((r) => r.key === key),
+    reaped: oracle.reapedKeys.has(key) || input.unidentified?.has(key) === true,
+    report,
+    stats,
+  };
+}
+
+/** Rule 4, divergence: the cluster converged within the bound after the last fault (run.ts says what it did not agree on). */
+function checkConvergedInTime(input: CheckInput, report: Report): void {
+  for (const p of input.convergenceProblems) report('divergence', undefined, `not converged within the bound: ${p}`);
+}
+
+/** Every key the run touched, but the adversary's: its own keys are its to judge (sim/adversary.ts), nobody promised them anything. */
+function checkedKeys(input: CheckInput): Set<string> {
+  const { history, oracle } = input;
+  return new Set<string>([...history.ops.map((o) => o.key), ...oracle.keys(), ...input.final.map((f) => f.key)].filter((k) => !k.startsWith(adversaryKeyPrefix)));
+}
+
+/**
+ * Rules 1-5 on one key. The order of the rules is the order of the reports (and of the
+ * Causality caches they fill), so it is part of a run's output: keep it.
+ */
+function checkKey(k: KeyCheck, fin: FinalKey | undefined, atRead: FinalKey | undefined): void {
+  checkPhantoms(k);
+  checkSupersededReads(k);
+  checkClocks(k);
+  if (!fin) return;
+  const view = finalView(fin);
+  checkFinalPhantoms(k, fin);
+  checkResurrected(k, view);
+  checkLostWrites(k, view);
+  checkReplicasConverged(k, fin);
+  checkFinalReads(k, atRead);
+  checkUnavailable(k, fin);
+}
+
+/** Rule 3, phantom: a version seen (by `where`, at `by`) was written, as what it is, by a write invoked before. */
+function checkSeen(k: KeyCheck, v: VersionSeen, where: string, by: number | undefined): void {
+  const { key, c, report } = k;
+  if (v.writeId === undefined && v.deleted && k.input.unidentified?.has(key)) return;
+  const w = c.write(v.writeId);
+  if (!w) return report('phantom', key, `${where} holds ${v.deleted ? 'a tombstone' : 'a value'} (dot ${v.dot}, writer ${v.writeId ?? 'unrecognisable'}) that no client wrote`);
+  if ((w.kind === 'delete') !== v.deleted) return report('phantom', key, `${where} holds ${v.writeId} as ${v.deleted ? 'a tombstone' : 'a value'}, but it was a ${w.kind}`);
+  if (by !== undefined && w.invokedAt > by) report('phantom', key, `${where} saw ${v.writeId} at ${by}, before it was written (${w.invokedAt})`);
+}
+
+/** Rule 3, phantom: in what reads returned and in what the nodes committed. */
+function checkPhantoms(k: KeyCheck): void {
+  for (const r of k.reads) for (const v of r.versions ?? []) checkSeen(k, v, `read #${r.op} at ${r.node}`, r.completedAt);
+  for (const v of k.input.oracle.versionsOf(k.key)) checkSeen(k, { dot: v.dot, writeId: v.writeId, deleted: v.deleted }, `a commit on ${v.firstNode}`, v.firstAt);
+}
+
+/** Rule 3, phantom: in every copy the nodes hold at the end, readable or not. */
+function checkFinalPhantoms(k: KeyCheck, fin: FinalKey): void {
+  for (const rep of fin.replicas) for (const v of rep.data) checkSeen(k, v, `the final copy on ${rep.node}`, undefined);
+}
+
+/** Rule 3, superseded-read: a read never returns a version with one that supersedes it. */
+function checkSupersededReads(k: KeyCheck): void {
+  const { key, c, report } = k;
+  for (const r of k.reads) {
+    const dots = new Set((r.versions ?? []).map((v) => v.dot));
+    for (const v of dots) {
+      for (const u of c.closure(v)) {
+        if (dots.has(u)) report('superseded-read', key, `read #${r.op} at ${r.node} returned ${c.writerOf(u)}@${u} together with ${c.writerOf(v)}@${v}, whose writer had seen it`);
       }
-    }
-
-    // 1: clocks say exactly what clients saw (not for reaped keys: later writes join the reaped clock).
-    const known = c.known;
-    if (!reaped) {
-      const compareCoverage = (clock: VClock, expected: ReadonlySet<string>, what: string) => {
-        const extra: string[] = [];
-        const missing: string[] = [];
-        for (const v of known) {
-          const has = covers(clock, v.event);
-          if (has && !expected.has(v.dot)) extra.push(`${v.writeId ?? '?'}@${v.dot}`);
-          if (!has && expected.has(v.dot)) missing.push(`${v.writeId ?? '?'}@${v.dot}`);
-        }
-        if (extra.length > 0) report('clock', key, `${what} covers ${list(extra)}, which its client never saw (a later write would silently drop it)`);
-        if (missing.length > 0) report('clock', key, `${what} does not cover ${list(missing)}, which its client saw`);
-      };
-      for (const v of known) {
-        if (!v.clock) continue;
-        const expected = new Set([v.dot, ...c.closure(v.dot)]);
-        compareCoverage(v.clock, expected, `the clock of ${v.writeId ?? '?'}@${v.dot}`);
-      }
-      for (const r of reads) {
-        if (r.outcome !== 'ok' || r.context === undefined) continue;
-        const decoded = readContextUnverified(r.context);
-        if (!decoded) {
-          report('clock', key, `the context of read #${r.op} does not decode`);
-          continue;
-        }
-        const expected = new Set<string>();
-        for (const v of r.versions ?? []) {
-          expected.add(v.dot);
-          for (const x of c.closure(v.dot)) expected.add(x);
-        }
-        compareCoverage(decoded, expected, `the context of read #${r.op} at ${r.node}`);
-      }
-      for (const w of writes) if (w.outcome === 'ok') c.basis(w);
-      for (const w of writes) if (w.outcome === 'ok') c.createdBy(w);
-      for (const u of c.unresolved) if (u.write.outcome === 'ok') report('clock', key, `acknowledged ${u.write.writeId}: ${u.why}`);
-    }
-    for (const w of writes) if (w.error?.startsWith('context refused')) report('clock', key, `${w.writeId}: ${w.error}`);
-
-    // The final state.
-    const fin = finals.get(key);
-    if (!fin) continue;
-    // The final state is what the key's replicas hold: what a read can reach. Copies anywhere
-    // else (an undelivered hint, a stray copy on a non-replica, a node that left) are not
-    // readable; rule 4 reports them, and rule 1 says where a lost write still lingers.
-    const F = new Set<string>();
-    const elsewhere = new Map<string, string>();
-    for (const rep of fin.replicas) {
-      for (const h of rep.hints) for (const v of h.versions) elsewhere.set(v.dot, `an undelivered hint on ${rep.node} for ${h.target}`);
-      const readable = !rep.left && fin.pref.includes(rep.node);
-      for (const v of rep.data) {
-        if (readable) F.add(v.dot);
-        else elsewhere.set(v.dot, rep.left ? `${rep.node}, which left the cluster` : `a stray copy on ${rep.node}, not a replica`);
-      }
-    }
-    for (const rep of fin.replicas) for (const v of rep.data) checkSeen(v, `the final copy on ${rep.node}`, undefined);
-
-    // 3: nothing final is superseded by something final or by an acknowledged write.
-    for (const v of F) {
-      for (const u of c.closure(v)) if (F.has(u)) report('resurrected', key, `${c.writerOf(u)}@${u} is still stored, though ${c.writerOf(v)}@${v} (also stored) superseded it`);
-    }
-    for (const w of writes) {
-      if (w.outcome !== 'ok') continue;
-      for (const u of c.writeClosure(w)) {
-        if (F.has(u)) {
-          const what = w.kind === 'delete' ? 'deleted' : 'overwritten';
-          report('resurrected', key, `${c.writerOf(u)}@${u} is back in the final state, though acknowledged ${w.kind} ${w.writeId} (${w.invokedAt}..${w.completedAt}) ${what} it`);
-        }
-      }
-    }
-
-    // 1 and 2: every acknowledged write survived, or was superseded by something that did.
-    const roots = new Set(F);
-    for (const v of known) {
-      if (!v.deleted) continue;
-      const d = parseDot(v.dot);
-      if (fin.replicas.some((r) => r.reaped !== undefined && covers(r.reaped, d))) roots.add(v.dot);
-    }
-    const accounted = new Set<string>(roots);
-    for (const r of roots) for (const x of c.closure(r)) accounted.add(x);
-    const acked = writes.filter((w) => w.outcome === 'ok');
-    const survivors = acked.filter((w) => c.dotsOf(w.writeId).some((d) => F.has(d)));
-    for (const w of acked) {
-      const dots = c.dotsOf(w.writeId);
-      if (stats) {
-        stats.ackedWrites++;
-        if (!dots.some((d) => F.has(d)) && dots.some((d) => accounted.has(d))) stats.superseded++;
-      }
-      if (dots.some((d) => accounted.has(d))) continue;
-      const mine = c.writeClosure(w);
-      const concurrent = survivors.find((s) => {
-        const sd = c.dotsOf(s.writeId);
-        const theirs = c.writeClosure(s);
-        return s !== w && !sd.some((d) => mine.has(d)) && !dots.some((d) => theirs.has(d));
-      });
-      const lingers = dots.map((d) => elsewhere.get(d)).find((h) => h !== undefined);
-      const where = dots.length === 0 ? 'was never committed anywhere' : `(${dots.join(', ')}) is gone from its replicas${lingers ? ` (it survives only in ${lingers})` : ''}`;
-      const final = `final state: ${list([...F].map((d) => `${c.writerOf(d) ?? '?'}@${d}`))}`;
-      if (concurrent) report('sibling-lost', key, `acknowledged ${w.kind} ${w.writeId} (${w.invokedAt}..${w.completedAt} at ${w.node}) ${where} while its concurrent sibling ${concurrent.writeId} survived; ${final}`);
-      else report('lost-write', key, `acknowledged ${w.kind} ${w.writeId} (${w.invokedAt}..${w.completedAt} at ${w.node}) ${where} and nothing that saw it survived; ${final}`);
-    }
-
-    // 4: converged.
-    const prefSets = fin.pref.map((node) => {
-      const rep = fin.replicas.find((r) => r.node === node);
-      return { node, dots: new Set((rep?.data ?? []).map((v) => v.dot)) };
-    });
-    const first = prefSets[0];
-    for (const p of prefSets.slice(1)) {
-      if (first && !setsEqual(first.dots, p.dots)) report('divergence', key, `replicas differ after settling: ${first.node} holds ${list(first.dots)}, ${p.node} holds ${list(p.dots)}`);
-    }
-    for (const rep of fin.replicas) {
-      if (rep.left) {
-        if (rep.data.length > 0 || rep.hints.length > 0) report('divergence', key, `${rep.node} left the cluster still holding ${list([...rep.data, ...rep.hints.flatMap((h) => h.versions)].map((v) => v.dot))}`);
-        continue;
-      }
-      if (!fin.pref.includes(rep.node) && rep.data.length > 0) report('divergence', key, `${rep.node} is not a replica (preference list ${fin.pref.join(',')}) but still holds ${list(rep.data.map((v) => v.dot))}`);
-      for (const h of rep.hints) if (h.versions.length > 0) report('divergence', key, `${rep.node} still holds a hint for ${h.target}: ${list(h.versions.map((v) => v.dot))}`);
-    }
-    const whenRead = atReads.get(key);
-    const readRef = whenRead ? new Set((whenRead.replicas.find((r) => r.node === whenRead.pref[0])?.data ?? []).map((v) => v.dot)) : undefined;
-    for (const r of reads.filter((x) => x.final)) {
-      if (r.outcome !== 'ok') {
-        report('divergence', key, `the final read with r=${r.r} at ${r.node} failed: ${r.error ?? r.status}`);
-        continue;
-      }
-      const got = new Set((r.versions ?? []).map((v) => v.dot));
-      if (!readRef || setsEqual(got, readRef)) continue;
-      // Tombstones reaped between the read and the snapshot are gone, legitimately.
-      if (readRef.size === 0 && reaped && (r.versions ?? []).every((v) => v.deleted)) continue;
-      report('divergence', key, `the final read at ${r.node} returned ${list(got)}, the replicas held ${list(readRef)}`);
-    }
-
-    // 5: writes in calm weather are acknowledged.
-    for (const w of writes) {
-      if (w.status === 413 || w.error?.startsWith('context refused')) continue;
-      const end = w.completedAt ?? w.invokedAt + input.clientTimeoutMs;
-      const from = w.invokedAt - input.stableMs;
-      if (input.formedAt === undefined || input.formedAt > from) continue;
-      if (input.faults.disruptedDuring(from, end) || input.faults.membershipChangedDuring(from, end)) continue;
-      const down = input.faults.downAt(w.invokedAt);
-      if (down.has(w.node)) continue;
-      const downPref = fin.pref.filter((p) => down.has(p));
-      if (downPref.length > input.n - w.w) continue;
-      if (stats) stats.availabilityJudged++;
-      if (w.outcome === 'ok') continue;
-      report('unavailable', key, `${w.kind} ${w.writeId} (w=${w.w}, at ${w.node}, ${w.invokedAt}..${end}) was not acknowledged (${w.outcome}: ${w.error ?? w.status}) with only ${downPref.length ? downPref.join(',') : 'no node'} of ${fin.pref.join(',')} down and no fault for ${input.stableMs} ms before`);
     }
   }
+}
 
-  for (const p of input.convergenceProblems) report('divergence', undefined, `not converged within the bound: ${p}`);
-  return out;
+/** Rule 1, clock: a stored clock or a context (`what`) covers exactly the versions `expected` names. */
+function compareCoverage(k: KeyCheck, clock: VClock, expected: ReadonlySet<string>, what: string): void {
+  const extra: string[] = [];
+  const missing: string[] = [];
+  for (const v of k.c.known) {
+    const has = covers(clock, v.event);
+    if (has && !expected.has(v.dot)) extra.push(`${v.writeId ?? '?'}@${v.dot}`);
+    if (!has && expected.has(v.dot)) missing.push(`${v.writeId ?? '?'}@${v.dot}`);
+  }
+  if (extra.length > 0) k.report('clock', k.key, `${what} covers ${list(extra)}, which its client never saw (a later write would silently drop it)`);
+  if (missing.length > 0) k.report('clock', k.key, `${what} does not cover ${list(missing)}, which its client saw`);
+}
+
+/**
+ * Rule 1, clock: clocks say exactly what clients saw (not for reaped keys: later writes join the
+ * reaped clock); and no write's context was refused.
+ */
+function checkClocks(k: KeyCheck): void {
+  const { key, c, writes, report } = k;
+  if (!k.reaped) {
+    for (const v of c.known) {
+      if (!v.clock) continue;
+      const expected = new Set([v.dot, ...c.closure(v.dot)]);
+      compareCoverage(k, v.clock, expected, `the clock of ${v.writeId ?? '?'}@${v.dot}`);
+    }
+    for (const r of k.reads) {
+      if (r.outcome !== 'ok' || r.context === undefined) continue;
+      const decoded = readContextUnverified(r.context);
+      if (!decoded) {
+        report('clock', key, `the context of read #${r.op} does not decode`);
+        continue;
+      }
+      const expected = new Set<string>();
+      for (const v of r.versions ?? []) {
+        expected.add(v.dot);
+        for (const x of c.closure(v.dot)) expected.add(x);
+      }
+      compareCoverage(k, decoded, expected, `the context of read #${r.op} at ${r.node}`);
+    }
+    for (const w of writes) if (w.outcome === 'ok') c.basis(w);
+    for (const w of writes) if (w.outcome === 'ok') c.createdBy(w);
+    for (const u of c.unresolved) if (u.write.outcome === 'ok') report('clock', key, `acknowledged ${u.write.writeId}: ${u.why}`);
+  }
+  for (const w of writes) if (w.error?.startsWith('context refused')) report('clock', key, `${w.writeId}: ${w.error}`);
+}
+
+/**
+ * The final state is what the key's replicas hold: what a read can reach. Copies anywhere else
+ * (an undelivered hint, a stray copy on a non-replica, a node that left) are not readable; rule
+ * 4 reports them, and rule 1 says where a lost write still lingers.
+ */
+function finalView(fin: FinalKey): FinalView {
+  const F = new Set<string>();
+  const elsewhere = new Map<string, string>();
+  for (const rep of fin.replicas) {
+    for (const h of rep.hints) for (const v of h.versions) elsewhere.set(v.dot, `an undelivered hint on ${rep.node} for ${h.target}`);
+    const readable = !rep.left && fin.pref.includes(rep.node);
+    for (const v of rep.data) {
+      if (readable) F.add(v.dot);
+      else elsewhere.set(v.dot, rep.left ? `${rep.node}, which left the cluster` : `a stray copy on ${rep.node}, not a replica`);
+    }
+  }
+  return { fin, F, elsewhere };
+}
+
+/** Rule 3, resurrected: nothing final is superseded by something final or by an acknowledged write. */
+function checkResurrected(k: KeyCheck, { F }: FinalView): void {
+  const { key, c, report } = k;
+  for (const v of F) {
+    for (const u of c.closure(v)) if (F.has(u)) report('resurrected', key, `${c.writerOf(u)}@${u} is still stored, though ${c.writerOf(v)}@${v} (also stored) superseded it`);
+  }
+  for (const w of k.writes) {
+    if (w.outcome !== 'ok') continue;
+    for (const u of c.writeClosure(w)) {
+      if (F.has(u)) {
+        const what = w.kind === 'delete' ? 'deleted' : 'overwritten';
+        report('resurrected', key, `${c.writerOf(u)}@${u} is back in the final state, though acknowledged ${w.kind} ${w.writeId} (${w.invokedAt}..${w.completedAt}) ${what} it`);
+      }
+    }
+  }
+}
+
+/** Rules 1 (lost-write) and 2 (sibling-lost): every acknowledged write survived, or was superseded by something that did. */
+function checkLostWrites(k: KeyCheck, { fin, F, elsewhere }: FinalView): void {
+  const { key, c, report, stats } = k;
+  const roots = new Set(F);
+  for (const v of c.known) {
+    if (!v.deleted) continue;
+    const d = parseDot(v.dot);
+    if (fin.replicas.some((r) => r.reaped !== undefined && covers(r.reaped, d))) roots.add(v.dot);
+  }
+  const accounted = new Set<string>(roots);
+  for (const r of roots) for (const x of c.closure(r)) accounted.add(x);
+  const acked = k.writes.filter((w) => w.outcome === 'ok');
+  const survivors = acked.filter((w) => c.dotsOf(w.writeId).some((d) => F.has(d)));
+  for (const w of acked) {
+    const dots = c.dotsOf(w.writeId);
+    if (stats) {
+      stats.ackedWrites++;
+      if (!dots.some((d) => F.has(d)) && dots.some((d) => accounted.has(d))) stats.superseded++;
+    }
+    if (dots.some((d) => accounted.has(d))) continue;
+    const mine = c.writeClosure(w);
+    const concurrent = survivors.find((s) => {
+      const sd = c.dotsOf(s.writeId);
+      const theirs = c.writeClosure(s);
+      return s !== w && !sd.some((d) => mine.has(d)) && !dots.some((d) => theirs.has(d));
+    });
+    const lingers = dots.map((d) => elsewhere.get(d)).find((h) => h !== undefined);
+    const where = dots.length === 0 ? 'was never committed anywhere' : `(${dots.join(', ')}) is gone from its replicas${lingers ? ` (it survives only in ${lingers})` : ''}`;
+    const final = `final state: ${list([...F].map((d) => `${c.writerOf(d) ?? '?'}@${d}`))}`;
+    if (concurrent) report('sibling-lost', key, `acknowledged ${w.kind} ${w.writeId} (${w.invokedAt}..${w.completedAt} at ${w.node}) ${where} while its concurrent sibling ${concurrent.writeId} survived; ${final}`);
+    else report('lost-write', key, `acknowledged ${w.kind} ${w.writeId} (${w.invokedAt}..${w.completedAt} at ${w.node}) ${where} and nothing that saw it survived; ${final}`);
+  }
+}
+
+/** Rule 4, divergence: the replicas hold identical versions, and no hints or stray copies remain. */
+function checkReplicasConverged(k: KeyCheck, fin: FinalKey): void {
+  const { key, report } = k;
+  const prefSets = fin.pref.map((node) => {
+    const rep = fin.replicas.find((r) => r.node === node);
+    return { node, dots: new Set((rep?.data ?? []).map((v) => v.dot)) };
+  });
+  const first = prefSets[0];
+  for (const p of prefSets.slice(1)) {
+    if (first && !setsEqual(first.dots, p.dots)) report('divergence', key, `replicas differ after settling: ${first.node} holds ${list(first.dots)}, ${p.node} holds ${list(p.dots)}`);
+  }
+  for (const rep of fin.replicas) {
+    if (rep.left) {
+      if (rep.data.length > 0 || rep.hints.length > 0) report('divergence', key, `${rep.node} left the cluster still holding ${list([...rep.data, ...rep.hints.flatMap((h) => h.versions)].map((v) => v.dot))}`);
+      continue;
+    }
+    if (!fin.pref.includes(rep.node) && rep.data.length > 0) report('divergence', key, `${rep.node} is not a replica (preference list ${fin.pref.join(',')}) but still holds ${list(rep.data.map((v) => v.dot))}`);
+    for (const h of rep.hints) if (h.versions.length > 0) report('divergence', key, `${rep.node} still holds a hint for ${h.target}: ${list(h.versions.map((v) => v.dot))}`);
+  }
+}
+
+/** Rule 4, divergence: a read with r=N from every node returns what the replicas held when the reads ended (`whenRead`). */
+function checkFinalReads(k: KeyCheck, whenRead: FinalKey | undefined): void {
+  const { key, report } = k;
+  const readRef = whenRead ? new Set((whenRead.replicas.find((r) => r.node === whenRead.pref[0])?.data ?? []).map((v) => v.dot)) : undefined;
+  for (const r of k.reads.filter((x) => x.final)) {
+    if (r.outcome !== 'ok') {
+      report('divergence', key, `the final read with r=${r.r} at ${r.node} failed: ${r.error ?? r.status}`);
+      continue;
+    }
+    const got = new Set((r.versions ?? []).map((v) => v.dot));
+    if (!readRef || setsEqual(got, readRef)) continue;
+    // Tombstones reaped between the read and the snapshot are gone, legitimately.
+    if (readRef.size === 0 && k.reaped && (r.versions ?? []).every((v) => v.deleted)) continue;
+    report('divergence', key, `the final read at ${r.node} returned ${list(got)}, the replicas held ${list(readRef)}`);
+  }
+}
+
+/** Rule 5, unavailable: writes in calm weather, with enough of the key's replicas up, are acknowledged. */
+function checkUnavailable(k: KeyCheck, fin: FinalKey): void {
+  const { key, input, report, stats } = k;
+  for (const w of k.writes) {
+    if (w.status === tooLargeStatus || w.error?.startsWith('context refused')) continue;
+    const end = w.completedAt ?? w.invokedAt + input.clientTimeoutMs;
+    const from = w.invokedAt - input.stableMs;
+    if (input.formedAt === undefined || input.formedAt > from) continue;
+    if (input.faults.disruptedDuring(from, end) || input.faults.membershipChangedDuring(from, end)) continue;
+    const down = input.faults.downAt(w.invokedAt);
+    if (down.has(w.node)) continue;
+    const downPref = fin.pref.filter((p) => down.has(p));
+    if (downPref.length > input.n - w.w) continue;
+    if (stats) stats.availabilityJudged++;
+    if (w.outcome === 'ok') continue;
+    report('unavailable', key, `${w.kind} ${w.writeId} (w=${w.w}, at ${w.node}, ${w.invokedAt}..${end}) was not acknowledged (${w.outcome}: ${w.error ?? w.status}) with only ${downPref.length ? downPref.join(',') : 'no node'} of ${fin.pref.join(',')} down and no fault for ${input.stableMs} ms before`);
+  }
 }

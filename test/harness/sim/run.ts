@@ -240,8 +240,93 @@ function formed(cluster: SimCluster): boolean {
   return states.every((s) => s.ring.every((r, p) => r.owner === ref.ring[p]!.owner && r.pendingTo === ref.ring[p]!.pendingTo) && [...s.members.values()].every((m) => m.state === 'member'));
 }
 
+/** Boot nodes start at a seeded instant within this window. */
+const bootSpreadMs = 300;
+/** A leave the cluster refused (its node down, say) is tried again this much later. */
+const leaveRetryMs = 1000;
+/** How often the run looks whether the cluster has formed. */
+const formationCheckMs = 250;
+/** The nemesis leaves the cluster this long to form before its first fault. */
+const faultsFromMs = 4000;
+/** The adversary's think time between hostile requests. */
+const adversaryThinkMinMs = 100;
+const adversaryThinkMaxMs = 500;
+/** Detector views are judged this long after the last request into a partition timed out. */
+const viewsSlackMs = 1000;
+/** Convergence is looked at this often while the cluster settles. */
+const convergencePollMs = 500;
+/** Convergence is not judged until this long after healing (the first gossip rounds). */
+const settleQuietMs = 2000;
+/** The final reads get this long beyond a client's own timeout to answer. */
+const finalReadSlackMs = 1000;
+/** After the final reads, convergence is rechecked for at least this long (up to the deadline). */
+const recheckMinMs = 2000;
+/** The trace hash as printed: 32 bits in hex. */
+const traceHashHexDigits = 8;
+
+/** What the phases of one run share. */
+interface Run {
+  readonly seed: number;
+  readonly cfg: RunConfig;
+  readonly opts: RunOptions;
+  readonly rng: Rng;
+  readonly scheduler: Scheduler;
+  readonly history: History;
+  readonly oracle: Oracle;
+  readonly cluster: SimCluster;
+  readonly faults: FaultLog;
+  /** The writes a context covers (the oracle's answer), for the clients. */
+  readonly covered: (key: string, clock: VClock) => string[];
+  /** Unhandled rejections seen while the run was under way. */
+  readonly unhandled: string[];
+}
+
+/** The run under way: the workload, the adversary and the fault plan started, and when the cluster formed. */
+interface Started {
+  readonly plan: FaultPlan;
+  readonly clients: readonly Client[];
+  readonly adversary: Adversary | undefined;
+  /** `at` is set when every node first agrees on a settled ring. */
+  readonly formation: { at: number | undefined };
+}
+
+interface Settled {
+  readonly deadline: number;
+  /** When the cluster had converged, detector views included; undefined if not by the deadline. */
+  readonly convergedAt: number | undefined;
+  /** When the data had converged (detector views not yet judged). */
+  readonly dataConvergedAt: number | undefined;
+  readonly problems: string[];
+}
+
+interface Ending {
+  /** The replicas as they were when the final reads ended: what those reads are compared with. */
+  readonly atFinalReads: FinalKey[];
+  /** The state the checker judges. */
+  readonly final: FinalKey[];
+  readonly problems: string[];
+}
+
 export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
+  const run = setUp(seed, opts);
+  const onUnhandled = (reason: unknown) => {
+    run.unhandled.push(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason));
+  };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const load = start(run);
+    await run.scheduler.runUntil(run.cfg.healAt);
+    const settled = await settle(run, load.clients);
+    const ending = await readFinal(run, settled);
+    return result(run, load, settled, ending, performance.now() - started);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
+/** The seed's config, and the scheduler, history, oracle and cluster it runs on. */
+function setUp(seed: number, opts: RunOptions): Run {
   const cfg = configFor(seed, opts.features, opts.overrides);
   const rng = new Rng(seed);
   const scheduler = new Scheduler();
@@ -261,151 +346,175 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
   const cluster = new SimCluster(scheduler, rng.fork('cluster'), clusterOptions, oracle);
   cluster.net.onKeyEvent = (key, line) => history.traceKey(key, line);
   cluster.net.faults = cfg.baseLinks;
+  const covered = (key: string, clock: VClock) => oracle.covered(key, clock);
+  return { seed, cfg, opts, rng, scheduler, history, oracle, cluster, faults: new FaultLog(), covered, unhandled: [] };
+}
 
-  const unhandled: string[] = [];
-  const onUnhandled = (reason: unknown) => {
-    unhandled.push(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason));
-  };
-  process.on('unhandledRejection', onUnhandled);
-  try {
-    const m = cfg.membership;
-    const changes = `${m.joinAt !== undefined ? `, n${cfg.cluster.nodes + 1} joins at ${m.joinAt}` : ''}${m.leave ? `, ${m.leave.node} leaves at ${m.leave.at}` : ''}`;
-    scheduler.note(`seed ${seed}: ${cfg.cluster.nodes} nodes${changes}, N=${cfg.cluster.n} R=${cfg.cluster.r} W=${cfg.cluster.w} Q=${cfg.cluster.partitions}, ${cfg.workload.clients} clients on ${cfg.workload.keys.length} keys, heal at ${cfg.healAt}${cfg.calm ? ', calm' : ''}`);
-    const faults = new FaultLog();
-    const startRng = rng.fork('start');
-    for (const id of cluster.bootIds) scheduler.schedule(startRng.int(300), undefined, `boot ${id}`, () => cluster.start(id));
-    const joiner = cluster.ids[cluster.bootIds.length];
-    const joinAt = cfg.membership.joinAt;
-    if (joiner !== undefined && joinAt !== undefined) {
-      scheduler.schedule(joinAt, undefined, `join ${joiner}`, () => {
-        faults.open({ kind: 'join', nodes: [joiner], disruptive: true, from: scheduler.now });
-        cluster.start(joiner);
-      });
-    }
-    const leave = cfg.membership.leave;
-    if (leave) {
-      const tryLeave = () => {
-        if (scheduler.now >= cfg.healAt) return;
-        if (cluster.isRunning(leave.node) && cluster.leave(leave.node).ok) {
-          faults.open({ kind: 'leave', nodes: [leave.node], disruptive: true, from: scheduler.now });
-          return;
-        }
-        scheduler.schedule(1000, undefined, `leave ${leave.node} (retry)`, tryLeave);
-      };
-      scheduler.schedule(leave.at, undefined, `leave ${leave.node}`, tryLeave);
-    }
+/** Schedules the boot, the membership changes, the formation watch and the faults; starts the clients and the adversary. */
+function start(run: Run): Started {
+  const { seed, cfg, rng, scheduler, cluster } = run;
+  const m = cfg.membership;
+  const changes = `${m.joinAt !== undefined ? `, n${cfg.cluster.nodes + 1} joins at ${m.joinAt}` : ''}${m.leave ? `, ${m.leave.node} leaves at ${m.leave.at}` : ''}`;
+  scheduler.note(`seed ${seed}: ${cfg.cluster.nodes} nodes${changes}, N=${cfg.cluster.n} R=${cfg.cluster.r} W=${cfg.cluster.w} Q=${cfg.cluster.partitions}, ${cfg.workload.clients} clients on ${cfg.workload.keys.length} keys, heal at ${cfg.healAt}${cfg.calm ? ', calm' : ''}`);
+  const startRng = rng.fork('start');
+  for (const id of cluster.bootIds) scheduler.schedule(startRng.int(bootSpreadMs), undefined, `boot ${id}`, () => cluster.start(id));
+  scheduleMembership(run);
+  const formation = watchFormation(run);
 
-    let formedAt: number | undefined;
-    const watch = () => {
-      if (formed(cluster)) {
-        formedAt = scheduler.now;
-        scheduler.note('cluster formed');
+  const plan = planFaults(rng.fork('faults'), { nodes: cluster.ids, startMs: faultsFromMs, healAt: cfg.healAt, calm: cfg.calm, baseLinks: cfg.baseLinks });
+  applyPlan(cluster, plan, run.faults, cfg.baseLinks);
+
+  const clients = Array.from({ length: cfg.workload.clients }, (_, i) => new Client(`c${i + 1}`, cluster, run.history, rng.fork(`client${i + 1}`), cfg.workload, run.covered));
+  for (const c of clients) void c.run();
+  const adversary = cfg.adversary ? new Adversary(cluster, rng.fork('adversary'), { startMs: cfg.workload.startMs, stopMs: cfg.healAt, thinkMinMs: adversaryThinkMinMs, thinkMaxMs: adversaryThinkMaxMs, clientTimeoutMs: cfg.workload.clientTimeoutMs }) : undefined;
+  if (adversary) void adversary.run();
+  return { plan, clients, adversary, formation };
+}
+
+/** The joiner's start and the leave (retried until the cluster takes it, or the faults heal). */
+function scheduleMembership(run: Run): void {
+  const { cfg, scheduler, cluster, faults } = run;
+  const joiner = cluster.ids[cluster.bootIds.length];
+  const joinAt = cfg.membership.joinAt;
+  if (joiner !== undefined && joinAt !== undefined) {
+    scheduler.schedule(joinAt, undefined, `join ${joiner}`, () => {
+      faults.open({ kind: 'join', nodes: [joiner], disruptive: true, from: scheduler.now });
+      cluster.start(joiner);
+    });
+  }
+  const leave = cfg.membership.leave;
+  if (leave) {
+    const tryLeave = () => {
+      if (scheduler.now >= cfg.healAt) return;
+      if (cluster.isRunning(leave.node) && cluster.leave(leave.node).ok) {
+        faults.open({ kind: 'leave', nodes: [leave.node], disruptive: true, from: scheduler.now });
         return;
       }
-      scheduler.schedule(250, undefined, 'formation check', watch);
+      scheduler.schedule(leaveRetryMs, undefined, `leave ${leave.node} (retry)`, tryLeave);
     };
-    scheduler.schedule(250, undefined, 'formation check', watch);
-
-    const plan = planFaults(rng.fork('faults'), { nodes: cluster.ids, startMs: 4000, healAt: cfg.healAt, calm: cfg.calm, baseLinks: cfg.baseLinks });
-    applyPlan(cluster, plan, faults, cfg.baseLinks);
-
-    const covered = (key: string, clock: VClock) => oracle.covered(key, clock);
-    const clients = Array.from({ length: cfg.workload.clients }, (_, i) => new Client(`c${i + 1}`, cluster, history, rng.fork(`client${i + 1}`), cfg.workload, covered));
-    for (const c of clients) void c.run();
-    const adversary = cfg.adversary ? new Adversary(cluster, rng.fork('adversary'), { startMs: cfg.workload.startMs, stopMs: cfg.healAt, thinkMinMs: 100, thinkMaxMs: 500, clientTimeoutMs: cfg.workload.clientTimeoutMs }) : undefined;
-    if (adversary) void adversary.run();
-
-    await scheduler.runUntil(cfg.healAt);
-
-    // Settle: wait for in-flight client operations, then for convergence, within the bound.
-    const deadline = cfg.healAt + cfg.settleMaxMs;
-    // Requests sent into a partition time out up to transferTimeoutMs after it heals, and each
-    // such timeout makes its target look suspect to the sender (see the report on the failure
-    // detector): detector views are judged only once those have all fired.
-    const viewsFrom = cfg.healAt + transferTimeoutMs + 1000;
-    let convergedAt: number | undefined;
-    let dataConvergedAt: number | undefined;
-    let problems: string[] = ['never checked'];
-    while (scheduler.now < deadline) {
-      await scheduler.runUntil(Math.min(deadline, scheduler.now + 500));
-      if (scheduler.now < cfg.healAt + 2000 || clients.some((c) => c.inFlight > 0)) continue;
-      problems = convergenceProblems(cluster, cfg.workload.keys, scheduler.now >= viewsFrom);
-      if (problems.length === 0) {
-        dataConvergedAt ??= scheduler.now;
-        if (scheduler.now < viewsFrom) continue;
-        convergedAt = scheduler.now;
-        break;
-      }
-    }
-
-    opts.inspect?.(cluster);
-    // Read every key with r=N from every node (if some are down at the deadline, from those up).
-    const reader = new Client('final', cluster, history, rng.fork('final'), cfg.workload, covered);
-    let pending = 0;
-    for (const key of cfg.workload.keys) {
-      for (const id of cluster.activeIds()) {
-        if (!cluster.isRunning(id)) continue;
-        pending++;
-        void reader.read(key, cfg.cluster.n, true, id).finally(() => pending--);
-      }
-    }
-    await scheduler.runUntil(scheduler.now + cfg.workload.clientTimeoutMs + 1000, () => pending === 0);
-    // What the final reads are compared with: the replicas as they were when the reads ended.
-    const atFinalReads = finalState(cluster, cfg.workload.keys);
-    if (convergedAt !== undefined) {
-      // Converged again after the final reads (a reap, say, may be half way through): the
-      // snapshot the checker judges is one where everything agrees, if that comes in time.
-      const recheckUntil = Math.max(deadline, scheduler.now + 2000);
-      do {
-        await scheduler.runUntil(scheduler.now + 500);
-        problems = convergenceProblems(cluster, cfg.workload.keys, true);
-      } while (problems.length > 0 && scheduler.now < recheckUntil);
-    }
-    const final = finalState(cluster, cfg.workload.keys);
-
-    const checkStats: CheckStats = { availabilityJudged: 0, ackedWrites: 0, superseded: 0 };
-    const violations = check({
-      history,
-      oracle,
-      faults,
-      final,
-      atFinalReads,
-      n: cfg.cluster.n,
-      formedAt,
-      stableMs: cfg.stableMs,
-      clientTimeoutMs: cfg.workload.clientTimeoutMs,
-      convergenceProblems: problems,
-      errors: scheduler.errors,
-      unhandled,
-    }, checkStats);
-    for (const f of adversary?.findings ?? []) violations.push({ rule: 'hostile', key: undefined, message: f });
-    const traces = new Map<string, readonly string[]>();
-    for (const v of violations) if (v.key !== undefined) traces.set(v.key, history.keyTrace(v.key));
-
-    const count = (kind: 'get' | 'write', outcome: string) => history.ops.filter((o) => (kind === 'get' ? o.kind === 'get' && !o.final : o.kind !== 'get') && o.outcome === outcome).length;
-    const faultCounts: Record<string, number> = {};
-    for (const i of faults.intervals) faultCounts[i.kind] = (faultCounts[i.kind] ?? 0) + 1;
-    const stats: RunStats = {
-      nodes: cfg.cluster.nodes,
-      clients: cfg.workload.clients,
-      keys: cfg.workload.keys.length,
-      reads: { ok: count('get', 'ok'), fail: count('get', 'fail'), unknown: count('get', 'unknown') },
-      writes: { ok: count('write', 'ok'), fail: count('write', 'fail'), unknown: count('write', 'unknown') },
-      faults: faultCounts,
-      network: { ...cluster.net.stats },
-      formedAt,
-      convergedAfterMs: dataConvergedAt === undefined ? undefined : dataConvergedAt - cfg.healAt,
-      siblingsMax: Math.max(0, ...final.map((f) => Math.max(0, ...f.replicas.map((r) => r.data.length)))),
-      check: checkStats,
-      events: scheduler.eventsRun,
-      virtualMs: scheduler.now,
-      attacks: adversary ? Object.fromEntries(adversary.tried) : {},
-    };
-    return { seed, config: cfg, violations, traces, traceHash: scheduler.traceHash.toString(16).padStart(8, '0'), stats, realMs: performance.now() - started, plan };
-  } finally {
-    process.off('unhandledRejection', onUnhandled);
+    scheduler.schedule(leave.at, undefined, `leave ${leave.node}`, tryLeave);
   }
 }
+
+/** Looks every formationCheckMs until the cluster has formed; the answer's `at` is then set. */
+function watchFormation(run: Run): { at: number | undefined } {
+  const { scheduler, cluster } = run;
+  const formation: { at: number | undefined } = { at: undefined };
+  const watch = () => {
+    if (formed(cluster)) {
+      formation.at = scheduler.now;
+      scheduler.note('cluster formed');
+      return;
+    }
+    scheduler.schedule(formationCheckMs, undefined, 'formation check', watch);
+  };
+  scheduler.schedule(formationCheckMs, undefined, 'formation check', watch);
+  return formation;
+}
+
+/** After healAt: wait for in-flight client operations, then for convergence, within the bound. */
+async function settle(run: Run, clients: readonly Client[]): Promise<Settled> {
+  const { cfg, scheduler, cluster } = run;
+  const deadline = cfg.healAt + cfg.settleMaxMs;
+  // Requests sent into a partition time out up to transferTimeoutMs after it heals, and each
+  // such timeout makes its target look suspect to the sender (see the report on the failure
+  // detector): detector views are judged only once those have all fired.
+  const viewsFrom = cfg.healAt + transferTimeoutMs + viewsSlackMs;
+  let convergedAt: number | undefined;
+  let dataConvergedAt: number | undefined;
+  let problems: string[] = ['never checked'];
+  while (scheduler.now < deadline) {
+    await scheduler.runUntil(Math.min(deadline, scheduler.now + convergencePollMs));
+    if (scheduler.now < cfg.healAt + settleQuietMs || clients.some((c) => c.inFlight > 0)) continue;
+    problems = convergenceProblems(cluster, cfg.workload.keys, scheduler.now >= viewsFrom);
+    if (problems.length === 0) {
+      dataConvergedAt ??= scheduler.now;
+      if (scheduler.now < viewsFrom) continue;
+      convergedAt = scheduler.now;
+      break;
+    }
+  }
+  return { deadline, convergedAt, dataConvergedAt, problems };
+}
+
+/** Reads every key with r=N from every node, then takes the final state (once converged again, if it had). */
+async function readFinal(run: Run, settled: Settled): Promise<Ending> {
+  const { cfg, rng, scheduler, cluster } = run;
+  run.opts.inspect?.(cluster);
+  // Read every key with r=N from every node (if some are down at the deadline, from those up).
+  const reader = new Client('final', cluster, run.history, rng.fork('final'), cfg.workload, run.covered);
+  let pending = 0;
+  for (const key of cfg.workload.keys) {
+    for (const id of cluster.activeIds()) {
+      if (!cluster.isRunning(id)) continue;
+      pending++;
+      void reader.read(key, cfg.cluster.n, true, id).finally(() => pending--);
+    }
+  }
+  await scheduler.runUntil(scheduler.now + cfg.workload.clientTimeoutMs + finalReadSlackMs, () => pending === 0);
+  const atFinalReads = finalState(cluster, cfg.workload.keys);
+  let problems = settled.problems;
+  if (settled.convergedAt !== undefined) {
+    // Converged again after the final reads (a reap, say, may be half way through): the
+    // snapshot the checker judges is one where everything agrees, if that comes in time.
+    const recheckUntil = Math.max(settled.deadline, scheduler.now + recheckMinMs);
+    do {
+      await scheduler.runUntil(scheduler.now + convergencePollMs);
+      problems = convergenceProblems(cluster, cfg.workload.keys, true);
+    } while (problems.length > 0 && scheduler.now < recheckUntil);
+  }
+  return { atFinalReads, final: finalState(cluster, cfg.workload.keys), problems };
+}
+
+/** The check of the run (and the adversary's findings, as rule H), the traces of the keys it names, and the stats. */
+function result(run: Run, load: Started, settled: Settled, ending: Ending, realMs: number): RunResult {
+  const { seed, cfg, history, scheduler } = run;
+  const checkStats: CheckStats = { availabilityJudged: 0, ackedWrites: 0, superseded: 0 };
+  const violations = check({
+    history,
+    oracle: run.oracle,
+    faults: run.faults,
+    final: ending.final,
+    atFinalReads: ending.atFinalReads,
+    n: cfg.cluster.n,
+    formedAt: load.formation.at,
+    stableMs: cfg.stableMs,
+    clientTimeoutMs: cfg.workload.clientTimeoutMs,
+    convergenceProblems: ending.problems,
+    errors: scheduler.errors,
+    unhandled: run.unhandled,
+  }, checkStats);
+  for (const f of load.adversary?.findings ?? []) violations.push({ rule: 'hostile', key: undefined, message: f });
+  const traces = new Map<string, readonly string[]>();
+  for (const v of violations) if (v.key !== undefined) traces.set(v.key, history.keyTrace(v.key));
+  const stats = runStats(run, load, settled, ending, checkStats);
+  return { seed, config: cfg, violations, traces, traceHash: scheduler.traceHash.toString(16).padStart(traceHashHexDigits, '0'), stats, realMs, plan: load.plan };
+}
+
+/** The run in numbers (operations by outcome, faults, network, convergence, size). */
+function runStats(run: Run, load: Started, settled: Settled, ending: Ending, checkStats: CheckStats): RunStats {
+  const { cfg, history, scheduler } = run;
+  const count = (kind: 'get' | 'write', outcome: string) => history.ops.filter((o) => (kind === 'get' ? o.kind === 'get' && !o.final : o.kind !== 'get') && o.outcome === outcome).length;
+  const faultCounts: Record<string, number> = {};
+  for (const i of run.faults.intervals) faultCounts[i.kind] = (faultCounts[i.kind] ?? 0) + 1;
+  return {
+    nodes: cfg.cluster.nodes,
+    clients: cfg.workload.clients,
+    keys: cfg.workload.keys.length,
+    reads: { ok: count('get', 'ok'), fail: count('get', 'fail'), unknown: count('get', 'unknown') },
+    writes: { ok: count('write', 'ok'), fail: count('write', 'fail'), unknown: count('write', 'unknown') },
+    faults: faultCounts,
+    network: { ...run.cluster.net.stats },
+    formedAt: load.formation.at,
+    convergedAfterMs: settled.dataConvergedAt === undefined ? undefined : settled.dataConvergedAt - cfg.healAt,
+    siblingsMax: Math.max(0, ...ending.final.map((f) => Math.max(0, ...f.replicas.map((r) => r.data.length)))),
+    check: checkStats,
+    events: scheduler.eventsRun,
+    virtualMs: scheduler.now,
+    attacks: load.adversary ? Object.fromEntries(load.adversary.tried) : {},
+  };
+}
+
 
 /** A violation as printed: seed, rule, key, message, and the key's last events. */
 export function formatViolation(r: RunResult, v: Violation, traceLines = 15): string {
