@@ -14,7 +14,7 @@ import { computePreferenceList, stripedRing } from '../../node-core/src/core/rin
 import { type Version, sameSiblings, syncSiblings } from '../../node-core/src/core/siblings.js';
 import { normalize } from '../../node-core/src/core/vclock.js';
 import { MemoryStore } from '../../node-core/src/store/memory-store.js';
-import { type Request, encodeFoldReply } from '../../node-core/src/net/messages.js';
+import type { Request } from '../../node-core/src/net/messages.js';
 
 /** Manual time; tests call tick() themselves, so a loop that sets a timer is a test bug. */
 class ManualEnv implements Env {
@@ -97,6 +97,37 @@ class FakeHost implements TransferHost {
 
   constructor(public state: ClusterState) {}
 
+  /** The joiner's own store: what it answers a fold from, and (through mergeLocal) what pulls fill. */
+  get store(): MemoryStore {
+    return this.local;
+  }
+
+  /** A peer answers a fold with its own Transfers loop (the same code, over the peer's store). */
+  private peerLoop(node: string): Transfers {
+    const peer: TransferHost = { ...this.hostBase(), selfId: node, store: this.peers.get(node)! };
+    return new Transfers(peer);
+  }
+
+  private hostBase(): TransferHost {
+    return {
+      selfId: this.selfId,
+      n: this.n,
+      env: this.env,
+      log: this.log,
+      store: this.local,
+      clusterState: () => this.state,
+      isUp: () => true,
+      preferenceList: (p) => this.preferenceList(p),
+      call: () => Promise.reject(new Error('a peer answering a fold calls nobody')),
+      mergeLocal: () => Promise.resolve(false),
+      completeTransfer: () => {},
+      isStopped: () => true,
+      transferStarted: () => {},
+      transferFinished: () => {},
+      keysReceived: () => {},
+    };
+  }
+
   clusterState(): ClusterState {
     return this.state;
   }
@@ -118,8 +149,7 @@ class FakeHost implements TransferHost {
     if (answer === 'timeout') throw new Error('timeout');
     if (answer === 'malformed') return ['fold', 'not a list', true];
     if (answer === 'hang') return new Promise(() => {});
-    const items = this.peers.get(node)!.scanPartition(req.partition, req.afterKey, req.limit);
-    return encodeFoldReply(items, items.length < req.limit);
+    return this.peerLoop(node).foldReply(req.partition, req.afterKey, req.limit);
   }
 
   mergeLocal(key: Uint8Array, partition: number, versions: readonly Version[]): Promise<boolean> {

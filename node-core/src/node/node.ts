@@ -38,7 +38,6 @@ import {
   ackReply,
   encodeCoordinateReply,
   encodeFaultsReply,
-  encodeFoldReply,
   encodeGossipReply,
   encodeRequest,
   encodeVersionsReply,
@@ -56,7 +55,7 @@ import { Observatory } from './observe.js';
 import type { MemberView, NodeSnapshot } from '../wire/control.js';
 import { faultToJson } from '../core/faults.js';
 import { type Store, dataSpace, hintSpace } from '../core/store.js';
-import { Handoff, byteBounded } from '../replication/handoff.js';
+import { Handoff } from '../replication/handoff.js';
 import { Transfers } from '../replication/transfer.js';
 import { AntiEntropy } from '../replication/exchange.js';
 import { Reaper, reapUpdate } from '../replication/reaper.js';
@@ -281,6 +280,7 @@ export class GyreNode {
   private makeTransfers(host: LoopHost): Transfers {
     return new Transfers({
       ...host,
+      store: this.store,
       mergeLocal: (key, partition, versions, reaped) => this.mergeLocalChanged(key, partition, versions, reaped),
       completeTransfer: (p) => this.setState(completeTransfer(this.state, p, this.config.id), `transfer of partition ${p} complete`),
       isStopped: () => this.stopped,
@@ -744,18 +744,12 @@ export class GyreNode {
         const r = await this.coordinator.put(toCoordinateRequest(req), true);
         return encodeCoordinateReply(r.status === 204 ? { status: 204, clock: r.clock, error: undefined, message: undefined, dot: r.dot } : { status: r.status, clock: undefined, error: r.error, message: r.message, dot: r.dot });
       }
-      case 'fold': {
-        const scanned = this.store.scanPartition(req.partition, req.afterKey, req.limit);
-        const items = byteBounded(scanned).map((k) => ({ ...k, reaped: this.store.reapedClock(k.key) }));
-        return encodeFoldReply(items, items.length === scanned.length && scanned.length < req.limit);
-      }
-      case 'readMany': {
-        // A reply holds what fits the byte budget; the asker repairs the rest next round.
-        const items = byteBounded(await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key), reaped: this.store.reapedClock(key) }))));
-        return encodeFoldReply(items, items.length === req.keys.length);
-      }
+      case 'fold':
+        return this.transfers.foldReply(req.partition, req.afterKey, req.limit);
+      case 'readMany':
+        return this.antiEntropy.readManyReply(req.partition, req.keys);
       case 'reap':
-        return (await this.store.update(req.key, req.partition, reapUpdate(req.versions))) ? ackReply : ['kept'];
+        return this.reaper.answerReap(req.key, req.partition, req.versions);
       case 'aeRoots':
         return this.antiEntropy.rootsReply(req.partitions);
       case 'aeLeaves':

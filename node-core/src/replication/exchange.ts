@@ -19,7 +19,7 @@ import type { VClock } from '../core/vclock.js';
 import type { LoopHost } from './host.js';
 import { byteBounded } from './handoff.js';
 import type { Version } from '../core/siblings.js';
-import { aeKeysMax, batchKeysMax, isAck, parseFoldReply, parseKeysReply, parseLeavesReply, parseRootsReply } from '../net/messages.js';
+import { aeKeysMax, batchKeysMax, encodeFoldReply, isAck, parseFoldReply, parseKeysReply, parseLeavesReply, parseRootsReply } from '../net/messages.js';
 
 export const aeIntervalMs = 1000;
 /** Pause between rounds while the last one still found differences. */
@@ -149,6 +149,13 @@ export class AntiEntropy {
   }
 
   private emptyRoot: string | undefined;
+
+  /** A peer repairing from us reads these keys; a reply holds what fits the byte budget, the asker repairs the rest next round. */
+  async readManyReply(partition: number, keys: readonly Uint8Array[]): Promise<unknown[]> {
+    const store = this.host.store;
+    const items = byteBounded(await Promise.all(keys.map(async (key) => ({ key, partition, versions: await store.read(key), reaped: store.reapedClock(key) }))));
+    return encodeFoldReply(items, items.length === keys.length);
+  }
 
   rootsReply(partitions: readonly number[]): unknown[] {
     return ['aeRoots', partitions.map((p) => [p, this.tree(p).root()])];

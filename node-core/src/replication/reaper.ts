@@ -18,6 +18,7 @@ import { type Siblings, type Version, contextOf, sameSiblings } from '../core/si
 import { covers } from '../core/vclock.js';
 import type { Store } from '../core/store.js';
 import type { LoopHost } from './host.js';
+import { ackReply } from '../net/messages.js';
 
 export const reapIntervalMs = 2000;
 /** Candidates examined per round. */
@@ -38,7 +39,7 @@ export function isTombstoneOnly(versions: Siblings): boolean {
 
 /** What tombstone reaping needs from its node. */
 export interface ReaperHost extends Pick<LoopHost, 'selfId' | 'env' | 'log' | 'isUp' | 'preferenceList'> {
-  readonly store: Pick<Store, 'onChange' | 'read' | 'expireReaped'>;
+  readonly store: Pick<Store, 'onChange' | 'read' | 'expireReaped' | 'update'>;
   /** A replica's versions of `key` (the internode read). */
   readReplica(node: string, key: Uint8Array, timeoutMs: number): Promise<Version[]>;
   /** Asks a replica to delete `key` iff it holds exactly `versions` (tombstones); true once it did or had nothing. */
@@ -80,6 +81,11 @@ export class Reaper {
     this.loop.stop();
   }
 
+  /** A replica's answer to a reap request from the key's reaper. */
+  async answerReap(key: Uint8Array, partition: number, versions: readonly Version[]): Promise<readonly unknown[]> {
+    return reapReply(await this.host.store.update(key, partition, reapUpdate(versions)));
+  }
+
   status(): { candidates: number; reaped: number; graceMs: number } {
     return { candidates: this.candidates.size, reaped: this.reapedKeys, graceMs: this.graceMs };
   }
@@ -117,6 +123,11 @@ export class Reaper {
       this.host.reaped();
     }
   }
+}
+
+/** The reply to a reap request, as the replica's store decided it (see reapUpdate). */
+export function reapReply(reaped: boolean): readonly unknown[] {
+  return reaped ? ackReply : ['kept'];
 }
 
 /** What a replica does on a reap request: delete iff it holds exactly these tombstones. */

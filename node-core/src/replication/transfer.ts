@@ -14,7 +14,9 @@ import { type Ring, computePreferenceList } from '../core/ring.js';
 import type { Version } from '../core/siblings.js';
 import type { VClock } from '../core/vclock.js';
 import type { LoopHost } from './host.js';
-import { parseFoldReply } from '../net/messages.js';
+import { encodeFoldReply, parseFoldReply } from '../net/messages.js';
+import type { Store } from '../core/store.js';
+import { byteBounded } from './handoff.js';
 
 export const transferIntervalMs = 500;
 export const transferBatchKeysMax = 256;
@@ -31,6 +33,8 @@ export interface TransferStatus {
 
 /** What ownership transfer needs from its node. */
 export interface TransferHost extends LoopHost {
+  /** What a pulling peer is sent (the fold request this loop answers). */
+  readonly store: Pick<Store, 'scanPartition' | 'reapedClock'>;
   /** Merges versions pulled from a replica into the local store; true if anything changed. */
   mergeLocal(key: Uint8Array, partition: number, versions: readonly Version[], reaped: VClock | undefined): Promise<boolean>;
   /** Partition p's data is here: switch its ownership to this node (a gossiped state change). */
@@ -62,6 +66,13 @@ export class Transfers {
 
   stop(): void {
     this.loop.stop();
+  }
+
+  /** A pulling node's fold request: one page of a partition's keys after `afterKey`, within the byte budget. */
+  foldReply(partition: number, afterKey: Uint8Array | undefined, limit: number): unknown[] {
+    const scanned = this.host.store.scanPartition(partition, afterKey, limit);
+    const items = byteBounded(scanned).map((k) => ({ ...k, reaped: this.host.store.reapedClock(k.key) }));
+    return encodeFoldReply(items, items.length === scanned.length && scanned.length < limit);
   }
 
   active(): TransferStatus[] {
