@@ -1,7 +1,7 @@
 // The console's preload (sandboxed, so CommonJS and only `electron` may be required): it
 // exposes `window.gyre` with one named function per console method, plus `call` and `on` for
 // the renderer's transport, and never ipcRenderer itself (STYLE 12). The lists mirror
-// consoleMethods and consolePushes in node-core/src/console/protocol.ts (a sandboxed preload
+// consoleMethods and consolePushes in node-core/src/wire/console.ts (a sandboxed preload
 // cannot import it); test/core/console-protocol.test.ts checks they match.
 
 import { contextBridge, ipcRenderer } from 'electron';

@@ -1,4 +1,4 @@
-// Fuzzing what the console backend (node-core/src/console/) accepts from its renderer, over
+// Fuzzing what the console backend (electron/backend/) accepts from its renderer, over
 // Electron IPC (structured clone) or Socket.IO (`gyre console --web`, JSON): connection
 // profiles (checkProfile) and workload specs (checkWorkloadSpec). Valid input gives exactly
 // the normalized value meant; anything else is refused with an Error whose message is meant
