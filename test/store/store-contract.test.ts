@@ -32,6 +32,7 @@ import { MemoryStore } from '../../node-core/src/store/memory-store.js';
 import { SqliteStore } from '../../node-core/src/store/sqlite-store.js';
 import { type Space, type Store, type StoredKey, type Updater, UnstorableError, dataSpace, hintSpace, storeMetaReserved } from '../../node-core/src/core/store.js';
 import Database from 'better-sqlite3';
+import { InvariantError } from '../../node-core/src/core/assert.js';
 import type { Version } from '../../node-core/src/core/siblings.js';
 import { type ActorId, type Entry, type VClock, maxCounter, normalize } from '../../node-core/src/core/vclock.js';
 import { counterMax, encodeStored, timestampMsMax } from '../../node-core/src/core/codec.js';
@@ -868,3 +869,25 @@ test('SqliteStore: an unreadable last-actor timestamp on disk does not make acto
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const subject of subjects) {
+  test(`Store contract (${subject.name}): an update addressed to no valid key or partition is a bug upstream: it fails with an invariant error and stores nothing`, async () => {
+    const opened = subject.open(() => startMs);
+    try {
+      const store = opened.store;
+      const bad: [string, Uint8Array, number][] = [
+        ['an empty key', new Uint8Array(0), 0],
+        ['a key over 1024 bytes', new Uint8Array(1025), 0],
+        ['a negative partition', Buffer.from('k'), -1],
+        ['a fractional partition', Buffer.from('k'), 1.5],
+        ['a partition past the largest ring', Buffer.from('k'), 1 << 16],
+      ];
+      for (const [name, key, partition] of bad) {
+        await assert.rejects(store.update(key, partition, () => ({ versions: [stampVersion([], 'n1.a', startMs)], result: undefined })), InvariantError, name);
+      }
+      assert.deepEqual(store.partitionsHeld(), [], 'nothing stored');
+    } finally {
+      await opened.dispose();
+    }
+  });
+}

@@ -15,6 +15,7 @@
 
 import type { Placement, Target } from './coordinator.js';
 import type { Liveness } from './failure-detector.js';
+import { invariant } from './assert.js';
 
 export type NodeId = string;
 
@@ -44,5 +45,7 @@ export function computePlacement(walk: readonly NodeId[], n: number, selfId: Nod
   }
   const keeper = targets.some((t) => t.node === selfId) ? selfId : targets[0]?.node;
   const extraHints = keeper === undefined ? [] : uncovered.map((node) => ({ node: keeper, hintFor: node }));
+  invariant(new Set(targets.map((t) => t.node)).size === targets.length, () => `a node placed twice: ${targets.map((t) => t.node).join(',')}`);
+  invariant(targets.length + uncovered.length === pref.length, 'every preference-list node has a target or is uncovered');
   return { pref, targets, upPref, extraHints };
 }

@@ -5,6 +5,9 @@
 
 import type { ActorId, VClock } from './vclock.js';
 import type { Version } from './siblings.js';
+import { invariant } from './assert.js';
+import { keyBytesMax } from './codec.js';
+import { partitionsMax } from './partitioner.js';
 
 export interface UpdateTools {
   /**
@@ -101,6 +104,15 @@ export interface Store {
  * safe integers, a clock too wide, a row too large): nothing was written for that key. The
  * coordinator answers it with 400 or 413; it never becomes a row a restart cannot parse.
  */
+/**
+ * Where a row goes, asserted by both stores on every update: the node derives the partition
+ * from a key it parsed at the boundary, so anything else is a bug upstream, never input.
+ */
+export function assertStorableAddress(key: Uint8Array, partition: number): void {
+  invariant(key.byteLength >= 1 && key.byteLength <= keyBytesMax, () => `a key of ${key.byteLength} bytes reached the store`);
+  invariant(Number.isInteger(partition) && partition >= 0 && partition < partitionsMax, () => `partition ${partition} reached the store`);
+}
+
 /** Meta names a store keeps for itself: the last actor timestamp it issued (actor ids must never repeat). */
 export const storeMetaReserved: ReadonlySet<string> = new Set(['lastActorMs']);
 

@@ -12,6 +12,7 @@ import { digestBytes } from '../core/merkle.js';
 import { idBytesMax, isValidNodeId } from '../core/ids.js';
 import { type ContextKeyring, packKeyring, parseKeyring } from '../core/context.js';
 import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec, pauseDurationMaxMs } from '../core/faults.js';
+import { invariant } from '../core/assert.js';
 
 export const membersPerMessageMax = 10_000;
 /** The largest member version, heartbeat and partition epoch accepted (see core/gossip.ts). */
@@ -109,7 +110,19 @@ export function parseState(raw: unknown): ClusterState | undefined {
   return { partitions: partitions as number, n: n as number, members: map, ring: records };
 }
 
+/**
+ * What a peer's parser checks first, asserted before sending: a message we build from our own
+ * state is never one a correct peer must refuse (that would be a bug here, not bad input).
+ */
+function assertSendable(r: Request): void {
+  if ('key' in r) invariant(r.key.byteLength >= 1 && r.key.byteLength <= keyBytesMax, () => `${r.t}: a key of ${r.key.byteLength} bytes`);
+  if ('partition' in r) invariant(Number.isInteger(r.partition) && r.partition >= 0 && r.partition < partitionsMax, () => `${r.t}: partition ${r.partition}`);
+  if (r.t === 'writeMany') invariant(r.items.length <= batchKeysMax, () => `writeMany of ${r.items.length} items (a peer takes ${batchKeysMax})`);
+  if (r.t === 'readMany') invariant(r.keys.length <= batchKeysMax, () => `readMany of ${r.keys.length} keys (a peer takes ${batchKeysMax})`);
+}
+
 export function encodeRequest(r: Request): unknown[] {
+  assertSendable(r);
   switch (r.t) {
     case 'gossip':
       return ['gossip', packState(r.state), r.keys ? packKeyring(r.keys) : null];

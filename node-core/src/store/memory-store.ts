@@ -5,7 +5,7 @@
 
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, assertStorableAddress, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
 import { clockProblem, encodeStored } from '../core/codec.js';
 
 interface Row {
@@ -47,6 +47,7 @@ export class MemoryStore implements Store {
   }
 
   async update<T>(key: Uint8Array, partition: number, f: Updater<T>, space: Space = dataSpace): Promise<T> {
+    assertStorableAddress(key, partition);
     const t = this.table(space);
     const k = hex(key);
     const cur = t.get(k)?.versions ?? [];

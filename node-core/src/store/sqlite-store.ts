@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
@@ -296,6 +296,7 @@ export class SqliteStore implements Store {
   update<T>(key: Uint8Array, partition: number, f: Updater<T>, space: Space = dataSpace): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     return new Promise<T>((resolve, reject) => {
+      assertStorableAddress(key, partition);
       this.queue.push({ space, key: Buffer.from(key), partition, f: f as Updater<unknown>, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
