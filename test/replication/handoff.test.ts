@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Handoff, type HandoffHost, handoffBackoffMaxMs, handoffBatchBytesMax, handoffBatchKeysMax } from '../../node-core/src/replication/handoff.js';
-import type { LoopLog } from '../../node-core/src/replication/host.js';
-import type { Env, TimerHandle } from '../../node-core/src/core/env.js';
+import { ManualEnv, quietLog } from './fakes.js';
 import type { ClusterState, MemberRecord, MemberState } from '../../node-core/src/core/gossip.js';
 import { ringOf } from '../../node-core/src/core/gossip.js';
 import { computePreferenceList } from '../../node-core/src/core/ring.js';
@@ -17,21 +16,6 @@ import { type Space, type StoredKey, dataSpace, hintSpace } from '../../node-cor
 import { MemoryStore } from '../../node-core/src/store/memory-store.js';
 import { type Request, ackReply } from '../../node-core/src/net/messages.js';
 
-/** Manual time; tests call tick() themselves, so a loop that sets a timer is a test bug. */
-class ManualEnv implements Env {
-  nowMs = 1_000;
-  now(): number {
-    return this.nowMs;
-  }
-  random(): number {
-    return 0.5;
-  }
-  setTimer(): TimerHandle {
-    throw new Error('these tests drive tick() directly');
-  }
-}
-
-const quietLog: LoopLog = { debug() {}, info() {}, warn() {} };
 
 /** Lets every promise continuation already queued run (one macrotask turn). */
 function drain(): Promise<void> {

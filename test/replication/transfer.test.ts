@@ -7,8 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type TransferHost, Transfers, transferBatchKeysMax, transfersConcurrentMax } from '../../node-core/src/replication/transfer.js';
-import type { LoopLog } from '../../node-core/src/replication/host.js';
-import type { Env, TimerHandle } from '../../node-core/src/core/env.js';
+import { ManualEnv, quietLog } from './fakes.js';
 import { type ClusterState, type MemberRecord, type MemberState, completeTransfer, planJoin, ringOf, targetRingOf } from '../../node-core/src/core/gossip.js';
 import { computePreferenceList, stripedRing } from '../../node-core/src/core/ring.js';
 import { type Version, sameSiblings, syncSiblings } from '../../node-core/src/core/siblings.js';
@@ -16,21 +15,6 @@ import { normalize } from '../../node-core/src/core/vclock.js';
 import { MemoryStore } from '../../node-core/src/store/memory-store.js';
 import type { Request } from '../../node-core/src/net/messages.js';
 
-/** Manual time; tests call tick() themselves, so a loop that sets a timer is a test bug. */
-class ManualEnv implements Env {
-  nowMs = 1_000;
-  now(): number {
-    return this.nowMs;
-  }
-  random(): number {
-    return 0.5;
-  }
-  setTimer(): TimerHandle {
-    throw new Error('these tests drive tick() directly');
-  }
-}
-
-const quietLog: LoopLog = { debug() {}, info() {}, warn() {} };
 
 /**
  * tick() starts pulls it does not await. The fake peers answer at once and the stores commit

@@ -61,80 +61,14 @@ import { AntiEntropy } from '../replication/exchange.js';
 import { Reaper, reapUpdate } from '../replication/reaper.js';
 import type { LoopHost } from '../replication/host.js';
 import { type VClock, compare, covers, join } from '../core/vclock.js';
-import { type ContextKeyring, type ContextResult, decodeContext, makeContextKey, mergeKeyrings, packKeyring, parseKeyring, sameKeyrings } from '../core/context.js';
+import type { ContextKeyring } from '../core/context.js';
+import { type ContextCheck, ContextKeys } from './context-keys.js';
 
-export interface NodeConfig {
-  readonly id: string;
-  readonly dir: string;
-  readonly host: string;
-  readonly port: number;
-  /** Internode listener port; 0 picks a free one (announced in /status and gossip). */
-  readonly internodePort: number;
-  /** Seeds: other nodes' client HTTP addresses, host:port. */
-  readonly seeds: readonly string[];
-  readonly n: number;
-  readonly r: number;
-  readonly w: number;
-  readonly partitions: number;
-  readonly token: string | undefined;
-  readonly requestTimeoutMs: number;
-  readonly sync: 'normal' | 'full';
-  readonly logLevel: string;
-  /** A tombstone-only key is reaped this long after its newest tombstone. */
-  readonly tombstoneGraceMs: number;
-  /** How long a reaped key's clock is remembered to drop stale copies. */
-  readonly reapedRetainMs: number;
-}
+export type { ContextCheck };
+export { keyRefreshIntervalMs } from './context-keys.js';
 
-export const defaultConfig = {
-  n: 3,
-  r: 2,
-  w: 2,
-  partitions: 64,
-  requestTimeoutMs: 3000,
-  sync: 'normal' as const,
-  logLevel: 'info',
-  tombstoneGraceMs: 3_600_000,
-  reapedRetainMs: 7 * 86_400_000,
-};
-
-/** Dynamo 4.8: each node gossips with one random peer about once a second. */
-export const gossipIntervalMs = 1000;
-export const gossipTimeoutMs = 1000;
-export const seedFetchTimeoutMs = 1000;
-
-/** Rounds that fetch context keys from the members (for a context sealed with an unknown key) start this far apart at least. */
-export const keyRefreshIntervalMs = 100;
-
-/** Where a node keeps its context keys (core/context.ts) in its store's meta table. */
-const contextKeysMeta = 'contextKeys';
-
-/** Asks a seed (a client address) for the cluster state it knows; undefined if it cannot answer yet. */
-export type SeedLookup = (seed: string) => Promise<MemberInfo[] | undefined>;
-
-export interface NodeParts {
-  readonly config: NodeConfig;
-  readonly store: Store;
-  readonly transport: Transport;
-  readonly env: Env;
-  readonly log: Logger;
-  /** The client address peers and seeds name this node by. */
-  readonly httpAddress: string;
-  readonly seedLookup: SeedLookup;
-  readonly defaultMetrics?: boolean;
-  /** Called when the node has left the cluster and may exit. */
-  readonly onLeft?: () => void;
-  /** Pause and crash faults act through this; without it they are refused. */
-  readonly processControl?: ProcessControl;
-  /**
-   * Secret random bytes (the context key a node creates with its data folder). Production
-   * passes crypto.randomBytes; without it they come from env.random (the simulator's seed).
-   */
-  readonly randomBytes?: (n: number) => Uint8Array;
-}
-
-/** A context check: as decodeContext, or `notJoined` when this node cannot check it yet. */
-export type ContextCheck = ContextResult | { readonly ok: false; readonly notJoined: true; readonly reason: string };
+export { type NodeConfig, type NodeParts, type SeedLookup, defaultConfig, gossipIntervalMs, gossipTimeoutMs, seedFetchTimeoutMs } from './config.js';
+import { type NodeConfig, type NodeParts, type SeedLookup, gossipIntervalMs, gossipTimeoutMs } from './config.js';
 
 export type MemberStatus = Liveness | 'joining' | 'leaving';
 
@@ -158,7 +92,7 @@ export class GyreNode {
   readonly antiEntropy: AntiEntropy;
   readonly reaper: Reaper;
   private state: ClusterState;
-  private keyring: ContextKeyring;
+  private readonly keys: ContextKeys;
   private readonly gossipLoop: Periodic;
   private stopped = false;
   private readonly unresolvedSeeds: Set<string>;
@@ -190,7 +124,15 @@ export class GyreNode {
     store.onChange((key, _partition, before, after) => this.observe.noteVersions(key, before.length, after.length));
     this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== this.self.http));
     this.state = this.initialState();
-    this.keyring = this.initialKeyring(parts.randomBytes ?? ((n) => Uint8Array.from({ length: n }, () => Math.floor(this.env.random() * 256))));
+    const randomBytes = parts.randomBytes ?? ((n: number) => Uint8Array.from({ length: n }, () => Math.floor(this.env.random() * 256)));
+    this.keys = new ContextKeys({
+      env: this.env,
+      log: this.log,
+      store,
+      randomBytes,
+      askPeers: () => this.askPeersForKeys(),
+      alone: () => activeMembers(this.state).length <= 1 && this.unresolvedSeeds.size > 0,
+    });
     this.metrics = this.makeMetrics(parts.defaultMetrics ?? false);
     this.replicaClient = this.replicas();
     this.coordinator = this.makeCoordinator();
@@ -361,79 +303,21 @@ export class GyreNode {
     return joiningState(this.self, this.config.partitions, this.config.n, undefined);
   }
 
-  /**
-   * The context keys from the data folder, or a new key for a new folder. Kept before any
-   * context is sealed with it, so a restart still verifies what this node handed out.
-   */
-  private initialKeyring(randomBytes: (n: number) => Uint8Array): ContextKeyring {
-    const raw = this.store.getMeta(contextKeysMeta);
-    if (raw) {
-      let decoded: unknown;
-      try {
-        decoded = unpack(raw);
-      } catch {
-        decoded = undefined;
-      }
-      const saved = parseKeyring(decoded);
-      if (saved) return saved;
-      this.log.error('stored context keys are unreadable: starting with a new key (contexts sealed before may be refused)');
-    }
-    const ring = { keys: [makeContextKey(randomBytes(36), this.env.now())] };
-    void this.store.setMeta(contextKeysMeta, pack(packKeyring(ring))).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist the context keys'));
-    return ring;
-  }
-
   /** The cluster's context keys as this node knows them: the first seals, any verifies. */
   contextKeys(): ContextKeyring {
-    return this.keyring;
+    return this.keys.current();
   }
 
-  /**
-   * Checks a client's context. A context sealed with a key we lack may come from a member whose
-   * key has not reached us yet (a node that just joined, or was wiped and made a new one): ask
-   * the members for their keys once and check again. At most one such round is in flight, and
-   * rounds start at least `keyRefreshIntervalMs` apart, so made-up key ids cannot flood peers.
-   */
-  async checkContext(token: string, key: Uint8Array): Promise<ContextCheck> {
-    const first = decodeContext(token, key, this.keyring);
-    if (first.ok || !first.unknownKey) return first;
-    await this.refreshKeyring();
-    const second = decodeContext(token, key, this.keyring);
-    // A node that has heard from no member cannot tell a forged key from the cluster's: that
-    // is unavailability (retry elsewhere or later), not a bad request.
-    if (!second.ok && second.unknownKey && activeMembers(this.state).length <= 1 && this.unresolvedSeeds.size > 0) {
-      return { ok: false, notJoined: true, reason: 'this node has not reached the cluster yet, so it cannot check the context; retry, or ask another node' };
-    }
-    return second;
+  /** Checks a client's context (see ContextKeys.check). */
+  checkContext(token: string, key: Uint8Array): Promise<ContextCheck> {
+    return this.keys.check(token, key);
   }
 
-  private keyRefresh: Promise<void> | undefined;
-  private lastKeyRefreshMs = -Infinity;
-
-  /** Joins the round in flight, or the next one (which starts once the interval has passed). */
-  private refreshKeyring(): Promise<void> {
-    if (this.keyRefresh) return this.keyRefresh;
-    const wait = this.lastKeyRefreshMs + keyRefreshIntervalMs - this.env.now();
-    this.keyRefresh = (wait > 0 ? sleep(this.env, wait) : Promise.resolve()).then(() => this.keyRound());
-    return this.keyRefresh;
-  }
-
-  private keyRound(): Promise<void> {
-    this.lastKeyRefreshMs = this.env.now();
+  /** One key round: an exchange with every reachable member, and a try of each seed not heard from yet. */
+  private askPeersForKeys(): Promise<void> {
     const peers = activeMembers(this.state).filter((m) => m.id !== this.config.id && this.isReachable(m.id));
-    // A node that has not heard from the cluster yet asks its seeds.
     const seeds = [...this.unresolvedSeeds].map((seed) => this.resolveSeed(seed).catch(() => {}));
-    return Promise.all([...peers.map((m) => this.gossipWith(m.id)), ...seeds]).then(() => {
-      this.keyRefresh = undefined;
-    });
-  }
-
-  private mergeKeyring(remote: ContextKeyring | undefined): void {
-    if (!remote) return;
-    const next = mergeKeyrings(this.keyring, remote);
-    if (sameKeyrings(next, this.keyring)) return;
-    this.keyring = next;
-    void this.store.setMeta(contextKeysMeta, pack(packKeyring(next))).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not persist the context keys'));
+    return Promise.all([...peers.map((m) => this.gossipWith(m.id)), ...seeds]).then(() => undefined);
   }
 
   /** Starts the node's background work: gossip, then handoff, transfers and anti-entropy. */
@@ -623,7 +507,7 @@ export class GyreNode {
   private async gossipWith(id: string): Promise<void> {
     try {
       const sent = this.state;
-      const reply = await this.call(id, { t: 'gossip', state: sent, keys: this.keyring }, gossipTimeoutMs);
+      const reply = await this.call(id, { t: 'gossip', state: sent, keys: this.keys.current() }, gossipTimeoutMs);
       const parsed = parseGossipReply(reply);
       if (parsed.ok) {
         if (this.leftHere && sent.members.get(this.config.id)?.state === 'left') this.leftAnnounced++;
@@ -642,7 +526,7 @@ export class GyreNode {
     }
     // Keys first: whoever learns a member's heartbeat learns, in the same message, the keys
     // it may have sealed contexts with.
-    this.mergeKeyring(keys);
+    this.keys.merge(keys);
     const mine = this.state.members.get(this.config.id);
     let merged = mergeStates(this.state, remote);
     // Only we start our own leave (gyre leave): a state saying we are leaving that we did not
@@ -700,7 +584,7 @@ export class GyreNode {
       if (m.id === this.config.id || this.state.members.get(m.id)?.internode === m.internode) continue;
       // Just an address to gossip with: its own record arrives with its state.
       try {
-        const reply = await this.transport.request(m.internode, encodeRequest({ t: 'gossip', state: this.state, keys: this.keyring }), gossipTimeoutMs);
+        const reply = await this.transport.request(m.internode, encodeRequest({ t: 'gossip', state: this.state, keys: this.keys.current() }), gossipTimeoutMs);
         const parsed = parseGossipReply(reply);
         if (parsed.ok) this.mergeState(parsed.value.state, `seed ${seed}`, parsed.value.keys);
       } catch {
@@ -729,7 +613,7 @@ export class GyreNode {
       case 'gossip':
         this.detector.heartbeat(from, this.env.now());
         this.mergeState(req.state, `gossip from ${from}`, req.keys);
-        return encodeGossipReply(this.state, this.keyring);
+        return encodeGossipReply(this.state, this.keys.current());
       case 'read':
         return encodeVersionsReply(await this.store.read(req.key, req.hintFor ? hintSpace(req.hintFor) : dataSpace));
       case 'write':
