@@ -8,6 +8,7 @@ import type { Version } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
 import { HttpError, failureResponse, readBody, send, sendError, sendJson, versionId } from './respond.js';
 import type { ApiContext } from './route.js';
+import type { SiblingsDocument } from '../wire/api.js';
 
 export const kvPrefix = '/kv/';
 const contextHeader = 'x-gyre-context';
@@ -103,7 +104,8 @@ async function kvRead(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   }
   const wantsJson = (req.headers.accept ?? '').includes('application/json');
   if (out.status === 300 || wantsJson) {
-    sendJson(res, out.status, { context: headers['X-Gyre-Context'], siblings: siblingsJson(out.versions) }, headers);
+    const body: SiblingsDocument = { context: headers['X-Gyre-Context']!, siblings: siblingsJson(out.versions) };
+    sendJson(res, out.status, body, headers);
     return out.status;
   }
   const v = out.versions[0]!;

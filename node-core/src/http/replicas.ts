@@ -7,6 +7,8 @@ import { type Version, versionToJson } from '../core/siblings.js';
 import { decodeKeySegment } from './kv.js';
 import { sendJson, versionId } from './respond.js';
 import type { ApiContext } from './route.js';
+import type { ReplicasDocument } from '../wire/api.js';
+import type { Documented } from './respond.js';
 
 export const replicasPrefix = '/replicas/';
 
@@ -36,6 +38,7 @@ export async function replicasRoute(ctx: ApiContext, _req: IncomingMessage, res:
       }
     }),
   );
-  sendJson(res, 200, { key: key.toString('utf8'), partition, preferenceList: pref, replicas: replicasOut });
+  const body: Documented<ReplicasDocument> = { key: key.toString('utf8'), partition, preferenceList: pref, replicas: replicasOut };
+  sendJson(res, 200, body);
   return 200;
 }

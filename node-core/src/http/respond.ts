@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Failure } from '../core/coordinator.js';
+import type { ErrorDocument } from '../wire/api.js';
 
 /** A refusal a route throws; the server answers it with `status` and the contract's `{error, message}`. */
 export class HttpError extends Error {
@@ -27,12 +28,16 @@ export function send(res: ServerResponse, status: number, body: string | Buffer 
   res.end(body);
 }
 
+/** A document of the API (wire/api.ts) with the fields a node adds beyond it. */
+export type Documented<T> = T & Readonly<Record<string, unknown>>;
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   send(res, status, JSON.stringify(body), { 'content-type': 'application/json', ...headers });
 }
 
 export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error: code, message }, headers);
+  const body: ErrorDocument = { error: code, message };
+  sendJson(res, status, body, headers);
 }
 
 export function failureResponse(res: ServerResponse, f: Failure): void {

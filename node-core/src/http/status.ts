@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { faultToJson } from '../core/faults.js';
 import { send, sendJson } from './respond.js';
 import type { ApiContext } from './route.js';
+import type { StatusDocument } from '../wire/api.js';
+import type { Documented } from './respond.js';
 
 export const statusPath = '/status';
 export const metricsPath = '/metrics';
@@ -19,7 +21,8 @@ export async function statusRoute(ctx: ApiContext, _req: IncomingMessage, res: S
   const now = node.env.now();
   const hints = node.store.hintCounts();
   const me = state.members.get(config.id);
-  sendJson(res, 200, {
+  // Typed against the document clients parse (wire/api.ts); the node adds more fields.
+  const body: Documented<StatusDocument> = {
     node: { id: config.id, address: node.self.http, state: me?.state ?? 'joining', startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: nodeVersion },
     listeners: { http: node.self.http, internode: node.self.internode, ...(controlOn ? { control: `http://${node.self.http}`, controlPath: '/socket.io' } : {}) },
     config: { n: config.n, r: config.r, w: config.w, partitions: config.partitions, requestTimeoutMs: config.requestTimeoutMs },
@@ -37,7 +40,8 @@ export async function statusRoute(ctx: ApiContext, _req: IncomingMessage, res: S
     ring: state.partitions <= statusRingOwnersPartitionsMax ? { partitions: state.partitions, owners: state.ring.map((r) => r.owner) } : { partitions: state.partitions },
     storage: node.store.stats(),
     faults: node.faults.list().map((f) => faultToJson(f, now)),
-  });
+  };
+  sendJson(res, 200, body);
   return 200;
 }
 

@@ -57,11 +57,16 @@ export interface StatusMemberJson {
 
 /** GET /status: this node's view of the cluster (the contract's core, then what the node adds). */
 export interface StatusDocument {
-  readonly node: { readonly id: string; readonly address?: string; readonly state?: string };
+  readonly node: { readonly id: string; readonly address?: string; readonly state?: string; readonly startedAt?: string; readonly uptimeMs?: number; readonly version?: string };
   readonly listeners: { readonly http: string; readonly internode: string; readonly control?: string; readonly resp?: string };
   readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number; readonly requestTimeoutMs?: number };
   readonly members: readonly StatusMemberJson[];
   readonly hintsPending: number;
   readonly ring?: { readonly partitions: number; readonly owners?: readonly string[] };
-  readonly transfers?: { readonly pending?: readonly { readonly partition: number; readonly from: string; readonly to: string }[]; readonly keysReceived?: number };
+  readonly transfers?: {
+    readonly pending?: readonly { readonly partition: number; readonly from: string; readonly to: string }[];
+    readonly active?: readonly { readonly partition: number; readonly from: string; readonly to: string; readonly keys: number }[];
+    readonly completed?: number;
+    readonly keysReceived?: number;
+  };
 }
