@@ -109,6 +109,18 @@ const cases: { readonly name: string; readonly files: Record<string, string>; re
     from: 'test/harness/sim/a.ts',
   },
   {
+    name: 'a replication loop importing the TCP transport (it may know only the messages and the Transport interface)',
+    files: { 'node-core/src/replication/tcp-user.ts': "import { t } from '../net/tcp-transport.js';\nexport const u = t;\n", 'node-core/src/net/tcp-transport.ts': 'export const t = 1;\n' },
+    rule: 'not-in-allowed',
+    from: 'node-core/src/replication/tcp-user.ts',
+  },
+  {
+    name: 'the harness importing the console (the general test rule does not cover it)',
+    files: { 'test/harness/chaos/c.ts': "import { b } from '../../../electron/backend/b2.js';\nexport const c = b;\n", 'electron/backend/b2.ts': 'export const b = 1;\n' },
+    rule: 'not-in-allowed',
+    from: 'test/harness/chaos/c.ts',
+  },
+  {
     name: 'an import cycle inside one folder',
     files: { 'node-core/src/net/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n", 'node-core/src/net/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n" },
     rule: 'no-circular',

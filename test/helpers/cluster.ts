@@ -86,7 +86,8 @@ export type SiblingsJson = SiblingsDocument;
 export type ErrorJson = ErrorDocument;
 export type ReplicaVersionJson = WireReplicaVersionJson;
 export type ReplicasJson = ReplicasDocument;
-export type StatusJson = StatusDocument;
+/** A Gyre node's status always names its listeners (the contract's minimum need not). */
+export type StatusJson = StatusDocument & { readonly listeners: NonNullable<StatusDocument['listeners']> };
 
 /** Parses a JSON body, failing with the body in the message when it is not JSON. */
 export function jsonBody(res: HttpResponse): unknown {
@@ -102,7 +103,11 @@ export const parseSiblings: (res: HttpResponse) => SiblingsJson = parseSiblingsD
 /** The `{error, message}` form of CONTRACT.md. */
 export const parseError: (res: HttpResponse) => ErrorJson = parseErrorDocument;
 export const parseReplicas: (res: HttpResponse) => ReplicasJson = parseReplicasDocument;
-export const parseStatus: (res: HttpResponse) => StatusJson = parseStatusDocument;
+export function parseStatus(res: HttpResponse): StatusJson {
+  const doc = parseStatusDocument(res);
+  if (!doc.listeners) throw new Error(`a Gyre node's status without listeners: ${res.body.toString('utf8').slice(0, 300)}`);
+  return doc as StatusJson;
+}
 
 /** The decoded values of a sibling list, as strings (latin1 keeps arbitrary bytes 1:1). */
 export function siblingValues(doc: SiblingsJson, encoding: BufferEncoding = 'utf8'): string[] {

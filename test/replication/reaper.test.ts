@@ -54,8 +54,8 @@ class Cluster {
   reported = 0;
   readonly reaper: Reaper;
 
-  /** `strayHere`: n1 is not among the key's replicas (n2 and n3 are), as after a ring change. */
-  constructor(readonly strayHere = false) {
+  /** `strayIn(p)`: n1 is not among partition p's replicas (n2 and n3 are), as after a ring change. */
+  constructor(readonly strayIn: (partition: number) => boolean = () => false) {
     const env: Env = { now: () => this.scheduler.now, random: () => 0.5, setTimer: (ms, fn) => this.scheduler.schedule(ms, { node: self, incarnation: undefined }, 'timer', fn) };
     const ring = stripedRing([...ids], q);
     const host: ReaperHost = {
@@ -63,7 +63,7 @@ class Cluster {
       env,
       log: silent,
       isUp: (id) => !this.seenDown.has(id),
-      preferenceList: (p) => (this.strayHere ? ['n2', 'n3'] : computePreferenceList(ring, p, 3)),
+      preferenceList: (p) => (this.strayIn(p) ? ['n2', 'n3'] : computePreferenceList(ring, p, 3)),
       store: this.store(self),
       readReplica: (node, key) => this.read(node as Id, key),
       reapReplica: (node, key, partition, versions) => this.reap(node as Id, { t: 'reap', key, partition, versions }),
@@ -304,11 +304,28 @@ test('Reaping: a reaped clock is remembered for the retention period after the r
 });
 
 test('Reaping: a node that holds a stray copy of a key (not one of its replicas) never reaps it; the replicas keep their tombstones for their own reaper', async () => {
-  const c = new Cluster(true);
+  const c = new Cluster(() => true);
   for (const id of ids) await c.put(id, key, [tomb]);
   await c.roundAt(2000 + graceMs);
   await c.roundAt(2000 + graceMs + 10_000);
   assert.deepEqual(c.asked, [], 'a stray copy is not even checked');
   assert.equal(c.reported, 0);
   for (const id of ids) assert.deepEqual(await c.holds(id, key), dotsOf([tomb]), `${id} keeps its tombstone`);
+});
+
+test('Reaping: stray copies never take the places of keys this node replicates in a reaping batch', async () => {
+  const real = bytes('mine');
+  const realPartition = partitionOf(real, q);
+  const c = new Cluster((p) => p !== realPartition);
+  // More stray tombstones than one batch takes, all due before the real one.
+  const strays: Buffer[] = [];
+  for (let i = 0; strays.length < 100; i++) {
+    const k = bytes(`stray-${i}`);
+    if (partitionOf(k, q) !== realPartition) strays.push(k);
+  }
+  for (const k of strays) await c.put(self, k, [tomb]);
+  for (const id of ids) await c.put(id, real, [tomb]);
+  await c.roundAt(2000 + graceMs);
+  for (const id of ids) assert.deepEqual(await c.holds(id, real), [], `${id}: the key n1 replicates is reaped in the first round`);
+  assert.equal(c.reported, 1);
 });

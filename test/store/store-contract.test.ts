@@ -891,3 +891,29 @@ for (const subject of subjects) {
     }
   });
 }
+
+test('SqliteStore: a row whose key or partition no node could have written is quarantined by the scan that meets it, not handed on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gyre-store-address-'));
+  try {
+    await new SqliteStore(dir, { nodeId, now: () => startMs }).close();
+    const encoded = encodeStored([stampVersion([], 'n1.a', startMs)]);
+    assert.ok(encoded.ok);
+    const db = new Database(join(dir, 'gyre.sqlite3'));
+    const put = db.prepare('INSERT INTO kv (key, partition, data, bytes) VALUES (?, ?, ?, ?)');
+    put.run(Buffer.alloc(2000, 0x61), 1, encoded.value, encoded.value.byteLength); // a key over 1024 bytes
+    put.run(Buffer.from('ok-key'), 1 << 20, encoded.value, encoded.value.byteLength); // past the largest ring
+    put.run(Buffer.from('fine'), 1, encoded.value, encoded.value.byteLength);
+    db.close();
+    const store = new SqliteStore(dir, { nodeId, now: () => startMs });
+    try {
+      assert.deepEqual(store.scanPartition(1, undefined, 10).map((k) => k.key.toString()), ['fine']);
+      assert.deepEqual(store.scanPartition(1 << 20, undefined, 10), []);
+      assert.equal(store.stats().quarantined, 2);
+      assert.deepEqual(store.partitionsHeld(), [1]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

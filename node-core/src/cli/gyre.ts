@@ -233,7 +233,7 @@ async function call<T>(o: ClientOpts, fn: (c: GyreClient) => Promise<T>): Promis
 clientOptions(program.command('get <key>').description('read a key; the value goes to stdout, its context to stderr'))
   .option('--json', 'print status, context and every sibling as JSON')
   .action(async (key: string, o: ClientOpts) => {
-    const read = await call(o, (c) => c.get(key, { r: o.r }));
+    const read = await call(o, (c) => c.get(key, { r: o.r, w: o.w }));
     if (read.context) console.error(`context: ${read.context}`);
     if (read.status === 404) fail('not found', 1);
     if (read.status === 300 || o.json) {
@@ -249,14 +249,14 @@ clientOptions(program.command('put <key> <value>').description('write a value; p
   .option('--context <context>', 'context from a previous get (supersedes what it covers)')
   .option('--content-type <type>', 'content type stored with the value', 'text/plain; charset=utf-8')
   .action(async (key: string, value: string, o: ClientOpts & { context?: string; contentType: string }) => {
-    const { context } = await call(o, (c) => c.put(key, value, { context: o.context, w: o.w, contentType: o.contentType }));
+    const { context } = await call(o, (c) => c.put(key, value, { context: o.context, r: o.r, w: o.w, contentType: o.contentType }));
     console.log(context);
   });
 
 clientOptions(program.command('del <key>').description('delete a key (writes a tombstone)'))
   .option('--context <context>', 'context from a previous get (without it, the key is read first)')
   .action(async (key: string, o: ClientOpts & { context?: string }) => {
-    const { context } = await call(o, (c) => c.delete(key, { context: o.context, w: o.w }));
+    const { context } = await call(o, (c) => c.delete(key, { context: o.context, r: o.r, w: o.w }));
     console.log(context);
   });
 

@@ -54,7 +54,7 @@ function isOurNode(pid: number | undefined, id: string): boolean {
   if (!isAlive(pid)) return false;
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmd.some((a) => a.endsWith('gyre.js')) && cmd.includes('node') && cmd.includes(id);
+    return cmd.some((a) => a.endsWith('gyre.js') || a.endsWith('cli.js')) /* cli.js: nodes started by builds before the cli/ folder */ && cmd.includes('node') && cmd.includes(id);
   } catch {
     return true; // no /proc (macOS): trust the pid file
   }

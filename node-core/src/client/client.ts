@@ -43,6 +43,8 @@ export interface ReadResult {
 export interface WriteOptions {
   readonly context?: string | undefined;
   readonly w?: number | undefined;
+  /** A delete without a context reads the key first, at this R. */
+  readonly r?: number | undefined;
   readonly contentType?: string | undefined;
 }
 
@@ -100,8 +102,8 @@ export class GyreClient {
   }
 
   /** Reads a key at R (`r` overrides the cluster's default for this request). */
-  async get(key: string | Uint8Array, opts: { readonly r?: number | undefined } = {}): Promise<ReadResult> {
-    const res = await this.request({ method: 'GET', path: `/kv/${encodeKey(key)}${query({ r: opts.r })}`, headers: { accept: 'application/json' } });
+  async get(key: string | Uint8Array, opts: { readonly r?: number | undefined; readonly w?: number | undefined } = {}): Promise<ReadResult> {
+    const res = await this.request({ method: 'GET', path: `/kv/${encodeKey(key)}${query({ r: opts.r, w: opts.w })}`, headers: { accept: 'application/json' } });
     if (res.status === 404) return { status: 404, context: header(res, contextHeader) || undefined, siblings: [] };
     if (res.status !== 200 && res.status !== 300) throw errorOf(res);
     const doc = parseSiblingsDocument(res);
@@ -112,14 +114,14 @@ export class GyreClient {
   async put(key: string | Uint8Array, value: string | Uint8Array, opts: WriteOptions = {}): Promise<{ readonly context: string }> {
     const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/octet-stream' };
     if (opts.context) headers[contextHeader] = opts.context;
-    const res = await this.request({ method: 'PUT', path: `/kv/${encodeKey(key)}${query({ w: opts.w })}`, headers, body: value });
+    const res = await this.request({ method: 'PUT', path: `/kv/${encodeKey(key)}${query({ r: opts.r, w: opts.w })}`, headers, body: value });
     if (res.status !== 204) throw errorOf(res);
     return { context: requiredContext(res) };
   }
 
   /** Deletes (writes a tombstone over) the versions `context` covers. */
   async delete(key: string | Uint8Array, opts: WriteOptions = {}): Promise<{ readonly context: string }> {
-    const res = await this.request({ method: 'DELETE', path: `/kv/${encodeKey(key)}${query({ w: opts.w })}`, headers: opts.context ? { [contextHeader]: opts.context } : {} });
+    const res = await this.request({ method: 'DELETE', path: `/kv/${encodeKey(key)}${query({ r: opts.r, w: opts.w })}`, headers: opts.context ? { [contextHeader]: opts.context } : {} });
     if (res.status !== 204) throw errorOf(res);
     return { context: requiredContext(res) };
   }
@@ -211,9 +213,8 @@ export function parseStatusDocument(res: RawResponse): StatusDocument {
     isRecord(b) &&
     isRecord(b.node) &&
     typeof b.node.id === 'string' &&
-    isRecord(b.listeners) &&
-    typeof b.listeners.http === 'string' &&
-    typeof b.listeners.internode === 'string' &&
+    // Not in the contract's minimum, so optional; when present, what seed lookup relies on.
+    (b.listeners === undefined || (isRecord(b.listeners) && typeof b.listeners.http === 'string' && typeof b.listeners.internode === 'string')) &&
     isRecord(b.config) &&
     ['n', 'r', 'w', 'partitions'].every((k) => typeof (b.config as Record<string, unknown>)[k] === 'number') &&
     Array.isArray(b.members) &&

@@ -33,7 +33,7 @@ export interface ConnectionOptions {
   readonly ca?: string | Buffer | undefined;
 }
 
-/** Default per-request timeout: a node answers within its own request timeout (quorum waits) or not at all. */
+/** Default deadline of a request (the whole exchange): a node answers within its own request timeout (quorum waits) or not at all. */
 export const requestTimeoutMs = 30_000;
 /** A value is at most 1 MiB; a siblings document of up to 100 of them in base64 stays well under this. */
 export const responseBytesMaxDefault = 256 * 1024 * 1024;
@@ -90,7 +90,10 @@ export function rawRequest(baseUrl: string, req: RawRequest, conn: ConnectionOpt
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', (e) => reject(wrap(e, req)));
     });
-    r.setTimeout(timeoutMs, () => r.destroy(new HttpError(`${req.method} ${req.path}: no answer within ${timeoutMs} ms`, 'timeout')));
+    // A deadline for the whole exchange, not an idle timeout: a server that trickles bytes
+    // cannot hold the caller (the gossip path's seed lookup among them) past it.
+    const deadline = setTimeout(() => r.destroy(new HttpError(`${req.method} ${req.path}: no answer within ${timeoutMs} ms`, 'timeout')), timeoutMs);
+    r.on('close', () => clearTimeout(deadline));
     r.on('error', (e) => reject(wrap(e, req)));
     if (body !== undefined && req.chunked) {
       for (let i = 0; i < body.byteLength; i += chunkBytes) r.write(body.subarray(i, i + chunkBytes));

@@ -4,6 +4,9 @@
 // error. It throws rather than exits, so the request at hand fails and nothing is stored or sent.
 
 export class InvariantError extends Error {
+  /** Lets callers tell our own bug from a peer's failure (the failure detector must not blame the peer). */
+  readonly code = 'invariant';
+
   constructor(message: string) {
     super(`invariant violated: ${message}`);
     this.name = 'InvariantError';

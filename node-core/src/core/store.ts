@@ -99,15 +99,12 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/**
- * An update refused because its result could not be read back (a counter at the edge of the
- * safe integers, a clock too wide, a row too large): nothing was written for that key. The
- * coordinator answers it with 400 or 413; it never becomes a row a restart cannot parse.
- */
-/**
- * Where a row goes, asserted by both stores on every update: the node derives the partition
- * from a key it parsed at the boundary, so anything else is a bug upstream, never input.
- */
+/** A key and partition a row may have: what the node derives from a key it parsed at the boundary. */
+export function isStorableAddress(key: Uint8Array, partition: number): boolean {
+  return key.byteLength >= 1 && key.byteLength <= keyBytesMax && Number.isInteger(partition) && partition >= 0 && partition < partitionsMax;
+}
+
+/** Asserted by both stores on every update: any other address is a bug upstream, never input (rows read from disk are checked with isStorableAddress). */
 export function assertStorableAddress(key: Uint8Array, partition: number): void {
   invariant(key.byteLength >= 1 && key.byteLength <= keyBytesMax, () => `a key of ${key.byteLength} bytes reached the store`);
   invariant(Number.isInteger(partition) && partition >= 0 && partition < partitionsMax, () => `partition ${partition} reached the store`);
@@ -121,6 +118,11 @@ export function checkMetaName(name: string): void {
   if (storeMetaReserved.has(name)) throw new RangeError(`meta name ${JSON.stringify(name)} is reserved by the store`);
 }
 
+/**
+ * An update refused because its result could not be read back (a counter at the edge of the
+ * safe integers, a clock too wide, a row too large): nothing was written for that key. The
+ * coordinator answers it with 400 or 413; it never becomes a row a restart cannot parse.
+ */
 export class UnstorableError extends Error {
   readonly code = 'unstorable';
 }

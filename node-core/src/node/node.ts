@@ -745,8 +745,9 @@ export class GyreNode {
     } catch (e) {
       const code = (e as { code?: string }).code;
       // A remote error is an answer: the peer is alive, it just refused this request. A
-      // message we could not even send (too large, too many in flight) says nothing of the peer.
-      if (code !== 'remote' && code !== 'too_large' && code !== 'overloaded') this.detector.requestFailed(node, sentAtMs);
+      // message we could not even send (too large, too many in flight, or our own invariant
+      // failing as we encoded it) says nothing of the peer.
+      if (code !== 'remote' && code !== 'too_large' && code !== 'overloaded' && code !== 'invariant') this.detector.requestFailed(node, sentAtMs);
       this.metrics.internode.inc({ type: req.t, outcome: code ?? 'error' });
       throw e;
     }

@@ -96,7 +96,8 @@ export class Reaper {
     try {
       const now = this.host.env.now();
       this.host.store.expireReaped(now - this.retainMs);
-      const due = [...this.candidates.values()].filter((c) => c.newestMs + this.graceMs <= now).slice(0, reapBatchMax);
+      // Only keys this node replicates: stray copies wait for handoff, and must not take the batch's places.
+      const due = [...this.candidates.values()].filter((c) => c.newestMs + this.graceMs <= now && this.host.preferenceList(c.partition).includes(this.host.selfId)).slice(0, reapBatchMax);
       for (const c of due) await this.tryReap(c);
     } catch (e) {
       this.host.log.warn({ err: String(e) }, 'reaping round failed');

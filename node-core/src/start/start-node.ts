@@ -54,8 +54,9 @@ export function httpSeedLookup(token: string | undefined): SeedLookup {
   return async (seed) => {
     const client = new GyreClient({ url: `http://${seed}`, token, keepAlive: false, timeoutMs: seedFetchTimeoutMs });
     try {
-      const status = await client.status();
-      return [{ id: status.node.id, http: status.listeners.http, internode: status.listeners.internode }];
+      const { node, listeners } = await client.status();
+      if (!listeners) return undefined; // not a Gyre node's status: it names no internode address
+      return [{ id: node.id, http: listeners.http, internode: listeners.internode }];
     } catch {
       return undefined; // not up yet, or not a Gyre node: the next round asks again
     }

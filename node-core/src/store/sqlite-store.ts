@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, isStorableAddress, dataSpace, makeActorId } from '../core/store.js';
 
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
@@ -222,6 +222,12 @@ export class SqliteStore implements Store {
   private rows(rows: { key: Buffer; partition: number; data: Buffer }[], space: Space): StoredKey[] {
     const out: StoredKey[] = [];
     for (const r of rows) {
+      // The key and partition columns are disk bytes too: a row no node could have written
+      // (the node derives both from a key it parsed) is set aside like an unreadable one.
+      if (!isStorableAddress(r.key, r.partition)) {
+        this.quarantine(space, r.key, r.partition, r.data, `key of ${r.key.byteLength} bytes or partition ${r.partition} out of range`);
+        continue;
+      }
       const decoded = this.decode(r.data);
       if (decoded.ok) out.push({ key: r.key, partition: r.partition, versions: decoded.value });
       else this.quarantine(space, r.key, r.partition, r.data, decoded.reason);
