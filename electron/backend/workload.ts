@@ -127,15 +127,9 @@ export class Workload {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(value ? { 'content-type': 'application/octet-stream', ...(context ? { 'x-gyre-context': context } : {}) } : {}),
     };
-    // A bad address must cost one failed request, never the console (this runs in a timer).
-    let client: GyreClient;
-    try {
-      client = this.clientFor(base);
-    } catch {
-      this.settle(false);
-      return;
-    }
-    client.request({ method: value ? 'PUT' : 'GET', path, headers, ...(value ? { body: value } : {}) }).then(
+    // A bad address must cost one failed request, never the console (this runs in a timer):
+    // the client rejects it (it parses the URL per request), it never throws here.
+    this.clientFor(base).request({ method: value ? 'PUT' : 'GET', path, headers, ...(value ? { body: value } : {}) }).then(
       (res) => {
         const c = header(res, 'x-gyre-context');
         if (c && !value && (this.contexts.size < contextsMax || this.contexts.has(key))) this.contexts.set(key, c);

@@ -14,13 +14,13 @@ import { type ClusterState, type MemberRecord, ringOf } from '../../node-core/sr
 import { computePreferenceList, stripedRing } from '../../node-core/src/core/ring.js';
 import { partitionOf } from '../../node-core/src/core/partitioner.js';
 import { type Version, sameSiblings, syncSiblings } from '../../node-core/src/core/siblings.js';
-import { type VClock, addEvent, compare, covers, emptyClock, join } from '../../node-core/src/core/vclock.js';
+import { type VClock, addEvent, emptyClock } from '../../node-core/src/core/vclock.js';
 import type { Env } from '../../node-core/src/core/env.js';
 import { type ChangeListener, type Space, dataSpace } from '../../node-core/src/core/store.js';
 import { MemoryStore } from '../../node-core/src/store/memory-store.js';
-import { type Request, ackReply, encodeFoldReply, encodeRequest, parseRequest } from '../../node-core/src/net/messages.js';
-import { byteBounded } from '../../node-core/src/replication/handoff.js';
+import { type Request, ackReply, encodeRequest, parseRequest } from '../../node-core/src/net/messages.js';
 import { Scheduler } from '../harness/sim/env.js';
+import { replicaMerge } from '../../node-core/src/core/replica-merge.js';
 
 // Wire and cluster
 
@@ -119,19 +119,10 @@ class Replica {
    * sibling sets, commit only on a change, remember a reaped clock learned with the data.
    */
   merge(key: Uint8Array, partition: number, incoming: readonly Version[], incomingReaped: VClock | undefined): Promise<boolean> {
-    return this.store.update(key, partition, (cur, tools) => {
-      const known = tools.reaped();
-      const reaped = incomingReaped ? (known ? join(known, incomingReaped) : incomingReaped) : known;
-      const live = (vs: readonly Version[]) => (reaped ? vs.filter((v) => !covers(reaped, v.dot)) : vs);
-      const merged = syncSiblings(live(cur), live(incoming));
-      const same = sameSiblings(merged, cur);
-      const learned = reaped !== undefined && reaped !== known && (!known || compare(reaped, known) !== 'equal');
-      if (learned) return { versions: merged, result: !same, reaped };
-      return { versions: same ? undefined : merged, result: !same };
-    });
+    return this.store.update(key, partition, replicaMerge(incoming, incomingReaped, { data: true }));
   }
 
-  /** What GyreNode.handle answers to the requests anti-entropy sends. */
+  /** What GyreNode.handle answers to the requests anti-entropy sends (the loop's own answers, as there). */
   async serve(body: unknown): Promise<unknown> {
     const parsed = parseRequest(body);
     if (!parsed.ok) throw new Error(`malformed request: ${parsed.reason}`);
@@ -143,10 +134,8 @@ class Replica {
         return this.ae.leavesReply(req.partition);
       case 'aeKeys':
         return this.ae.keysReply(req.partition, req.leaves);
-      case 'readMany': {
-        const items = byteBounded(await Promise.all(req.keys.map(async (key) => ({ key, partition: req.partition, versions: await this.store.read(key), reaped: this.store.reapedClock(key) }))));
-        return encodeFoldReply(items, items.length === req.keys.length);
-      }
+      case 'readMany':
+        return this.ae.readManyReply(req.partition, req.keys);
       case 'writeMany':
         await Promise.all(req.items.map((i) => this.merge(i.key, i.partition, i.versions, i.reaped)));
         return ackReply;

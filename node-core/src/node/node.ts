@@ -30,7 +30,7 @@ import {
 } from '../core/gossip.js';
 import { partitionOf } from '../core/partitioner.js';
 import { computePreferenceList } from '../core/ring.js';
-import { type Version, syncSiblings, sameSiblings } from '../core/siblings.js';
+import type { Version } from '../core/siblings.js';
 import { NodeMetrics } from './metrics.js';
 import {
   type MemberInfo,
@@ -60,15 +60,15 @@ import { Transfers } from '../replication/transfer.js';
 import { AntiEntropy } from '../replication/exchange.js';
 import { Reaper, reapUpdate } from '../replication/reaper.js';
 import type { LoopHost } from '../replication/host.js';
-import { type VClock, compare, covers, join } from '../core/vclock.js';
+import type { VClock } from '../core/vclock.js';
 import type { ContextKeyring } from '../core/context.js';
 import { type ContextCheck, ContextKeys } from './context-keys.js';
 
-export type { ContextCheck };
-export { keyRefreshIntervalMs } from './context-keys.js';
 
-export { type NodeConfig, type NodeParts, type SeedLookup, defaultConfig, gossipIntervalMs, gossipTimeoutMs, seedFetchTimeoutMs } from './config.js';
+// What drivers import with GyreNode (the rest of the configuration lives in config.ts).
+export { type NodeConfig, type NodeParts, type SeedLookup, defaultConfig, seedFetchTimeoutMs } from './config.js';
 import { type NodeConfig, type NodeParts, type SeedLookup, gossipIntervalMs, gossipTimeoutMs } from './config.js';
+import { replicaMerge } from '../core/replica-merge.js';
 
 export type MemberStatus = Liveness | 'joining' | 'leaving';
 
@@ -670,26 +670,8 @@ export class GyreNode {
   private merge(key: Uint8Array, partition: number, incoming: readonly Version[], hintFor: string | undefined, incomingReaped?: VClock, fresh = false): Promise<boolean> {
     // A hint addressed to ourselves is just data (we came back before the stand-in knew).
     const space = hintFor && hintFor !== this.config.id ? hintSpace(hintFor) : dataSpace;
-    return this.store.update(
-      key,
-      partition,
-      (cur, tools) => {
-        // Versions a reaped tombstone covered are stale copies arriving late: drop them, ours
-        // included when the news of a reap reaches us with the data (a reap that missed us).
-        const known = space.kind === 'data' ? tools.reaped() : undefined;
-        const reaped = incomingReaped && space.kind === 'data' ? (known ? join(known, incomingReaped) : incomingReaped) : known;
-        const live = (vs: readonly Version[]) => (reaped ? vs.filter((v) => !covers(reaped, v.dot)) : vs);
-        const merged = syncSiblings(live(cur), live(incoming));
-        if (fresh && merged.length > defaultSiblingsMax && merged.length > cur.length) {
-          throw Object.assign(new Error(`${tooManySiblings}: the write would leave ${merged.length} siblings (limit ${defaultSiblingsMax})`), { code: tooManySiblings });
-        }
-        const same = sameSiblings(merged, cur);
-        const learned = reaped !== undefined && reaped !== known && (!known || compare(reaped, known) !== 'equal');
-        if (learned) return { versions: merged, result: !same, reaped };
-        return { versions: same ? undefined : merged, result: !same };
-      },
-      space,
-    );
+    const refuseOver = fresh ? { max: defaultSiblingsMax, error: (siblings: number) => Object.assign(new Error(`${tooManySiblings}: the write would leave ${siblings} siblings (limit ${defaultSiblingsMax})`), { code: tooManySiblings }) } : undefined;
+    return this.store.update(key, partition, replicaMerge(incoming, incomingReaped, { data: space.kind === 'data', refuseOver }), space);
   }
 
   /** Asks a replica to reap a key's tombstones (itself directly). */
