@@ -31,9 +31,11 @@ const layers = [
   // The operator's control plane and the client HTTP API: edges around the driver.
   { from: nc(['control']), to: [nc(['core', 'wire', 'net', 'node', 'control']), npm(['socket.io', 'msgpackr']), builtin(['http', 'crypto'])] },
   { from: nc(['http']), to: [nc(['core', 'wire', 'node', 'control', 'http']), builtin(['http', 'crypto'])] },
+  // The RESP front end: the same coordinator behind the Redis protocol.
+  { from: nc(['resp']), to: [nc(['core', 'node', 'resp']), builtin(['net', 'crypto'])] },
   // Production wiring: the only place SQLite, TCP, pino and the wall clock meet the node.
   { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
-  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'client', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
+  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'resp', 'client', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
   // The console's backend (plain Node) and the Electron shell around it.
   {
     from: '^electron/backend/',
@@ -67,7 +69,7 @@ module.exports = {
       severity: 'error',
       comment: 'What the simulator runs must not load SQLite, TCP or the production wiring (it would also bring the wall clock).',
       from: { path: '^test/harness/sim/' },
-      to: { reachable: true, path: ['^node-core/src/(start|cli|http|control)/', '^node-core/src/store/sqlite-store\\.ts$', '^node-core/src/net/tcp-transport\\.ts$', npm(['better-sqlite3', 'sqlite3']), builtin(['net', 'http', 'fs', 'child_process'])] },
+      to: { reachable: true, path: ['^node-core/src/(start|cli|http|resp|control)/', '^node-core/src/store/sqlite-store\\.ts$', '^node-core/src/net/tcp-transport\\.ts$', npm(['better-sqlite3', 'sqlite3']), builtin(['net', 'http', 'fs', 'child_process'])] },
     },
   ],
   allowed: layers.flatMap(({ from, to }) => to.map((path) => ({ from: { path: from }, to: { path } }))),

@@ -277,8 +277,8 @@ export const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.tuple(keyArb, partitionArb, versionsArb, hintForArb, fc.boolean()).map(([key, partition, versions, hintFor, fresh]): Request => ({ t: 'write', key, partition, versions, hintFor, fresh })),
   batchArb(keyVersionsArb, tinyKeyVersionsArb, batchKeysMax).map((items): Request => ({ t: 'writeMany', items })),
   fc
-    .tuple(keyArb, fc.boolean(), valueArb, contentTypeArb, clockArb, fc.oneof(fc.integer({ min: 1, max: 16 }), fc.constant(Number.MAX_SAFE_INTEGER)), fc.oneof(fc.integer({ min: 1, max: 600_000 }), fc.constantFrom(1, 600_000)))
-    .map(([key, deleted, value, contentType, context, w, timeoutMs]): Request => ({ t: 'coordinate', key, deleted, value, contentType, context, w, timeoutMs })),
+    .tuple(keyArb, fc.boolean(), valueArb, contentTypeArb, clockArb, fc.oneof(fc.integer({ min: 1, max: 16 }), fc.constant(Number.MAX_SAFE_INTEGER)), fc.oneof(fc.integer({ min: 1, max: 600_000 }), fc.constantFrom(1, 600_000)), fc.boolean())
+    .map(([key, deleted, value, contentType, context, w, timeoutMs, supersede]): Request => ({ t: 'coordinate', key, deleted, value, contentType, context, w, timeoutMs, supersede })),
   fc
     .tuple(partitionArb, fc.option(keyArb, { nil: undefined }), fc.oneof(fc.integer({ min: 1, max: batchKeysMax }), fc.constantFrom(1, batchKeysMax)))
     .map(([partition, afterKey, limit]): Request => ({ t: 'fold', partition, afterKey, limit })),

@@ -11,6 +11,8 @@ import { defaultConfig, type NodeConfig } from '../node/node.js';
 import { startNode } from '../start/start-node.js';
 import { GyreClient, GyreError, HttpError } from '../client/client.js';
 import { createApiServer } from '../http/api.js';
+import { createRespServer } from '../resp/server.js';
+import { respNode, respObserver } from '../resp/backend.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
 import { LocalCluster } from './supervisor.js';
@@ -44,6 +46,7 @@ program
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--seeds <list>', 'other nodes, host:port of their client port, comma-separated', '')
   .option('--internode-port <port>', 'internode listener port (default: any free port, announced in /status)', int('internode port', 0, 65535), 0)
+  .option('--resp-port <port>', 'RESP (Redis protocol) listener port (default: any free port, announced in /status as listeners.resp)', int('RESP port', 0, 65535), 0)
   .option('--n <n>', 'replicas per key (fixed at cluster creation)', int('n', 1, 16), defaultConfig.n)
   .option('--r <r>', 'default read quorum', int('r', 1, 16), defaultConfig.r)
   .option('--w <w>', 'default write quorum', int('w', 1, 16), defaultConfig.w)
@@ -55,7 +58,7 @@ program
   .option('--no-control', 'serve no Socket.IO control plane (on by default, on the client port at /socket.io)')
   .option('--tombstone-grace-ms <ms>', 'reap a deleted key this long after its delete, once every replica has the tombstone', int('grace', 0, 365 * 86_400_000), defaultConfig.tombstoneGraceMs)
   .option('--reaped-retain-ms <ms>', 'remember reaped keys this long to drop stale copies', int('retention', 0, 3650 * 86_400_000), defaultConfig.reapedRetainMs)
-  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string; control: boolean }) => {
+  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; respPort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string; control: boolean }) => {
     const token = o.token ?? process.env.GYRE_TOKEN ?? undefined;
     if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
     if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
@@ -83,13 +86,20 @@ program
     };
     let shutdown: (sig: string) => void = () => process.exit(0);
     const node = await startNode(config, { onLeft: () => shutdown('left the cluster') });
-    const server = createApiServer(node, { control: o.control });
+    const resp = createRespServer(respNode(node, () => respPort, () => resp.connectionCount()), { token: config.token, observe: respObserver(node) });
+    await new Promise<void>((res, rej) => {
+      resp.server.once('error', rej);
+      resp.server.listen(o.respPort, config.host, () => res());
+    });
+    const respPort = (resp.server.address() as AddressInfo).port;
+    const respAddress = `${config.host}:${respPort}`;
+    const server = createApiServer(node, { control: o.control, respAddress });
     await new Promise<void>((res, rej) => {
       server.once('error', rej);
       server.listen(config.port, config.host, () => res());
     });
     const port = (server.address() as AddressInfo).port;
-    node.log.info({ http: `${config.host}:${port}`, internode: node.self.internode, dir: config.dir }, 'node ready');
+    node.log.info({ http: `${config.host}:${port}`, internode: node.self.internode, resp: respAddress, dir: config.dir }, 'node ready');
     let stopping = false;
     shutdown = (sig: string) => {
       if (stopping) return;
@@ -97,6 +107,7 @@ program
       node.log.info({ signal: sig }, 'shutting down');
       server.close();
       server.closeAllConnections();
+      void resp.close();
       node.stop().then(
         () => process.exit(0),
         (e: unknown) => {

@@ -30,6 +30,13 @@ export interface CoordinateRequest {
   readonly context: VClock;
   readonly w: number;
   readonly timeoutMs: number;
+  /**
+   * Also supersede every version the coordinating replica holds, as if the context named them
+   * (RESP SET: a blind overwrite, Redis's last-writer-wins as far as this replica has seen).
+   * Versions the coordinator has not seen still survive as siblings: nothing acknowledged
+   * elsewhere is dropped. A coordinator outside the preference list has seen nothing.
+   */
+  readonly supersede?: boolean;
   /** Record what this write does, step by step. */
   readonly trace?: Trace | undefined;
 }
@@ -304,7 +311,8 @@ export class Coordinator {
           // Reaped tombstones are history the new version must cover, or replicas still
           // remembering them would take it for a stale copy (and its counter could repeat).
           const reaped = tools.reaped();
-          const context = reaped ? join(req.context, reaped) : req.context;
+          const seen = req.supersede && cur.length > 0 ? join(req.context, contextOf(cur)) : req.context;
+          const context = reaped ? join(seen, reaped) : seen;
           const out = coordinatePut(cur, context, tools.actorFor(partition), env.now(), req.payload, defaultPruneLimits, placement.pref);
           if (out.versions.length > siblingsMax) {
             return { versions: undefined, result: { status: 413, error: tooManySiblings, message: `the write would leave ${out.versions.length} siblings (limit ${siblingsMax}); read the key and write with its context to resolve them` } as Failure };

@@ -144,12 +144,13 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: RawSocket): void {
  * The node's HTTP server: the client API of CONTRACT.md, admin routes, and (unless `control`
  * is false) the Socket.IO control plane on the same port.
  */
-export function createApiServer(node: GyreNode, opts: { control?: boolean } = {}): http.Server {
+export function createApiServer(node: GyreNode, opts: { control?: boolean; respAddress?: string } = {}): http.Server {
   const controlOn = opts.control !== false;
   const ctx: ApiContext = {
     node,
     config: node.config,
     controlOn,
+    respAddress: opts.respAddress,
     budget: new HttpBudget(),
     contextFor: (clock, key) => encodeContext(clock, key, node.contextKeys()),
   };

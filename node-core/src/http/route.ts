@@ -11,6 +11,8 @@ export interface ApiContext {
   readonly config: NodeConfig;
   /** Whether the Socket.IO control plane shares this server's port (/status lists it). */
   readonly controlOn: boolean;
+  /** The RESP front end's host:port, when the node serves one (/status lists it). */
+  readonly respAddress: string | undefined;
   /** The node-wide budget of requests and body bytes in flight. */
   readonly budget: HttpBudget;
   /** Seals `clock` as the opaque context a client sends back with its next write of `key`. */

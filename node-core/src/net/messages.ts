@@ -53,6 +53,8 @@ export type Request =
       readonly context: VClock;
       readonly w: number;
       readonly timeoutMs: number;
+      /** See CoordinateRequest.supersede; absent (false) from nodes older than the RESP front end. */
+      readonly supersede: boolean;
     }
   | { readonly t: 'fold'; readonly partition: number; readonly afterKey: Uint8Array | undefined; readonly limit: number }
   | { readonly t: 'readMany'; readonly partition: number; readonly keys: readonly Uint8Array[] }
@@ -133,7 +135,7 @@ export function encodeRequest(r: Request): unknown[] {
     case 'writeMany':
       return ['writeMany', r.items.map(packKeyVersions)];
     case 'coordinate':
-      return ['coordinate', r.key, r.deleted, r.value, r.contentType, packClock(r.context), r.w, r.timeoutMs];
+      return ['coordinate', r.key, r.deleted, r.value, r.contentType, packClock(r.context), r.w, r.timeoutMs, ...(r.supersede ? [true] : [])];
     case 'fold':
       return ['fold', r.partition, r.afterKey ?? null, r.limit];
     case 'readMany':
@@ -341,7 +343,7 @@ function parseWriteManyRequest(raw: readonly unknown[]): Parsed<RequestOf<'write
 }
 
 function parseCoordinateRequest(raw: readonly unknown[]): Parsed<RequestOf<'coordinate'>> {
-  const [, key, deleted, value, contentType, ctx, w, timeoutMs] = raw;
+  const [, key, deleted, value, contentType, ctx, w, timeoutMs, supersede = false] = raw;
   if (!isKey(key)) return bad('coordinate: bad key');
   if (typeof deleted !== 'boolean') return bad('coordinate: bad deleted flag');
   if (!(value instanceof Uint8Array) || value.byteLength > valueBytesMax) return bad('coordinate: bad value');
@@ -350,7 +352,8 @@ function parseCoordinateRequest(raw: readonly unknown[]): Parsed<RequestOf<'coor
   if (!context) return bad('coordinate: bad context');
   if (!Number.isSafeInteger(w) || (w as number) < 1) return bad('coordinate: bad w');
   if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > coordinateTimeoutMsMax) return bad('coordinate: bad timeout');
-  return { ok: true, value: { t: 'coordinate', key, deleted, value, contentType, context, w: w as number, timeoutMs: timeoutMs as number } };
+  if (typeof supersede !== 'boolean') return bad('coordinate: bad supersede flag');
+  return { ok: true, value: { t: 'coordinate', key, deleted, value, contentType, context, w: w as number, timeoutMs: timeoutMs as number, supersede } };
 }
 
 function parseFoldRequest(raw: readonly unknown[]): Parsed<RequestOf<'fold'>> {

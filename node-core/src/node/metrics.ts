@@ -27,6 +27,7 @@ export class NodeMetrics {
   readonly siblingsResolved: Gauge;
   readonly faultsActive: Gauge<'kind'>;
   readonly httpShed: Counter;
+  readonly respCommands: Counter<'command' | 'outcome'>;
   readonly storeQuarantined: Gauge;
   readonly storeWritable: Gauge;
 
@@ -94,6 +95,7 @@ export class NodeMetrics {
       },
     });
     this.httpShed = new Counter({ name: 'gyre_http_shed_total', help: 'Client requests answered 503 overloaded because the node-wide budget of requests or body bytes in flight was full', registers });
+    this.respCommands = new Counter({ name: 'gyre_resp_commands_total', help: 'RESP commands answered, by command and outcome (ok, or the error reply\'s code)', labelNames: ['command', 'outcome'], registers });
     this.storeQuarantined = new Gauge({ name: 'gyre_store_quarantined_rows', help: 'Stored rows that could not be read back, moved aside (anti-entropy restores the keys from their replicas)', registers, collect: () => this.storeQuarantined.set(opts.storeStats().quarantined) });
     this.storeWritable = new Gauge({ name: 'gyre_store_writable', help: '1 while the last commit to this node\'s database succeeded, 0 after a failed one (disk full, read-only)', registers, collect: () => this.storeWritable.set(opts.storeStats().writable ? 1 : 0) });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gyre_process_' });

@@ -701,7 +701,7 @@ export class GyreNode {
         if (!isAck(reply)) throw new Error(`bad write reply from ${t.node}`);
       },
       coordinate: async (node, req, timeoutMs) => {
-        const reply = await this.call(node, { t: 'coordinate', key: req.key, deleted: req.payload.deleted, value: req.payload.value, contentType: req.payload.contentType, context: req.context, w: req.w, timeoutMs: req.timeoutMs }, timeoutMs);
+        const reply = await this.call(node, { t: 'coordinate', key: req.key, deleted: req.payload.deleted, value: req.payload.value, contentType: req.payload.contentType, context: req.context, w: req.w, timeoutMs: req.timeoutMs, supersede: req.supersede ?? false }, timeoutMs);
         const parsed = parseCoordinateReply(reply);
         if (!parsed.ok) throw new Error(`bad coordinate reply from ${node}: ${parsed.reason}`);
         return parsed.value;
@@ -774,5 +774,5 @@ export class GyreNode {
 }
 
 function toCoordinateRequest(req: Extract<Request, { t: 'coordinate' }>): CoordinateRequest {
-  return { key: req.key, payload: { deleted: req.deleted, value: req.value, contentType: req.contentType }, context: req.context, w: req.w, timeoutMs: req.timeoutMs };
+  return { key: req.key, payload: { deleted: req.deleted, value: req.value, contentType: req.contentType }, context: req.context, w: req.w, timeoutMs: req.timeoutMs, supersede: req.supersede };
 }
