@@ -16,6 +16,7 @@ import { respNode, respObserver } from '../resp/backend.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
 import { LocalCluster } from './supervisor.js';
+import { addBenchCommand } from './bench-command.js';
 
 function defaultDir(): string {
   return process.env.GYRE_DIR ?? join(homedir(), '.gyre');
@@ -428,5 +429,7 @@ function fail(message: string, code = 2): never {
   console.error(`gyre: ${message}`);
   process.exit(code);
 }
+
+addBenchCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => fail((e as Error).message));

@@ -213,6 +213,7 @@ export function parseStatusDocument(res: RawResponse): StatusDocument {
     isRecord(b) &&
     isRecord(b.node) &&
     typeof b.node.id === 'string' &&
+    (b.node.pid === undefined || (Number.isSafeInteger(b.node.pid) && (b.node.pid as number) > 0)) &&
     // Not in the contract's minimum, so optional; when present, what seed lookup relies on.
     (b.listeners === undefined || (isRecord(b.listeners) && typeof b.listeners.http === 'string' && typeof b.listeners.internode === 'string')) &&
     isRecord(b.config) &&

@@ -27,6 +27,7 @@ export function respNode(node: GyreNode, port: () => number, connections: () => 
     contextFor: (clock, key) => encodeContext(clock, key, node.contextKeys()),
     info: () => ({
       nodeId: config.id,
+      http: node.self.http,
       version: nodeVersion,
       port: port(),
       uptimeSeconds: Math.floor((node.env.now() - node.startedAtMs) / msPerSecond),

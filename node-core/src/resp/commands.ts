@@ -35,6 +35,8 @@ export interface RespNode {
 
 export interface RespInfo {
   readonly nodeId: string;
+  /** The node's client HTTP address (tools find the cluster's members from its /status). */
+  readonly http: string;
   readonly version: string;
   readonly port: number;
   readonly uptimeSeconds: number;
@@ -316,7 +318,7 @@ function hello(node: RespNode, args: readonly Buffer[], session: RespSession, to
 function infoText(node: RespNode): string {
   const i = node.info();
   const sections = [
-    ['# Server', `redis_version:${redisVersion}`, `gyre_version:${i.version}`, `gyre_node:${i.nodeId}`, 'redis_mode:standalone', `tcp_port:${i.port}`, `uptime_in_seconds:${i.uptimeSeconds}`, `process_id:${process.pid}`],
+    ['# Server', `redis_version:${redisVersion}`, `gyre_version:${i.version}`, `gyre_node:${i.nodeId}`, `gyre_http:${i.http}`, 'redis_mode:standalone', `tcp_port:${i.port}`, `uptime_in_seconds:${i.uptimeSeconds}`, `process_id:${process.pid}`],
     ['# Clients', `connected_clients:${i.connectedClients}`],
     ['# Persistence', 'loading:0', `gyre_sync:${i.sync}`],
     ['# Replication', 'role:master', 'connected_slaves:0'],

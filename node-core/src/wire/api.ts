@@ -57,7 +57,7 @@ export interface StatusMemberJson {
 
 /** GET /status: this node's view of the cluster (the contract's core, then what the node adds). */
 export interface StatusDocument {
-  readonly node: { readonly id: string; readonly address?: string; readonly state?: string; readonly startedAt?: string; readonly uptimeMs?: number; readonly version?: string };
+  readonly node: { readonly id: string; readonly address?: string; readonly state?: string; readonly startedAt?: string; readonly uptimeMs?: number; readonly version?: string; readonly pid?: number };
   /** Gyre nodes always send it; the contract's minimum document does not include it. */
   readonly listeners?: { readonly http: string; readonly internode: string; readonly control?: string; readonly resp?: string };
   readonly config: { readonly n: number; readonly r: number; readonly w: number; readonly partitions: number; readonly requestTimeoutMs?: number };
