@@ -149,7 +149,11 @@ program
       process.exit(1);
     }
     console.log(`gyre: ${cluster.nodes.length} nodes up (data in ${dir})`);
-    for (const n of cluster.nodes) console.log(`${n.id} ${cluster.url(n.id)}`);
+    for (const n of cluster.nodes) {
+      // The RESP port is picked by the node: its /status names it.
+      const status = await new GyreClient({ url: cluster.url(n.id), token, keepAlive: false }).status().catch(() => undefined);
+      console.log(`${n.id} ${cluster.url(n.id)}${status?.listeners?.resp ? ` resp ${status.listeners.resp}` : ''}`);
+    }
     if (!o.foreground) return;
     console.log('Ctrl-C stops the cluster');
     let stopping = false;
