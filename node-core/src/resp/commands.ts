@@ -150,8 +150,10 @@ function options(node: RespNode, args: readonly Buffer[], allowed: readonly stri
     if (opt === 'r') out.r = integerArg(value, 'R', 1, node.n);
     else if (opt === 'w') out.w = integerArg(value, 'W', 1, node.n);
     else {
-      if (value.length > contentTypeBytesMax) throw new CommandError('BAD_CONTENT_TYPE', `content types are at most ${contentTypeBytesMax} bytes`);
-      out.contentType = value.toString();
+      // Checked as stored: bytes that are not UTF-8 would grow when decoded.
+      const contentType = value.toString();
+      if (Buffer.byteLength(contentType) > contentTypeBytesMax) throw new CommandError('BAD_CONTENT_TYPE', `content types are at most ${contentTypeBytesMax} bytes`);
+      out.contentType = contentType;
     }
   }
   return out;
@@ -200,8 +202,15 @@ async function set(node: RespNode, args: readonly Buffer[]): Promise<Buffer> {
   return okReply;
 }
 
+/** The keys named, each once (DEL k k deletes k once and counts 1, as in Redis). */
+function distinctKeys(args: readonly Buffer[]): Buffer[] {
+  const seen = new Map<string, Buffer>();
+  for (const a of args) seen.set(keyOf(a).toString('latin1'), a);
+  return [...seen.values()];
+}
+
 async function del(node: RespNode, args: readonly Buffer[]): Promise<Buffer> {
-  const keys = args.slice(1).map(keyOf);
+  const keys = distinctKeys(args.slice(1));
   const deleted = await Promise.all(
     keys.map(async (key) => {
       const seen = await read(node, key);
@@ -214,7 +223,9 @@ async function del(node: RespNode, args: readonly Buffer[]): Promise<Buffer> {
 }
 
 async function exists(node: RespNode, args: readonly Buffer[]): Promise<Buffer> {
-  const found = await Promise.all(args.slice(1).map(async (a) => ((await read(node, keyOf(a))).status === 404 ? 0 : 1)));
+  // Every key checked before any is read; a key named twice counts twice, as in Redis.
+  const keys = args.slice(1).map(keyOf);
+  const found = await Promise.all(keys.map(async (k) => ((await read(node, k)).status === 404 ? 0 : 1)));
   return integerReply(found.reduce<number>((a, b) => a + b, 0));
 }
 
@@ -349,9 +360,30 @@ function configGet(node: RespNode, args: readonly Buffer[]): Buffer {
   return arrayReply(out);
 }
 
+/**
+ * Redis's glob (`*`, `?`, `[abc]`, `[a-z]`, `[^x]`, `\\x`) as a regular expression; a malformed
+ * pattern (an unterminated class) matches nothing, as in Redis.
+ */
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  const special = /[.+^${}()|[\]\\*?/-]/g;
+  const esc = (c: string) => c.replace(special, '\\$&');
+  let body = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') body += '.*';
+    else if (c === '?') body += '.';
+    else if (c === '\\' && i + 1 < glob.length) body += esc(glob[++i]!);
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close < 0) return /$^/;
+      let cls = glob.slice(i + 1, close);
+      const negate = cls.startsWith('^');
+      if (negate) cls = cls.slice(1);
+      body += `[${negate ? '^' : ''}${[...cls].map((x, j, all) => (x === '-' && j > 0 && j < all.length - 1 ? '-' : esc(x))).join('')}]`;
+      i = close;
+    } else body += esc(c);
+  }
+  return new RegExp(`^${body}$`, 's');
 }
 
 function config(node: RespNode, args: readonly Buffer[]): Buffer {

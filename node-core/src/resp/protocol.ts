@@ -64,11 +64,21 @@ export class RespParser {
   constructor(private readonly admit: BulkAdmission = () => true) {}
 
   feed(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.chunkBytes += chunk.length;
+    const buffered = this.buf.length - this.pos + this.chunkBytes;
     // A large value arrives in many reads: join them once it is all here, not at every read.
-    if (this.bulkLen >= 0 && this.buf.length - this.pos + this.chunkBytes < this.bulkLen + 2) return;
+    if (this.bulkLen >= 0 && buffered < this.bulkLen + 2) return;
+    // Outside a value every step needs a line's end: a read without one cannot complete
+    // anything (a line sent a byte at a time is joined once, not at every byte).
+    if (this.bulkLen < 0 && this.argc < 0 && this.firstUnparsed() !== STAR && chunk.indexOf(LF) < 0 && buffered <= respInlineBytesMax) return;
     this.join();
+  }
+
+  /** The first byte not parsed yet (in `buf` or the reads not joined). */
+  private firstUnparsed(): number | undefined {
+    return this.pos < this.buf.length ? this.buf[this.pos] : this.chunks[0]?.[0];
   }
 
   private join(): void {
@@ -96,18 +106,30 @@ export class RespParser {
 
   /** The next whole command, or undefined until more bytes arrive (or admission allows). Throws RespProtocolError. */
   next(): RespCommand | undefined {
-    if (this.argc < 0) {
-      if (this.pos >= this.buf.length) return undefined;
-      if (this.buf[this.pos] !== STAR) return this.inline();
-      const count = this.lengthLine(STAR, respArgsMax, 'multibulk length');
-      if (count === undefined) return undefined;
-      if (count <= 0) {
-        // `*0` and `*-1` are empty commands: Redis skips them.
-        this.endCommand();
-        return this.next();
+    // A loop, not recursion, over the empty commands skipped: a client may send any number.
+    for (;;) {
+      if (this.argc < 0) {
+        if (this.pos >= this.buf.length) return undefined;
+        if (this.buf[this.pos] !== STAR) {
+          const cmd = this.inline();
+          if (cmd === 'skip') continue;
+          return cmd;
+        }
+        const count = this.lengthLine(STAR, respArgsMax, 'multibulk length');
+        if (count === undefined) return undefined;
+        if (count <= 0) {
+          // `*0` and `*-1` are empty commands: Redis skips them.
+          this.endCommand();
+          continue;
+        }
+        this.argc = count;
       }
-      this.argc = count;
+      return this.arguments();
     }
+  }
+
+  /** The bulk strings of the command whose count was read. */
+  private arguments(): RespCommand | undefined {
     while (this.args.length < this.argc) {
       if (this.bulkLen < 0) {
         if (this.pos >= this.buf.length) return undefined;
@@ -155,18 +177,19 @@ export class RespParser {
   /** `*123\r\n` or `$45\r\n` at pos: the number, or undefined if the line is not complete yet. */
   private lengthLine(prefix: number, max: number, what: string): number | undefined {
     const start = this.pos + 1;
-    const lineEnd = this.buf.indexOf(CR, start);
-    if (lineEnd < 0 || lineEnd + 1 >= this.buf.length) {
-      if (this.buf.length - start > lengthDigitsMax + 1) throw new RespProtocolError(`invalid ${what}`);
-      return undefined;
-    }
-    if (this.buf[lineEnd + 1] !== LF || lineEnd - start > lengthDigitsMax + 1 || lineEnd === start) throw new RespProtocolError(`invalid ${what}`);
-    let n = 0;
+    const cr = this.buf.indexOf(CR, start);
+    // Only the characters before the CR count: the same bytes parse the same wherever a read ends.
+    const digits = (cr < 0 ? this.buf.length : cr) - start;
+    if (digits > lengthDigitsMax + 1) throw new RespProtocolError(`invalid ${what}`);
+    if (cr < 0 || cr + 1 >= this.buf.length) return undefined;
+    if (this.buf[cr + 1] !== LF || digits === 0) throw new RespProtocolError(`invalid ${what}`);
     let i = start;
     const negative = this.buf[i] === 0x2d; // '-'
     if (negative) i++;
-    if (i === lineEnd) throw new RespProtocolError(`invalid ${what}`);
-    for (; i < lineEnd; i++) {
+    // As Redis parses lengths: digits only, no sign but `-1`, no leading zeros.
+    if (i === cr || (this.buf[i] === 0x30 && cr - i > 1)) throw new RespProtocolError(`invalid ${what}`);
+    let n = 0;
+    for (; i < cr; i++) {
       const d = this.buf[i]! - 0x30;
       if (d < 0 || d > 9) throw new RespProtocolError(`invalid ${what}`);
       n = n * 10 + d;
@@ -177,12 +200,12 @@ export class RespParser {
       n = -1;
     }
     if (n > max) throw new RespProtocolError(`invalid ${what}: ${n} is over the limit of ${max}${prefix === DOLLAR ? ' bytes' : ''}`);
-    this.pos = lineEnd + 2;
+    this.pos = cr + 2;
     return n;
   }
 
   /** A line of space-separated words (telnet, `redis-cli` in pipe mode sends multibulk). */
-  private inline(): RespCommand | undefined {
+  private inline(): RespCommand | 'skip' | undefined {
     const lineEnd = this.buf.indexOf(LF, this.pos);
     if (lineEnd < 0) {
       if (this.buf.length - this.pos > respInlineBytesMax) throw new RespProtocolError('too big inline request');
@@ -196,7 +219,7 @@ export class RespParser {
     const wireBytes = this.carriedBytes + this.pos - this.commandStart;
     this.endCommand();
     // An empty line is no command (telnet users press enter).
-    if (words.length === 0) return this.next();
+    if (words.length === 0) return 'skip';
     return { args: words.map((w) => Buffer.from(w, 'latin1')), wireBytes };
   }
 }

@@ -57,6 +57,11 @@ class ByteBudget {
     return 'wait';
   }
 
+  /** Counts bytes already in memory (an inline command, a command's headers): never refused. */
+  force(bytes: number): void {
+    this.held += bytes;
+  }
+
   release(bytes: number): void {
     if (bytes === 0) return;
     this.held -= bytes;
@@ -133,8 +138,8 @@ class Connection {
       try {
         cmd = this.parser.next();
       } catch (e) {
-        if (!(e instanceof RespProtocolError)) throw e;
-        this.refuse(e.message);
+        // Anything else would be a bug of ours; it still costs this connection, never the node.
+        this.refuse(e instanceof RespProtocolError ? e.message : `unparsable input (${String(e)})`);
         break;
       }
       if (!cmd) break;
@@ -155,7 +160,10 @@ class Connection {
     const slot: Slot = { reply: undefined, closes: false };
     this.slots.push(slot);
     this.inFlight++;
-    const bytes = this.receivingBytes;
+    // The whole command counts while it runs: its bulks were reserved as they came, the rest
+    // (headers, or an inline line) is in memory already.
+    const bytes = Math.max(cmd.wireBytes, this.receivingBytes);
+    this.server.budget.force(bytes - this.receivingBytes);
     this.receivingBytes = 0;
     const name = commandName(cmd.args[0]!);
     if (name === 'quit') {
