@@ -229,10 +229,21 @@ async function exists(node: RespNode, args: readonly Buffer[]): Promise<Buffer> 
   return integerReply(found.reduce<number>((a, b) => a + b, 0));
 }
 
+/** Keys an MGET reads at once, and the reply it may build: its memory is bounded in bytes, not only in keys. */
+const mgetBatchKeys = 64;
+export const mgetReplyBytesMax = 32 * 1024 * 1024;
+
 async function mget(node: RespNode, args: readonly Buffer[]): Promise<Buffer> {
   const keys = args.slice(1).map(keyOf);
-  // One key's failure is that key's element; the others still answer.
-  const items = await Promise.all(keys.map((k) => read(node, k).then(getReply, (e: unknown) => (e instanceof CommandError ? errorReply(e.code, e.message) : errorReply('ERR', String(e))))));
+  const items: Buffer[] = [];
+  let bytes = 0;
+  for (let i = 0; i < keys.length; i += mgetBatchKeys) {
+    // One key's failure is that key's element; the others still answer.
+    const batch = await Promise.all(keys.slice(i, i + mgetBatchKeys).map((k) => read(node, k).then(getReply, (e: unknown) => (e instanceof CommandError ? errorReply(e.code, e.message) : errorReply('ERR', String(e))))));
+    for (const b of batch) bytes += b.length;
+    if (bytes > mgetReplyBytesMax) throw new CommandError('ERR', `the MGET reply would exceed ${mgetReplyBytesMax} bytes; ask for fewer keys at a time`);
+    items.push(...batch);
+  }
   return arrayReply(items);
 }
 

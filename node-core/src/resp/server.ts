@@ -25,6 +25,10 @@ import { type RespCommand, RespParser, RespProtocolError, errorReply } from './p
 export const respConnectionsMax = 1024;
 export const respCommandsInFlightMax = 128;
 export const respReplyBytesQueuedMax = 1024 * 1024;
+/** A connection holding more unsent reply bytes than this is closed (Redis's client-output-buffer-limit). */
+export const respReplyBytesQueuedHardMax = 64 * 1024 * 1024;
+/** Unsent reply bytes node-wide past which no connection starts another command. */
+export const respReplyBytesQueuedNodeMax = 256 * 1024 * 1024;
 export const respBytesInFlightMax = 64 * 1024 * 1024;
 /** Time a client has to send the rest of a command it started. */
 export const respCommandReceiveMs = 60_000;
@@ -96,6 +100,8 @@ class Connection {
   private readonly keyTails = new Map<string, Promise<void>>();
   /** When the command now being received began arriving (for the stall sweep). */
   partialSinceMs: number | undefined;
+  /** This connection's share of the node's unsent reply bytes, as of its last write or drain. */
+  private queued = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -108,7 +114,11 @@ class Connection {
       this.parser.feed(chunk);
       this.pump();
     });
-    socket.on('drain', () => this.updateReading());
+    socket.on('drain', () => {
+      this.noteQueued();
+      this.pump();
+      this.server.wakeOutputWaiters();
+    });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.closed());
   }
@@ -125,7 +135,7 @@ class Connection {
     return false;
   }
 
-  /** The budget has room again. */
+  /** The budget (or the node's reply queue) has room again. */
   wake(): void {
     this.waitingBudget = false;
     this.pump();
@@ -133,7 +143,10 @@ class Connection {
 
   /** Parses and starts every command it can, within the limits. */
   private pump(): void {
-    while (!this.closing && !this.waitingBudget && this.inFlight < respCommandsInFlightMax) {
+    let parsed = false;
+    // Commands already read wait too while the client is not reading its replies: starting
+    // them would only pile more replies into the socket's queue.
+    while (!this.closing && !this.waitingBudget && this.inFlight < respCommandsInFlightMax && this.socket.writableLength <= respReplyBytesQueuedMax && this.server.outputRoom(this)) {
       let cmd: RespCommand | undefined;
       try {
         cmd = this.parser.next();
@@ -143,9 +156,12 @@ class Connection {
         break;
       }
       if (!cmd) break;
+      parsed = true;
       this.start(cmd);
     }
-    this.partialSinceMs = this.parser.midCommand ? (this.partialSinceMs ?? Date.now()) : undefined;
+    // The stall clock runs while bytes are buffered and no command got parsed from them: it
+    // restarts with every command parsed.
+    this.partialSinceMs = !this.parser.midCommand ? undefined : parsed || this.partialSinceMs === undefined ? Date.now() : this.partialSinceMs;
     this.updateReading();
   }
 
@@ -216,6 +232,13 @@ class Connection {
     if (n === 0) return;
     const ready = this.slots.splice(0, n);
     this.socket.write(n === 1 ? ready[0]!.reply! : Buffer.concat(ready.map((s) => s.reply!)));
+    this.noteQueued();
+    if (this.socket.writableLength > respReplyBytesQueuedHardMax) {
+      // A client this far behind reading its replies is dropped, as Redis drops it.
+      this.closing = true;
+      this.socket.destroy();
+      return;
+    }
     if (closes) {
       this.slots.length = 0;
       this.socket.end();
@@ -235,8 +258,17 @@ class Connection {
     }
   }
 
+  private noteQueued(): void {
+    const now = this.socket.destroyed ? 0 : this.socket.writableLength;
+    this.server.queuedOutput += now - this.queued;
+    this.queued = now;
+  }
+
   private closed(): void {
     this.closing = true;
+    this.server.queuedOutput -= this.queued;
+    this.queued = 0;
+    this.server.outputWaiters.delete(this);
     this.server.budget.forget(this);
     // The command being received will never run: its bytes go back. Running ones release theirs as they end.
     this.server.budget.release(this.receivingBytes);
@@ -259,6 +291,25 @@ class RespFrontEnd {
   ) {
     this.tokenOk = opts.token === undefined ? undefined : tokenChecker(opts.token);
     this.observe = opts.observe;
+  }
+
+  /** Unsent reply bytes of all connections. */
+  queuedOutput = 0;
+  /** Connections that stopped starting commands because the node's reply queue was full. */
+  readonly outputWaiters = new Set<Connection>();
+
+  /** Whether `conn` may start another command as far as the node's reply queue goes. */
+  outputRoom(conn: Connection): boolean {
+    if (this.queuedOutput <= respReplyBytesQueuedNodeMax) return true;
+    this.outputWaiters.add(conn);
+    return false;
+  }
+
+  wakeOutputWaiters(): void {
+    if (this.queuedOutput > respReplyBytesQueuedNodeMax || this.outputWaiters.size === 0) return;
+    const waiting = [...this.outputWaiters];
+    this.outputWaiters.clear();
+    for (const c of waiting) c.wake();
   }
 
   accept(socket: net.Socket): void {
