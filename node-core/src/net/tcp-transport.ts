@@ -149,13 +149,16 @@ export function encodeFrameParts(payload: unknown): [Buffer, Buffer] {
 }
 
 /**
- * Writes a frame, coalescing every frame written in the same tick into one syscall: a
- * coordinator fans a request out to N-1 peers and answers many requests per turn.
+ * Writes a frame, coalescing every frame written to the socket in the same turn of the event
+ * loop into one syscall: a coordinator fans requests out to N-1 peers and a replica answers
+ * many requests per turn. The socket is uncorked in the turn's check phase (setImmediate),
+ * after every I/O callback of the turn and the promise continuations they ran: a nextTick
+ * uncork ran before most continuations and coalesced little.
  */
 function writeCoalesced(socket: net.Socket, ...parts: Buffer[]): void {
   if (socket.writableCorked === 0) {
     socket.cork();
-    process.nextTick(() => socket.uncork());
+    setImmediate(() => socket.uncork());
   }
   for (const p of parts) socket.write(p);
 }
