@@ -36,7 +36,7 @@ const layers = [
   // Production wiring: the only place SQLite, TCP, pino and the wall clock meet the node.
   { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
   // The load generator (gyre bench): sockets and /proc; the client only to read /status.
-  { from: nc(['bench']), to: [nc(['bench', 'client']), npm(['hdr-histogram-js']), builtin(['net', 'fs'])] },
+  { from: nc(['bench']), to: [nc(['bench', 'client']), npm(['hdr-histogram-js']), builtin(['net', 'fs', 'worker_threads'])] },
   { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'resp', 'bench', 'client', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
   // The console's backend (plain Node) and the Electron shell around it.
   {

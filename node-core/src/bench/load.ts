@@ -4,7 +4,8 @@
 // client and of every server process named is read from /proc before and after.
 
 import { readFileSync } from 'node:fs';
-import { build, type Histogram } from 'hdr-histogram-js';
+import { Worker } from 'node:worker_threads';
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import { type Channel, type Endpoint, openChannel } from './channels.js';
 import { type KeyDistribution, Rng, type WorkloadName, keyChooser, keyName, workloads } from './workload.js';
 
@@ -21,6 +22,8 @@ export interface LoadOptions {
   readonly durationMs: number;
   readonly preload: boolean;
   readonly seed: number;
+  /** Client threads (worker_threads), each with its share of the connections and requests. */
+  readonly threads: number;
   /** Server processes whose CPU time is reported (by pid, on this machine). */
   readonly pids: ReadonlyMap<string, number>;
   /** Told every quarter second: the fraction done (of the count or the duration, whichever is nearer), requests done, the phase. */
@@ -91,13 +94,14 @@ function cpuNow(pids: ReadonlyMap<string, number>): Map<string, number> {
   return out;
 }
 
-async function openAll(opts: LoadOptions): Promise<Channel[]> {
-  const contexts = opts.endpoints.map(() => new Map<string, string>());
-  return Promise.all(Array.from({ length: opts.connections }, (_, i) => openChannel(opts.endpoints[i % opts.endpoints.length]!, contexts[i % opts.endpoints.length]!)));
+/** Opens `count` connections, the i-th to endpoint (offset + i) mod their number. */
+async function openAll(endpoints: readonly Endpoint[], count: number, offset: number): Promise<Channel[]> {
+  const contexts = endpoints.map(() => new Map<string, string>());
+  return Promise.all(Array.from({ length: count }, (_, i) => openChannel(endpoints[(offset + i) % endpoints.length]!, contexts[(offset + i) % endpoints.length]!)));
 }
 
 /** Writes keys 0..keys-1 once, spread over the connections. */
-async function preload(channels: readonly Channel[], opts: LoadOptions, value: Buffer): Promise<Record<string, number>> {
+async function preload(channels: readonly Channel[], opts: Pick<LoadOptions, 'keys' | 'progress'>, value: Buffer): Promise<Record<string, number>> {
   const errors: Record<string, number> = {};
   let next = 0;
   let done = 0;
@@ -119,16 +123,39 @@ async function preload(channels: readonly Channel[], opts: LoadOptions, value: B
   return errors;
 }
 
-export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const channels = await openAll(opts);
-  const value = Buffer.alloc(opts.valueBytes, 'x');
-  const readFraction = workloads[opts.workload].readFraction;
-  if (opts.preload && readFraction > 0) {
-    const failed = await preload(channels, opts, value);
-    if (Object.keys(failed).length > 0) throw new Error(`the load phase failed: ${JSON.stringify(failed)}`);
-  }
-  const rng = new Rng(opts.seed);
-  const choose = keyChooser(opts.distribution, opts.keys);
+/** One thread's part of the measured phase: plain data, so a worker can be handed it. */
+export interface Share {
+  readonly endpoints: readonly Endpoint[];
+  readonly connections: number;
+  readonly connectionOffset: number;
+  readonly pipeline: number;
+  readonly workload: WorkloadName;
+  readonly distribution: KeyDistribution;
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly requests: number;
+  readonly durationMs: number;
+  readonly seed: number;
+}
+
+/** What a share measured; histograms compressed (HdrHistogram's own encoding) to cross threads. */
+export interface ShareResult {
+  readonly completed: number;
+  readonly seconds: number;
+  readonly all: string;
+  readonly reads: string;
+  readonly updates: string;
+  readonly errors: Record<string, number>;
+  readonly notFound: number;
+}
+
+/** Runs a share on this thread; `progress` is told the requests completed so far. */
+export async function runShare(share: Share, progress?: (completed: number) => void): Promise<ShareResult> {
+  const channels = await openAll(share.endpoints, share.connections, share.connectionOffset);
+  const value = Buffer.alloc(share.valueBytes, 'x');
+  const readFraction = workloads[share.workload].readFraction;
+  const rng = new Rng(share.seed);
+  const choose = keyChooser(share.distribution, share.keys);
   const all = histogram();
   const reads = histogram();
   const updates = histogram();
@@ -136,15 +163,16 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let notFound = 0;
   let issued = 0;
   let completed = 0;
-  const cpuBefore = cpuNow(opts.pids);
   const started = performance.now();
-  const deadline = started + opts.durationMs;
+  const deadline = started + share.durationMs;
+  const tick = setInterval(() => progress?.(completed), progressIntervalMs);
   await new Promise<void>((resolve) => {
+    if (share.requests === 0) return resolve();
     const finishIfDone = () => {
-      if (completed === issued && (issued >= opts.requests || performance.now() >= deadline)) resolve();
+      if (completed === issued && (issued >= share.requests || performance.now() >= deadline)) resolve();
     };
     const issue = (c: Channel) => {
-      if (issued >= opts.requests || performance.now() >= deadline) return finishIfDone();
+      if (issued >= share.requests || performance.now() >= deadline) return finishIfDone();
       issued++;
       const key = keyName(choose(rng));
       const isRead = rng.next() < readFraction;
@@ -161,17 +189,77 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       if (isRead) c.read(key, done);
       else c.update(key, value, done);
     };
-    for (const c of channels) for (let i = 0; i < opts.pipeline; i++) issue(c);
-    const tick = setInterval(() => {
-      if (completed === issued && issued > 0 && (issued >= opts.requests || performance.now() >= deadline)) return clearInterval(tick);
-      const elapsed = performance.now() - started;
-      opts.progress?.(Math.min(1, Math.max(completed / opts.requests, elapsed / opts.durationMs)), completed, elapsed, 'run');
-    }, progressIntervalMs);
-    tick.unref();
+    for (const c of channels) for (let i = 0; i < share.pipeline; i++) issue(c);
   });
+  clearInterval(tick);
   const seconds = (performance.now() - started) / msPerSecond;
-  const cpuAfter = cpuNow(opts.pids);
   for (const c of channels) c.close();
+  return { completed, seconds, all: encodeIntoCompressedBase64(all), reads: encodeIntoCompressedBase64(reads), updates: encodeIntoCompressedBase64(updates), errors, notFound };
+}
+
+/** Splits `total` into `parts` integers that differ by at most one. */
+function split(total: number, parts: number, i: number): number {
+  return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
+}
+
+function runInWorker(share: Share, progress: (completed: number) => void): Promise<ShareResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: share });
+    worker.on('message', (m: { progress?: number; result?: ShareResult }) => {
+      if (m.progress !== undefined) progress(m.progress);
+      if (m.result) resolve(m.result);
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`bench thread exited with code ${code}`))));
+  });
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const readFraction = workloads[opts.workload].readFraction;
+  if (opts.preload && readFraction > 0) {
+    const channels = await openAll(opts.endpoints, opts.connections, 0);
+    const failed = await preload(channels, opts, Buffer.alloc(opts.valueBytes, 'x'));
+    for (const c of channels) c.close();
+    if (Object.keys(failed).length > 0) throw new Error(`the load phase failed: ${JSON.stringify(failed)}`);
+  }
+  const threads = Math.max(1, Math.min(opts.threads, opts.connections));
+  const shares: Share[] = Array.from({ length: threads }, (_, i) => ({
+    endpoints: opts.endpoints,
+    connections: split(opts.connections, threads, i),
+    connectionOffset: Array.from({ length: i }, (_, j) => split(opts.connections, threads, j)).reduce((a, b) => a + b, 0),
+    pipeline: opts.pipeline,
+    workload: opts.workload,
+    distribution: opts.distribution,
+    keys: opts.keys,
+    valueBytes: opts.valueBytes,
+    requests: split(opts.requests, threads, i),
+    durationMs: opts.durationMs,
+    seed: opts.seed + i,
+  }));
+  const done = new Array<number>(threads).fill(0);
+  const started = performance.now();
+  const report = (i: number) => (completed: number) => {
+    done[i] = completed;
+    const total = done.reduce((a, b) => a + b, 0);
+    const elapsed = performance.now() - started;
+    opts.progress?.(Math.min(1, Math.max(total / opts.requests, elapsed / opts.durationMs)), total, elapsed, 'run');
+  };
+  const cpuBefore = cpuNow(opts.pids);
+  // One thread runs its share here; more run theirs in workers (the CPU of all of them is this process's).
+  const results = await Promise.all(shares.map((share, i) => (threads === 1 ? runShare(share, report(i)) : runInWorker(share, report(i)))));
+  const cpuAfter = cpuNow(opts.pids);
+  const merged = { all: histogram(), reads: histogram(), updates: histogram() };
+  const errors: Record<string, number> = {};
+  let notFound = 0;
+  let completed = 0;
+  let seconds = 0;
+  for (const r of results) {
+    for (const k of ['all', 'reads', 'updates'] as const) merged[k].add(decodeFromCompressedBase64(r[k], 32, false));
+    for (const [kind, n] of Object.entries(r.errors)) errors[kind] = (errors[kind] ?? 0) + n;
+    notFound += r.notFound;
+    completed += r.completed;
+    seconds = Math.max(seconds, r.seconds);
+  }
   const cpuSeconds: Record<string, number> = {};
   for (const [name, after] of cpuAfter) cpuSeconds[name] = Math.round((after - (cpuBefore.get(name) ?? after)) * 100) / 100;
   return {
@@ -180,9 +268,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     requests: completed,
     seconds,
     opsPerSecond: completed / seconds,
-    all: summary(all),
-    reads: summary(reads),
-    updates: summary(updates),
+    all: summary(merged.all),
+    reads: summary(merged.reads),
+    updates: summary(merged.updates),
     errors,
     notFound,
     cpuSeconds,

@@ -53,6 +53,7 @@ interface BenchFlags {
   valueBytes: number;
   connections: number;
   pipeline: number;
+  threads: number;
   requests: number;
   seconds: number;
   preload: boolean;
@@ -74,6 +75,7 @@ export function addBenchCommand(program: Command): void {
     .option('--value-bytes <n>', 'bytes per value', positive('value bytes', 1024 * 1024), 100)
     .option('--connections <n>', 'connections, spread over the servers given', positive('connections', 10_000), 50)
     .option('--pipeline <n>', 'requests in flight per connection', positive('pipeline', 1024), 1)
+    .option('--threads <n>', 'client threads, each with its share of the connections', positive('threads', 64), 1)
     .option('--requests <n>', 'stop after this many requests', positive('requests', 1e12), 200_000)
     .option('--seconds <s>', 'or after this long, whichever comes first', positive('seconds', 86_400), 60)
     .option('--no-preload', 'skip the load phase (writing every key once before a workload with reads)')
@@ -98,13 +100,14 @@ export function addBenchCommand(program: Command): void {
         durationMs: o.seconds * 1000,
         preload: o.preload,
         seed: o.seed,
+        threads: o.threads,
         pids,
         progress: o.json ? undefined : progressBar(),
       };
       const result = await runLoad(opts);
       clearProgress();
       if (o.json) console.log(JSON.stringify(result, null, 2));
-      else console.log(formatResult(result, `${eps[0]!.protocol}, ${eps.map((e) => `${e.host}:${e.port}`).join(' ')}, ${o.connections} connections, pipeline ${o.pipeline}, ${o.keys} keys ${o.distribution}, ${o.valueBytes}-byte values`));
+      else console.log(formatResult(result, `${eps[0]!.protocol}, ${eps.map((e) => `${e.host}:${e.port}`).join(' ')}, ${o.connections} connections, pipeline ${o.pipeline}, ${o.threads} thread${o.threads > 1 ? 's' : ''}, ${o.keys} keys ${o.distribution}, ${o.valueBytes}-byte values`));
       // Errors are reported, not hidden: a run that had any exits 1.
       process.exitCode = Object.keys(result.errors).length > 0 ? 1 : 0;
     });
