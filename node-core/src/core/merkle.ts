@@ -7,7 +7,7 @@
 // Two replicas compare roots; where they differ they compare leaves, and exchange only the
 // keys of differing leaves. Pure: MD5 is computation, not effect.
 
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Siblings } from './siblings.js';
 
 export const digestBytes = 16;
@@ -16,14 +16,16 @@ const zero = Buffer.alloc(digestBytes);
 /** The digest of one key's sibling set: equal iff the key and its set of versions (dots) are equal. */
 export function keyDigest(key: Uint8Array, versions: Siblings): Buffer | undefined {
   if (versions.length === 0) return undefined;
-  const h = createHash('md5');
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(key.byteLength);
-  h.update(len);
-  h.update(key);
-  const dots = versions.map((v) => `${v.dot.actor}\0${v.dot.counter}`).sort();
-  for (const d of dots) h.update(d + '\n');
-  return h.digest();
+  // MD5 of: the key's length (4 bytes, big-endian), the key, then each dot as
+  // "actor\0counter\n" in sorted order. One buffer and a one-shot hash: this runs twice per
+  // write on every replica (the key's old digest out of its leaf, the new one in).
+  const dots = versions.length === 1 ? `${versions[0]!.dot.actor}\0${versions[0]!.dot.counter}\n` : versions.map((v) => `${v.dot.actor}\0${v.dot.counter}\n`).sort().join('');
+  const dotBytes = Buffer.byteLength(dots);
+  const buf = Buffer.allocUnsafe(4 + key.byteLength + dotBytes);
+  buf.writeUInt32BE(key.byteLength, 0);
+  buf.set(key, 4);
+  buf.write(dots, 4 + key.byteLength);
+  return hash('md5', buf, 'buffer');
 }
 
 function xorInto(target: Buffer, d: Uint8Array): void {

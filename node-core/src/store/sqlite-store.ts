@@ -21,6 +21,9 @@ import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
 import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, isStorableAddress, dataSpace, makeActorId } from '../core/store.js';
 
+/** SQLite's page cache, in KiB (its memory counts in the node's RSS once used). */
+const pageCacheKiB = 32 * 1024;
+
 /** Updates committed in one transaction at most. */
 export const commitBatchCountMax = 512;
 
@@ -98,6 +101,9 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${this.opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
+    // 32 MiB of page cache instead of SQLite's 2 MB default: a read-merge-write of a random key
+    // then finds the B-tree's inner pages in memory instead of asking the OS for them.
+    this.db.pragma(`cache_size = -${pageCacheKiB}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS kv (
         key BLOB PRIMARY KEY,
