@@ -22,7 +22,7 @@ const layers = [
   // The HTTP API's one client (the CLI, the console, the bench, the chaos run and the tests use it): standalone, to be the public library.
   { from: nc(['client']), to: [nc(['client', 'wire']), builtin(['http', 'https'])] },
   // Edges: storage engines and the transport behind core's interfaces.
-  { from: nc(['store']), to: [nc(['core', 'store']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path'])] },
+  { from: nc(['store']), to: [nc(['core', 'store']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path', 'worker_threads'])] },
   { from: nc(['net']), to: [nc(['core', 'net']), npm(['msgpackr']), builtin(['net', 'crypto'])] },
   // The replication loops: each reaches the node through the narrow interface it declares.
   { from: nc(['replication']), to: [nc(['core', 'replication']), netInterfaces] },

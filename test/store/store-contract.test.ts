@@ -454,8 +454,11 @@ async function runBatch(m: Model, r: Real, ops: readonly Op[], meanwhile?: () =>
   const eventsBefore = r.events.length;
   const store = r.store;
   const pending = ops.map((op, i) => store.update(keyArg(op.key, op.keyForm), partitionOfKey(op.key), updaterOf(op, i, m.nowMs, seen), spaceOf(op.space)));
+  // Settled from the start: a close in `meanwhile` may take several turns (the SqliteStore
+  // stops its checkpoint thread), and a rejection must not wait unhandled meanwhile.
+  const settled = Promise.allSettled(pending);
   if (meanwhile) await meanwhile();
-  const outcomes = await Promise.allSettled(pending);
+  const outcomes = await settled;
   const expectedEvents: ChangeEvent[] = [];
   if (ops.length > 1) reach('updates started in one turn');
   if (new Set(ops.map((op) => `${op.key}@${spaceLabel(op.space)}`)).size < ops.length) reach('one key updated twice in one turn');

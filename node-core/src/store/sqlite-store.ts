@@ -16,10 +16,14 @@ import Database from 'better-sqlite3';
 import { pack, unpack } from 'msgpackr';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Checkpointer, backstopCheckpointPages } from './checkpointer.js';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
 import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, isStorableAddress, dataSpace, makeActorId } from '../core/store.js';
+
+/** WAL file bytes kept after a reset (SQLite truncates a longer one). */
+const walBytesKept = 16 * 1024 * 1024;
 
 /** SQLite's page cache, in KiB (its memory counts in the node's RSS once used). */
 const pageCacheKiB = 32 * 1024;
@@ -31,6 +35,8 @@ export interface SqliteStoreOptions {
   readonly nodeId: string;
   readonly now: () => number;
   readonly sync?: 'normal' | 'full';
+  /** Checkpoint the WAL on a worker thread (default); false leaves it to SQLite's automatic checkpoint. */
+  readonly checkpointer?: boolean;
   /** Told of each row moved to quarantine (the node logs it). */
   readonly onQuarantine?: (key: Buffer, partition: number, space: Space, reason: string) => void;
 }
@@ -74,6 +80,7 @@ export class SqliteStore implements Store {
   private readonly listeners: ChangeListener[] = [];
   private readonly stmts: ReturnType<SqliteStore['open']>;
   /** The batch's transaction, made once: better-sqlite3 builds a wrapper per transaction() call (~6 us a commit). */
+  private readonly checkpointer: Checkpointer | undefined;
   private readonly commitBatch: (batch: readonly PendingUpdate[], fx: BatchEffects, outcomes: Outcome[]) => void;
 
   private quarantinedRows = 0;
@@ -89,6 +96,7 @@ export class SqliteStore implements Store {
     try {
       this.db = new Database(file);
       this.stmts = this.open();
+      this.checkpointer = opts.checkpointer === false ? undefined : new Checkpointer(file, opts.sync ?? 'normal', (e) => (this.lastError = `checkpointer: ${e.message}`));
       this.commitBatch = this.db.transaction((batch: readonly PendingUpdate[], fx: BatchEffects, outcomes: Outcome[]) => {
         for (const op of batch) outcomes.push(this.applyOne(op, fx));
       });
@@ -109,6 +117,10 @@ export class SqliteStore implements Store {
     // 32 MiB of page cache instead of SQLite's 2 MB default: a read-merge-write of a random key
     // then finds the B-tree's inner pages in memory instead of asking the OS for them.
     this.db.pragma(`cache_size = -${pageCacheKiB}`);
+    // Checkpoints run on a worker thread (checkpointer.ts); this connection's own only past 64 MiB of WAL.
+    this.db.pragma(`wal_autocheckpoint = ${backstopCheckpointPages}`);
+    // After a checkpoint that resets the log, a WAL file larger than this is truncated back.
+    this.db.pragma(`journal_size_limit = ${walBytesKept}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS kv (
         key BLOB PRIMARY KEY,
@@ -489,5 +501,7 @@ export class SqliteStore implements Store {
     while (this.queue.length > 0) this.flush();
     this.closed = true;
     this.db.close();
+    // The checkpointer's connection is the last: closing it checkpoints what is left of the WAL.
+    await this.checkpointer?.stop();
   }
 }
