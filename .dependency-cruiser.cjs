@@ -22,8 +22,10 @@ const layers = [
   // The HTTP API's one client (the CLI, the console, the bench, the chaos run and the tests use it): standalone, to be the public library.
   { from: nc(['client']), to: [nc(['client', 'wire']), builtin(['http', 'https'])] },
   // Edges: storage engines and the transport behind core's interfaces.
-  { from: nc(['store']), to: [nc(['core', 'store']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path', 'worker_threads'])] },
-  { from: nc(['net']), to: [nc(['core', 'net']), npm(['msgpackr']), builtin(['net', 'crypto'])] },
+  // The production edges' shared scheduler (end of the event loop's turn): timers, no I/O.
+  { from: nc(['runtime']), to: [nc(['runtime'])] },
+  { from: nc(['store']), to: [nc(['core', 'store', 'runtime']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path', 'worker_threads'])] },
+  { from: nc(['net']), to: [nc(['core', 'net', 'runtime']), npm(['msgpackr']), builtin(['net', 'crypto'])] },
   // The replication loops: each reaches the node through the narrow interface it declares.
   { from: nc(['replication']), to: [nc(['core', 'replication']), netInterfaces] },
   // The driver: wires core, loops and the transport interface; no SQLite, no TCP, no wall clock.
@@ -32,7 +34,7 @@ const layers = [
   { from: nc(['control']), to: [nc(['core', 'wire', 'net', 'node', 'control']), npm(['socket.io', 'msgpackr']), builtin(['http', 'crypto'])] },
   { from: nc(['http']), to: [nc(['core', 'wire', 'node', 'control', 'http']), builtin(['http', 'crypto'])] },
   // The RESP front end: the same coordinator behind the Redis protocol.
-  { from: nc(['resp']), to: [nc(['core', 'node', 'resp']), builtin(['net', 'crypto'])] },
+  { from: nc(['resp']), to: [nc(['core', 'node', 'resp', 'runtime']), builtin(['net', 'crypto'])] },
   // Production wiring: the only place SQLite, TCP, pino and the wall clock meet the node.
   { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
   // The load generator (gyre bench): sockets and /proc; the client only to read /status.

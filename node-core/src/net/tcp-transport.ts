@@ -9,6 +9,7 @@
 //   [request, id, body]   [reply, id, body]   [failure, id, code, message]
 
 import net from 'node:net';
+import { atEndOfTurn } from '../runtime/end-of-turn.js';
 import { timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { type RequestHandler, type Transport, TransportError, noReplyCode } from './transport.js';
@@ -151,14 +152,14 @@ export function encodeFrameParts(payload: unknown): [Buffer, Buffer] {
 /**
  * Writes a frame, coalescing every frame written to the socket in the same turn of the event
  * loop into one syscall: a coordinator fans requests out to N-1 peers and a replica answers
- * many requests per turn. The socket is uncorked in the turn's check phase (setImmediate),
- * after every I/O callback of the turn and the promise continuations they ran: a nextTick
- * uncork ran before most continuations and coalesced little.
+ * many requests per turn. The socket is uncorked at the end of the turn (runtime/end-of-turn.ts),
+ * after every I/O callback of the turn and the continuations they ran: a nextTick uncork ran
+ * before most continuations and coalesced little.
  */
 function writeCoalesced(socket: net.Socket, ...parts: Buffer[]): void {
   if (socket.writableCorked === 0) {
     socket.cork();
-    setImmediate(() => socket.uncork());
+    atEndOfTurn(() => socket.uncork());
   }
   for (const p of parts) socket.write(p);
 }

@@ -21,6 +21,7 @@ import net from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type RespNode, type RespSession, type TokenCheck, commandKeys, commandName, runCommand } from './commands.js';
 import { type RespCommand, RespParser, RespProtocolError, errorReply } from './protocol.js';
+import { atEndOfTurn } from '../runtime/end-of-turn.js';
 
 export const respConnectionsMax = 1024;
 export const respCommandsInFlightMax = 128;
@@ -215,7 +216,7 @@ class Connection {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    atEndOfTurn(() => this.flush());
   }
 
   /** Writes the replies ready at the head of the queue, in order, in one write. */

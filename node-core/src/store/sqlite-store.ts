@@ -17,6 +17,7 @@ import { pack, unpack } from 'msgpackr';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Checkpointer, backstopCheckpointPages } from './checkpointer.js';
+import { atEndOfTurn } from '../runtime/end-of-turn.js';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
@@ -333,7 +334,7 @@ export class SqliteStore implements Store {
       this.queue.push({ space, key: Buffer.from(key), partition, f: f as Updater<unknown>, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        atEndOfTurn(() => this.flush());
       }
     });
   }
@@ -470,7 +471,7 @@ export class SqliteStore implements Store {
   private scheduleRest(): void {
     if (this.queue.length > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      atEndOfTurn(() => this.flush());
     }
   }
 
