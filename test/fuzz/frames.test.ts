@@ -9,19 +9,8 @@ import fc from 'fast-check';
 import { FrameReader, encodeFrame, frameBytesMax, helloFrameBytesMax } from '../../node-core/src/net/tcp-transport.js';
 import { TransportError } from '../../node-core/src/net/transport.js';
 import { fuzzParams } from './fuzz.js';
+import { chunked } from '../helpers/chunked.js';
 
-/** Cuts `stream` at the given points (sorted, repeats give empty chunks). */
-function chunked(stream: Buffer, cuts: readonly number[]): Buffer[] {
-  const at = cuts.map((c) => c % (stream.byteLength + 1)).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const c of at) {
-    out.push(stream.subarray(from, c));
-    from = c;
-  }
-  out.push(stream.subarray(from));
-  return out;
-}
 
 /** Payloads: small messages, and sometimes one large enough to span many chunks. */
 const payloadArb: fc.Arbitrary<unknown> = fc.oneof(

@@ -40,18 +40,7 @@ export function drain(parser: RespParser, bound: number, out: SeenCommand[] = []
   throw new Error(`the parser gave more than ${bound} commands from ${bound} bytes: it is not making progress`);
 }
 
-/** Cuts `stream` at the given points (taken modulo its length + 1 and sorted; repeats give empty chunks). */
-export function chunked(stream: Buffer, cuts: readonly number[]): Buffer[] {
-  const at = cuts.map((c) => c % (stream.byteLength + 1)).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const c of at) {
-    out.push(stream.subarray(from, c));
-    from = c;
-  }
-  out.push(stream.subarray(from));
-  return out;
-}
+export { chunked } from '../helpers/chunked.js';
 
 /** A decoded RESP2 reply: simple string, error, integer, bulk (null: the null bulk), array (null: the null array). */
 export type Reply = { readonly simple: string } | { readonly error: string } | number | Buffer | null | Reply[];

@@ -9,7 +9,8 @@ import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type His
 import { type Channel, type Endpoint, openChannel } from './channels.js';
 import { type KeyDistribution, Rng, type WorkloadName, keyChooser, keyName, workloads } from './workload.js';
 
-export interface LoadOptions {
+/** What is run: the same for a whole run and for one thread's share of it. */
+interface Workload {
   readonly endpoints: readonly Endpoint[];
   readonly connections: number;
   readonly pipeline: number;
@@ -20,8 +21,11 @@ export interface LoadOptions {
   /** Stop after this many requests, or after `durationMs`, whichever comes first. */
   readonly requests: number;
   readonly durationMs: number;
-  readonly preload: boolean;
   readonly seed: number;
+}
+
+export interface LoadOptions extends Workload {
+  readonly preload: boolean;
   /** Client threads (worker_threads), each with its share of the connections and requests. */
   readonly threads: number;
   /** Server processes whose CPU time is reported (by pid, on this machine). */
@@ -124,18 +128,9 @@ async function preload(channels: readonly Channel[], opts: Pick<LoadOptions, 'ke
 }
 
 /** One thread's part of the measured phase: plain data, so a worker can be handed it. */
-export interface Share {
-  readonly endpoints: readonly Endpoint[];
-  readonly connections: number;
+export interface Share extends Workload {
+  /** The first of this share's connections among the run's (they go round the endpoints). */
   readonly connectionOffset: number;
-  readonly pipeline: number;
-  readonly workload: WorkloadName;
-  readonly distribution: KeyDistribution;
-  readonly keys: number;
-  readonly valueBytes: number;
-  readonly requests: number;
-  readonly durationMs: number;
-  readonly seed: number;
 }
 
 /** What a share measured; histograms compressed (HdrHistogram's own encoding) to cross threads. */
