@@ -143,7 +143,6 @@ export class GyreNode {
     this.transfers = this.makeTransfers(host);
     this.antiEntropy = this.makeAntiEntropy(host);
     this.reaper = this.makeReaper(host);
-    this.scanStoredKeys();
     transport.setHandler((body, from) => this.handle(body, from));
   }
 
@@ -276,21 +275,20 @@ export class GyreNode {
     };
   }
 
-  /** One pass over the stored keys at start: builds the Merkle trees and the reaping index. */
-  private scanStoredKeys(): void {
-    const batchKeys = 512;
+  /**
+   * One pass over the stored keys at start: the Merkle trees, the reaping index and the
+   * conflict count. A partition at a time, yielding between them, so a node with a million keys
+   * serves from its first second instead of after the whole scan (13 s there); each partition's
+   * tree is built from one synchronous scan and replaces what writes made of it meanwhile.
+   */
+  private async indexStoredKeys(): Promise<void> {
     for (const p of this.store.partitionsHeld()) {
-      let after: Uint8Array | undefined;
-      for (;;) {
-        const batch = this.store.scanPartition(p, after, batchKeys);
-        for (const k of batch) {
-          this.antiEntropy.noteKey(k.key, p, k.versions);
-          this.observe.noteVersions(k.key, 0, k.versions.length);
-          this.reaper.note(k.key, p, k.versions);
-        }
-        if (batch.length < batchKeys) break;
-        after = batch[batch.length - 1]!.key;
-      }
+      if (this.stopped) return;
+      this.antiEntropy.rebuild(p, (k) => {
+        this.observe.noteVersions(k.key, 0, k.versions.length);
+        this.reaper.note(k.key, p, k.versions);
+      });
+      await sleep(this.env, 0);
     }
   }
 
@@ -325,8 +323,14 @@ export class GyreNode {
     this.gossipLoop.start(0);
     this.handoff.start();
     this.transfers.start();
-    this.antiEntropy.start();
     this.reaper.start();
+    // Anti-entropy compares trees: it starts once every partition's is built.
+    this.indexStoredKeys().then(
+      () => {
+        if (!this.stopped) this.antiEntropy.start();
+      },
+      (e: unknown) => this.log.error({ err: String(e) }, 'could not index the stored keys'),
+    );
   }
 
   // Cluster state

@@ -14,7 +14,7 @@ import { ringOf } from '../core/gossip.js';
 import { MerkleTree, diffLeaves, keyDigest, leafOf } from '../core/merkle.js';
 import { keyHash } from '../core/partitioner.js';
 import { computePreferenceList } from '../core/ring.js';
-import type { Store } from '../core/store.js';
+import type { Store, StoredKey } from '../core/store.js';
 import type { VClock } from '../core/vclock.js';
 import type { LoopHost } from './host.js';
 import { byteBounded } from './handoff.js';
@@ -88,22 +88,24 @@ export class AntiEntropy {
 
   private readonly rebuilding = new Set<number>();
 
-  /** The tree of partition p anew, from one scan of what the store holds. */
-  rebuild(p: number): void {
+  /**
+   * The tree of partition p anew, from one synchronous scan of what the store holds, in place
+   * of whatever it held (writes committed since the scan update the new tree); `each` is told
+   * of every key scanned.
+   */
+  rebuild(p: number, each?: (k: StoredKey) => void): void {
     const tree = new MerkleTree(aeLeavesPerPartition);
     let after: Uint8Array | undefined;
     for (;;) {
       const batch = this.host.store.scanPartition(p, after, aeRebuildBatchKeys);
-      for (const k of batch) tree.update(leafOf(keyHash(k.key), aeLeavesPerPartition), undefined, keyDigest(k.key, k.versions));
+      for (const k of batch) {
+        tree.update(leafOf(keyHash(k.key), aeLeavesPerPartition), undefined, keyDigest(k.key, k.versions));
+        each?.(k);
+      }
       if (batch.length < aeRebuildBatchKeys) break;
       after = batch[batch.length - 1]!.key;
     }
     this.trees.set(p, tree);
-  }
-
-  /** Adds a stored key to its tree (the node feeds every key once at start). */
-  noteKey(key: Uint8Array, partition: number, versions: readonly Version[]): void {
-    this.tree(partition).update(leafOf(keyHash(key), aeLeavesPerPartition), undefined, keyDigest(key, versions));
   }
 
   private tree(p: number): MerkleTree {
