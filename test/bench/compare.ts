@@ -205,13 +205,13 @@ async function main(): Promise<void> {
   // RESP loads go to one node, as redis-benchmark's do: blind SETs of one key through two
   // coordinators in the same instant become siblings (docs/resp.md), which a Redis client
   // sees as CONFLICT errors; through one coordinator they supersede each other.
-  const respTargets = [['--resp', gyre.resp[0]!]];
+  const gyreResp = ['--resp', gyre.resp[0]!];
   const peers: { protocol: string; peer: string; target: string[]; pids: Map<string, number> }[] = [];
   if (redisPid !== undefined) peers.push({ protocol: 'resp', peer: 'redis', target: ['--resp', `127.0.0.1:${redisPort}`], pids: new Map([['redis', redisPid]]) });
   peers.push({ protocol: 'http', peer: 'bare http', target: ['--url', `http://127.0.0.1:${barePort}`], pids: new Map([['bare', barePid]]) });
   const preloaded = new Set<string>();
   for (const p of peers) {
-    const gyreTarget = p.protocol === 'resp' ? respTargets[0]! : ['--url', gyre.urls.join(',')];
+    const gyreTarget = p.protocol === 'resp' ? gyreResp : ['--url', gyre.urls.join(',')];
     for (const w of benchWorkloads) {
       log(`gyre bench --workload ${w} over ${p.protocol}: ${p.peer}, then Gyre`);
       const peerRun = gyreBench(p.target, w, p.pids, !preloaded.has(p.peer));
@@ -233,7 +233,7 @@ async function main(): Promise<void> {
   }
   log('--sync full against --sync normal (write workload over RESP)');
   const full = await startGyre(['--sync', 'full']);
-  const normalRun = gyreBench(respTargets[0]!, 'write', gyre.pids, false);
+  const normalRun = gyreBench(gyreResp, 'write', gyre.pids, false);
   const fullRun = gyreBench(['--resp', full.resp[0]!], 'write', full.pids, false);
   rows.push({ what: 'resp write, --sync full', peer: 'gyre normal', peerOps: normalRun.opsPerSecond, gyreOps: fullRun.opsPerSecond, peerP99: normalRun.all.p99Ms, gyreP99: fullRun.all.p99Ms, gyreP999: fullRun.all.p999Ms, errors: errorsOf(fullRun) });
 

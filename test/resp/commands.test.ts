@@ -13,7 +13,7 @@ import type { ReadResult, WriteResult } from '../../node-core/src/core/coordinat
 import type { Version } from '../../node-core/src/core/siblings.js';
 import { type VClock, emptyClock, normalize } from '../../node-core/src/core/vclock.js';
 import type { ContextCheck } from '../../node-core/src/node/context-keys.js';
-import { type RespInfo, type RespNode, type RespSession, type TokenCheck, commandKeys, runCommand } from '../../node-core/src/resp/commands.js';
+import { type RespInfo, type RespNode, type RespSession, type TokenCheck, closesConnection, commandKeys, runCommand } from '../../node-core/src/resp/commands.js';
 import { fuzzParams } from '../fuzz/fuzz.js';
 import { type Plain, decodeReply, plain } from './resp-wire.js';
 
@@ -94,7 +94,7 @@ const tokenOk: TokenCheck = (candidate) => candidate.equals(latin1(password));
 /** A node, a connection's session and a way to send commands, with or without a token. */
 function setup(opts: { token?: boolean; authenticated?: boolean } = {}) {
   const node = new FakeRespNode();
-  const session: RespSession = { id: 7, authenticated: opts.authenticated ?? false, name: '', closeAfterReply: false };
+  const session: RespSession = { id: 7, authenticated: opts.authenticated ?? false, name: '' };
   const check = opts.token ? tokenOk : undefined;
   const send = (...args: (string | Buffer)[]) => runCommand(node, args.map((a) => (typeof a === 'string' ? latin1(a) : a)), session, check);
   /** The reply's bytes as latin1. */
@@ -182,7 +182,7 @@ test('RESP AUTH: QUIT and HELLO run before AUTH; HELLO without AUTH then says NO
   assert.equal(session.authenticated, true);
   const other = setup({ token: true });
   assert.equal(await other.text('QUIT'), '+OK\r\n');
-  assert.equal(other.session.closeAfterReply, true);
+  assert.equal(closesConnection([Buffer.from('quit')]), true, 'QUIT ends its connection');
 });
 
 test('RESP AUTH: a wrong password is WRONGPASS and leaves the connection unauthenticated', async () => {
@@ -484,7 +484,7 @@ test('RESP CONFIG GET: a malformed glob matches nothing; it is not an internal e
 });
 
 test('RESP connection commands: PING, ECHO, SELECT 0 only, QUIT, CLIENT SETNAME/GETNAME/ID, COMMAND COUNT, INFO', async () => {
-  const { node, session, text, reply } = setup();
+  const { node, text, reply } = setup();
   assert.equal(await text('PING'), '+PONG\r\n');
   assert.equal(await text('PING', 'hi'), '$2\r\nhi\r\n');
   assert.equal(await text('ECHO', 'a\r\nb'), '$4\r\na\r\nb\r\n');
@@ -511,9 +511,9 @@ test('RESP connection commands: PING, ECHO, SELECT 0 only, QUIT, CLIENT SETNAME/
   for (const line of ['gyre_node:n1', 'gyre_http:127.0.0.1:7070', 'tcp_port:6380', 'uptime_in_seconds:42', 'connected_clients:3', 'gyre_sync:batch', 'db0:keys=7,expires=0,avg_ttl=0']) assert.ok((info as string).split('\r\n').includes(line), line);
   node.keysHere = 0;
   assert.doesNotMatch((await reply('INFO')) as string, /db0:/, 'no keyspace line for an empty node');
-  assert.equal(session.closeAfterReply, false);
+  assert.equal(closesConnection([Buffer.from('INFO')]), false);
   assert.equal(await text('QUIT'), '+OK\r\n');
-  assert.equal(session.closeAfterReply, true, 'QUIT: close once this reply is written');
+  assert.equal(closesConnection([Buffer.from('QUIT')]), true, 'QUIT: close once this reply is written');
   assert.deepEqual([node.reads, node.puts], [[], []]);
 });
 
@@ -567,7 +567,7 @@ test('RESP commands property: any arguments, any node answers: one well-formed r
         if (write instanceof Error) throw write;
         return write;
       };
-      const session: RespSession = { id: 1, authenticated, name: '', closeAfterReply: false };
+      const session: RespSession = { id: 1, authenticated, name: '' };
       const reply = await runCommand(node, args, session, withToken ? tokenOk : undefined);
       const decoded = decodeReply(reply);
       if (decoded !== null && typeof decoded === 'object' && 'error' in decoded) assert.match(decoded.error, /^[A-Z][A-Z_]* /, 'an error reply starts with its code');

@@ -3,13 +3,11 @@
 
 import { encodeContext } from '../core/context.js';
 import type { GyreNode } from '../node/node.js';
-import type { RespNode } from './commands.js';
+import { type RespNode, isCommand } from './commands.js';
 import type { CommandObserver } from './server.js';
 
 const nodeVersion = '0.1.0';
 const msPerSecond = 1000;
-/** Commands counted under their own name in gyre_resp_commands_total; the rest as `other`. */
-const countedCommands = new Set(['get', 'set', 'del', 'exists', 'mget', 'mset', 'gyre.get', 'gyre.put', 'gyre.del', 'ping', 'auth', 'hello', 'info', 'config', 'command', 'client', 'select', 'quit', 'echo']);
 const opOf: Record<string, 'get' | 'put' | 'delete'> = { get: 'get', mget: 'get', exists: 'get', 'gyre.get': 'get', set: 'put', mset: 'put', 'gyre.put': 'put', del: 'delete', 'gyre.del': 'delete' };
 const minus = 0x2d;
 const dollar = 0x24;
@@ -54,7 +52,8 @@ function statusOf(reply: Buffer): number {
 
 export function respObserver(node: GyreNode): CommandObserver {
   return (name, reply, ms) => {
-    node.metrics.respCommands.inc({ command: countedCommands.has(name) ? name : 'other', outcome: outcomeOf(reply) });
+    // Unknown names (the client's text) are all `other`: the label set stays bounded.
+    node.metrics.respCommands.inc({ command: isCommand(name) ? name : 'other', outcome: outcomeOf(reply) });
     const op = opOf[name];
     if (op) node.observe.recordOp(op, ms, statusOf(reply));
   };

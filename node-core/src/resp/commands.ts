@@ -45,13 +45,11 @@ export interface RespInfo {
   readonly sync: string;
 }
 
-/** Per connection: what AUTH, CLIENT SETNAME and QUIT change. */
+/** Per connection: what AUTH and CLIENT SETNAME change. */
 export interface RespSession {
   readonly id: number;
   authenticated: boolean;
   name: string;
-  /** Set by QUIT: close once the replies before it and its own are written. */
-  closeAfterReply: boolean;
 }
 
 export type TokenCheck = (candidate: Buffer) => boolean;
@@ -75,6 +73,16 @@ export function commandKeys(args: readonly Buffer[]): readonly Buffer[] {
     default:
       return [];
   }
+}
+
+/** Whether the command ends its connection (see Spec.closes): the server stops reading at it. */
+export function closesConnection(args: readonly Buffer[]): boolean {
+  return commands.get(commandName(args[0]!))?.closes === true;
+}
+
+/** Whether `name` (lower case) is a command this front end knows. */
+export function isCommand(name: string): boolean {
+  return commands.has(name);
 }
 
 /** ASCII lower case of a command name (names are case-insensitive). */
@@ -292,11 +300,6 @@ async function gyreDel(node: RespNode, args: readonly Buffer[]): Promise<Buffer>
   return bulkReply(node.contextFor(out.clock, key));
 }
 
-function quit(_node: RespNode, _args: readonly Buffer[], session: RespSession): Buffer {
-  session.closeAfterReply = true;
-  return okReply;
-}
-
 function auth(_node: RespNode, args: readonly Buffer[], session: RespSession, tokenOk: TokenCheck | undefined): Buffer {
   if (!tokenOk) return errorReply('ERR', 'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
   // AUTH password, or AUTH username password with the one user there is.
@@ -439,6 +442,8 @@ interface Spec {
   readonly max?: number;
   /** Arguments after the name come in pairs (MSET). */
   readonly pairs?: boolean;
+  /** The connection closes once this reply is written, and nothing sent after it runs (QUIT). */
+  readonly closes?: boolean;
   readonly run: Handler;
 }
 
@@ -448,7 +453,7 @@ const commands = new Map<string, Spec>([
   ['auth', { min: 2, max: 3, run: auth }],
   ['hello', { min: 1, run: hello }],
   ['select', { min: 2, max: 2, run: (_n, a) => (a[1]!.toString('latin1') === '0' ? okReply : errorReply('ERR', 'DB index is out of range')) }],
-  ['quit', { min: 1, run: quit }],
+  ['quit', { min: 1, closes: true, run: () => okReply }],
   ['info', { min: 1, max: 2, run: (n) => bulkReply(infoText(n)) }],
   ['config', { min: 2, run: config }],
   ['client', { min: 2, run: client }],

@@ -19,7 +19,7 @@
 
 import net from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type RespNode, type RespSession, type TokenCheck, commandKeys, commandName, runCommand } from './commands.js';
+import { type RespNode, type RespSession, type TokenCheck, closesConnection, commandKeys, commandName, runCommand } from './commands.js';
 import { type RespCommand, RespParser, RespProtocolError, errorReply } from './protocol.js';
 import { atEndOfTurn } from '../runtime/end-of-turn.js';
 
@@ -96,7 +96,6 @@ class Connection {
   private waitingBudget = false;
   private flushScheduled = false;
   private closing = false;
-  private paused = false;
   /** Per key (latin1 of its bytes): the end of the last command of this connection touching it. */
   private readonly keyTails = new Map<string, Promise<void>>();
   /** When the command now being received began arriving (for the stall sweep). */
@@ -145,9 +144,7 @@ class Connection {
   /** Parses and starts every command it can, within the limits. */
   private pump(): void {
     let parsed = false;
-    // Commands already read wait too while the client is not reading its replies: starting
-    // them would only pile more replies into the socket's queue.
-    while (!this.closing && !this.waitingBudget && this.inFlight < respCommandsInFlightMax && this.socket.writableLength <= respReplyBytesQueuedMax && this.server.outputRoom(this)) {
+    while (!this.blocked()) {
       let cmd: RespCommand | undefined;
       try {
         cmd = this.parser.next();
@@ -183,7 +180,7 @@ class Connection {
     this.server.budget.force(bytes - this.receivingBytes);
     this.receivingBytes = 0;
     const name = commandName(cmd.args[0]!);
-    if (name === 'quit') {
+    if (closesConnection(cmd.args)) {
       slot.closes = true;
       this.closing = true;
     }
@@ -248,15 +245,20 @@ class Connection {
     this.updateReading();
   }
 
+  /**
+   * Whether the connection may start no command now, and so is not read either: closing,
+   * waiting for the byte budget, at its limit of commands running, or its client (or the
+   * node's clients together) not reading replies. Commands already read wait too: starting
+   * them would only pile more replies into the queues.
+   */
+  private blocked(): boolean {
+    return this.closing || this.waitingBudget || this.inFlight >= respCommandsInFlightMax || this.socket.writableLength > respReplyBytesQueuedMax || !this.server.outputRoom(this);
+  }
+
   private updateReading(): void {
-    const stop = this.closing || this.waitingBudget || this.inFlight >= respCommandsInFlightMax || this.socket.writableLength > respReplyBytesQueuedMax;
-    if (stop && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    } else if (!stop && this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    const stop = this.blocked();
+    if (stop && !this.socket.isPaused()) this.socket.pause();
+    else if (!stop && this.socket.isPaused()) this.socket.resume();
   }
 
   private noteQueued(): void {
@@ -314,7 +316,7 @@ class RespFrontEnd {
   }
 
   accept(socket: net.Socket): void {
-    const session: RespSession = { id: this.nextId++, authenticated: false, name: '', closeAfterReply: false };
+    const session: RespSession = { id: this.nextId++, authenticated: false, name: '' };
     this.connections.add(new Connection(socket, session, this));
   }
 

@@ -36,8 +36,6 @@ export interface SqliteStoreOptions {
   readonly nodeId: string;
   readonly now: () => number;
   readonly sync?: 'normal' | 'full';
-  /** Checkpoint the WAL on a worker thread (default); false leaves it to SQLite's automatic checkpoint. */
-  readonly checkpointer?: boolean;
   /** Told of each row moved to quarantine (the node logs it). */
   readonly onQuarantine?: (key: Buffer, partition: number, space: Space, reason: string) => void;
 }
@@ -81,7 +79,7 @@ export class SqliteStore implements Store {
   private readonly listeners: ChangeListener[] = [];
   private readonly stmts: ReturnType<SqliteStore['open']>;
   /** The batch's transaction, made once: better-sqlite3 builds a wrapper per transaction() call (~6 us a commit). */
-  private readonly checkpointer: Checkpointer | undefined;
+  private readonly checkpointer: Checkpointer;
   private readonly commitBatch: (batch: readonly PendingUpdate[], fx: BatchEffects, outcomes: Outcome[]) => void;
 
   private quarantinedRows = 0;
@@ -97,7 +95,7 @@ export class SqliteStore implements Store {
     try {
       this.db = new Database(file);
       this.stmts = this.open();
-      this.checkpointer = opts.checkpointer === false ? undefined : new Checkpointer(file, opts.sync ?? 'normal', (e) => (this.lastError = `checkpointer: ${e.message}`));
+      this.checkpointer = new Checkpointer(file, opts.sync ?? 'normal', (e) => (this.lastError = `checkpointer: ${e.message}`));
       this.commitBatch = this.db.transaction((batch: readonly PendingUpdate[], fx: BatchEffects, outcomes: Outcome[]) => {
         for (const op of batch) outcomes.push(this.applyOne(op, fx));
       });
@@ -503,6 +501,6 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.db.close();
     // The checkpointer's connection is the last: closing it checkpoints what is left of the WAL.
-    await this.checkpointer?.stop();
+    await this.checkpointer.stop();
   }
 }
