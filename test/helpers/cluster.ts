@@ -134,6 +134,12 @@ export interface TestClusterOptions {
   readonly args?: readonly string[];
   /** false: start the nodes without a cluster token (GYRE_TOKEN unset); default true. */
   readonly token?: boolean;
+  /** true: also an admin token (GYRE_ADMIN_TOKEN = `adminToken`); default false. */
+  readonly adminToken?: boolean;
+  /** false: start the nodes without --allow-faults; default true (most tests inject faults). */
+  readonly allowFaults?: boolean;
+  /** Flags for one node only, after `args`. */
+  readonly argsFor?: (id: string) => readonly string[];
 }
 
 /** Headers that authenticate a client request to a cluster with this token. */
@@ -189,14 +195,20 @@ export class TestCluster {
   readonly nodes: TestNode[] = [];
   private readonly count: number;
   private readonly args: readonly string[];
+  private readonly argsFor: (id: string) => readonly string[];
   /** Whether the nodes run with `token` (requests still send it; a tokenless node ignores it). */
   readonly tokenRequired: boolean;
+  /** The admin token, when the nodes run with one (`adminTokenRequired`). */
+  readonly adminToken = randomBytes(16).toString('hex');
+  readonly adminTokenRequired: boolean;
   private stopped = false;
 
   constructor(opts: TestClusterOptions = {}) {
     this.count = opts.nodes ?? 3;
-    this.args = opts.args ?? ['--partitions', '16'];
+    this.args = [...(opts.args ?? ['--partitions', '16']), ...(opts.allowFaults === false ? [] : ['--allow-faults'])];
     this.tokenRequired = opts.token !== false;
+    this.adminTokenRequired = opts.adminToken === true;
+    this.argsFor = opts.argsFor ?? (() => []);
     this.root = mkdtempSync(join(tmpdir(), 'gyre-it-'));
     liveRoots.add(this.root);
     installExitHook();
@@ -245,11 +257,13 @@ export class TestCluster {
   private spawnNode(n: TestNode, seedIds?: readonly string[]): void {
     if (this.stopped) throw new Error('cluster already stopped');
     const seeds = this.nodes.filter((x) => x.id !== n.id && (seedIds === undefined || seedIds.includes(x.id))).map((x) => `127.0.0.1:${x.port}`);
-    const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', '127.0.0.1', ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...this.args];
+    const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', '127.0.0.1', ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...this.args, ...this.argsFor(n.id)];
     const out = openSync(n.log, 'a');
     const env = { ...process.env };
     if (this.tokenRequired) env.GYRE_TOKEN = this.token;
     else delete env.GYRE_TOKEN;
+    if (this.adminTokenRequired) env.GYRE_ADMIN_TOKEN = this.adminToken;
+    else delete env.GYRE_ADMIN_TOKEN;
     const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env });
     closeSync(out);
     n.child = child;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `gyre` command line (CONTRACT.md): run a node, run a local cluster, talk to a cluster.
 
+import { readSecretFile, weakSecretProblem } from '../node/secrets.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -35,6 +36,21 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** The node's tokens from flags, files and the environment; two sources for one token is a mistake, said so. */
+function nodeSecrets(o: { token?: string; tokenFile?: string; adminTokenFile?: string }): { token: string | undefined; adminToken: string | undefined } {
+  const fromFile = (name: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    const r = readSecretFile(name, path);
+    if (!r.ok) fail(r.reason);
+    return r.value;
+  };
+  if (o.token !== undefined && o.tokenFile !== undefined) fail('give --token or --token-file, not both');
+  const token = o.token ?? fromFile('token', o.tokenFile) ?? process.env.GYRE_TOKEN;
+  const adminToken = fromFile('admin token', o.adminTokenFile) ?? process.env.GYRE_ADMIN_TOKEN;
+  if (adminToken && adminToken === token) fail('the admin token must differ from the cluster token (otherwise every client is an admin)');
+  return { token: token || undefined, adminToken: adminToken || undefined };
+}
+
 const program = new Command();
 program.name('gyre').description('Gyre: a Dynamo-style leaderless key-value store').showHelpAfterError();
 
@@ -54,17 +70,27 @@ program
   .option('--partitions <q>', 'ring partitions, a power of two (fixed at cluster creation)', int('partitions', 1, 65536), defaultConfig.partitions)
   .option('--timeout-ms <ms>', 'request timeout', int('timeout', 1, 600_000), defaultConfig.requestTimeoutMs)
   .addOption(new Option('--sync <mode>', 'SQLite sync: normal survives process crashes, full also power loss').choices(['normal', 'full']).default(defaultConfig.sync))
-  .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
+  .option('--token <token>', 'cluster token (default $GYRE_TOKEN); prefer --token-file: ps shows argv')
+  .option('--token-file <file>', 'read the cluster token from this file (first line; mode 600)')
+  .option('--admin-token-file <file>', 'read the admin token from this file (default $GYRE_ADMIN_TOKEN): when set, only it opens /admin/*, faults, traces and leave')
+  .option('--allow-faults', 'accept fault injection (kill, pause, partition, latency, loss); refused with 403 without it')
   .option('--log-level <level>', 'log level', defaultConfig.logLevel)
   .option('--no-control', 'serve no Socket.IO control plane (on by default, on the client port at /socket.io)')
   .option('--tombstone-grace-ms <ms>', 'reap a deleted key this long after its delete, once every replica has the tombstone', int('grace', 0, 365 * 86_400_000), defaultConfig.tombstoneGraceMs)
   .option('--reaped-retain-ms <ms>', 'remember reaped keys this long to drop stale copies', int('retention', 0, 3650 * 86_400_000), defaultConfig.reapedRetainMs)
-  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; respPort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; logLevel: string; control: boolean }) => {
-    const token = o.token ?? process.env.GYRE_TOKEN ?? undefined;
+  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; respPort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; tokenFile?: string; adminTokenFile?: string; allowFaults?: boolean; logLevel: string; control: boolean }) => {
+    const { token, adminToken } = nodeSecrets(o);
     if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
     if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
     if (o.r > o.n || o.w > o.n) fail(`--r and --w must not exceed --n (${o.n})`);
-    if (!isLoopback(o.host) && !token) fail(`refusing to listen on ${o.host} without a cluster token (set GYRE_TOKEN or --token)`);
+    if (!isLoopback(o.host) && !token) fail(`refusing to listen on ${o.host} without a cluster token (set GYRE_TOKEN or --token-file)`);
+    for (const [name, value] of [['the cluster token', token], ['the admin token', adminToken]] as const) {
+      const weak = value === undefined ? undefined : weakSecretProblem(name, value);
+      if (weak === undefined) continue;
+      // Where the network can reach the node a guessable token is refused; on loopback, said.
+      if (!isLoopback(o.host)) fail(`refusing to listen on ${o.host}: ${weak}`);
+      process.stderr.write(`gyre node: warning: ${weak}\n`);
+    }
     const seeds = o.seeds.split(',').map((s) => s.trim()).filter(Boolean);
     for (const s of seeds) if (!/^[^:\s]+:\d+$/.test(s)) fail(`bad seed ${JSON.stringify(s)}: expected host:port`);
     const config: NodeConfig = {
@@ -78,7 +104,9 @@ program
       r: o.r,
       w: o.w,
       partitions: o.partitions,
-      token: token || undefined,
+      token,
+      adminToken,
+      allowFaults: o.allowFaults === true,
       requestTimeoutMs: o.timeoutMs,
       sync: o.sync,
       logLevel: o.logLevel,
@@ -87,7 +115,7 @@ program
     };
     let shutdown: (sig: string) => void = () => process.exit(0);
     const node = await startNode(config, { onLeft: () => shutdown('left the cluster') });
-    const resp = createRespServer(respNode(node, () => respPort, () => resp.connectionCount()), { token: config.token, observe: respObserver(node) });
+    const resp = createRespServer(respNode(node, () => respPort, () => resp.connectionCount()), { credentials: node.credentials, observe: respObserver(node) });
     await new Promise<void>((res, rej) => {
       resp.server.once('error', rej);
       resp.server.listen(o.respPort, config.host, () => res());
@@ -220,6 +248,7 @@ interface ClientOpts {
   r?: number;
   w?: number;
   token?: string;
+  tokenFile?: string;
   json?: boolean;
 }
 
@@ -228,17 +257,31 @@ function clientOptions(cmd: Command): Command {
     .option('--url <url>', 'any node of the cluster', 'http://127.0.0.1:7070')
     .option('--r <r>', 'read quorum for this request', int('r', 1, 16))
     .option('--w <w>', 'write quorum for this request', int('w', 1, 16))
-    .option('--token <token>', 'cluster token (default $GYRE_TOKEN)');
+    .option('--token <token>', 'token (default $GYRE_TOKEN; for leave and faults $GYRE_ADMIN_TOKEN first)')
+    .option('--token-file <file>', 'read the token from this file (mode 600) instead of argv, where ps shows it');
 }
 
-function clientFor(o: ClientOpts): GyreClient {
-  return new GyreClient({ url: o.url, token: o.token ?? process.env.GYRE_TOKEN, keepAlive: false });
+/** The token a client command sends: --token, --token-file, else the environment's (the admin token first for admin commands). */
+function clientToken(o: ClientOpts, admin: boolean): string | undefined {
+  if (o.token !== undefined && o.tokenFile !== undefined) fail('give --token or --token-file, not both');
+  if (o.token !== undefined) return o.token;
+  if (o.tokenFile !== undefined) {
+    const r = readSecretFile('token', o.tokenFile);
+    if (!r.ok) fail(r.reason);
+    return r.value;
+  }
+  const env = process.env;
+  return (admin ? env.GYRE_ADMIN_TOKEN || env.GYRE_TOKEN : env.GYRE_TOKEN || env.GYRE_ADMIN_TOKEN) || undefined;
+}
+
+function clientFor(o: ClientOpts, admin: boolean): GyreClient {
+  return new GyreClient({ url: o.url, token: clientToken(o, admin), keepAlive: false });
 }
 
 /** Runs one client call; a node's error or an unreachable node ends the command with its message. */
-async function call<T>(o: ClientOpts, fn: (c: GyreClient) => Promise<T>): Promise<T> {
+async function call<T>(o: ClientOpts, fn: (c: GyreClient) => Promise<T>, admin = false): Promise<T> {
   try {
-    return await fn(clientFor(o));
+    return await fn(clientFor(o, admin));
   } catch (e) {
     if (e instanceof GyreError) fail(e.message);
     if (e instanceof HttpError) fail(`cannot reach ${o.url}: ${e.message}`);
@@ -278,7 +321,7 @@ clientOptions(program.command('del <key>').description('delete a key (writes a t
 
 clientOptions(program.command('leave').description('decommission the node at --url: it hands off every partition, then exits'))
   .action(async (o: ClientOpts) => {
-    await call(o, (c) => c.leave());
+    await call(o, (c) => c.leave(), true);
     console.log(`${o.url}: leaving; watch \`gyre status\` for its partitions to move`);
   });
 
@@ -317,7 +360,7 @@ function nodeIds(v: string): string[] {
 type FaultOpts = ClientOpts & { duration?: number };
 
 async function injectFault(o: FaultOpts, spec: Record<string, unknown>): Promise<void> {
-  const answer = await call(o, (c) => c.admin('POST', '/admin/faults', { ...spec, ...(o.duration !== undefined ? { durationMs: o.duration } : {}) }));
+  const answer = await call(o, (c) => c.admin('POST', '/admin/faults', { ...spec, ...(o.duration !== undefined ? { durationMs: o.duration } : {}) }), true);
   const body = answer as { fault: { id: string; description: string; remainingMs: number | null }; reached: string[]; missed: string[] };
   if (o.json) {
     console.log(JSON.stringify(body, null, 2));
@@ -410,7 +453,7 @@ fault
   });
 
 faultCommand('list', 'list the faults in force').action(async (o: FaultOpts) => {
-  const body = (await call(o, (c) => c.admin('GET', '/admin/faults'))) as { faults: { id: string; description: string; remainingMs: number | null }[] };
+  const body = (await call(o, (c) => c.admin('GET', '/admin/faults'), true)) as { faults: { id: string; description: string; remainingMs: number | null }[] };
   if (o.json) {
     console.log(JSON.stringify(body, null, 2));
     return;
@@ -420,7 +463,7 @@ faultCommand('list', 'list the faults in force').action(async (o: FaultOpts) => 
 });
 
 faultCommand('heal [id]', 'heal every fault, or the one with this id').action(async (id: string | undefined, o: FaultOpts) => {
-  const body = (await call(o, (c) => c.admin('DELETE', `/admin/faults${id ? `/${encodeURIComponent(id)}` : ''}`))) as { healed: { id: string; description: string }[]; missed: string[] };
+  const body = (await call(o, (c) => c.admin('DELETE', `/admin/faults${id ? `/${encodeURIComponent(id)}` : ''}`), true)) as { healed: { id: string; description: string }[]; missed: string[] };
   if (o.json) {
     console.log(JSON.stringify(body, null, 2));
     return;

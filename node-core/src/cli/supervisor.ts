@@ -83,6 +83,12 @@ export async function freePortRange(count: number, random: () => number = Math.r
   throw new Error(`no ${count} consecutive free ports found`);
 }
 
+/**
+ * A local cluster is the operator's playground (gyre up, the console's own cluster, the chaos
+ * run): its nodes consent to fault injection. A node started by hand does not, unless told.
+ */
+const localNodeArgs = ['--allow-faults'];
+
 export class LocalCluster {
   private constructor(
     readonly dir: string,
@@ -144,7 +150,7 @@ export class LocalCluster {
     if (isOurNode(n.pid, n.id)) return n.pid!;
     mkdirSync(this.dir, { recursive: true });
     const seeds = this.nodes.filter((x) => x.id !== id).map((x) => `${this.host}:${x.port}`);
-    const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', this.host, ...(seeds.length ? ['--seeds', seeds.join(',')] : []), ...this.nodeArgs];
+    const args = [cliPath, 'node', '--id', n.id, '--dir', n.dir, '--port', String(n.port), '--host', this.host, ...(seeds.length ? ['--seeds', seeds.join(',')] : []), ...localNodeArgs, ...this.nodeArgs];
     const out = openSync(n.log, 'a');
     const child = spawn(process.execPath, args, {
       detached: true,

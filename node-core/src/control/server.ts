@@ -6,7 +6,7 @@
 // a client must present it (`auth: { token }`) or it is refused before any event.
 
 import type http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { roleOf, type Role } from '../node/secrets.js';
 import { Server, type Socket } from 'socket.io';
 import { computePreferenceList } from '../core/ring.js';
 import { type ClusterState, ringOf } from '../core/gossip.js';
@@ -26,12 +26,10 @@ const subscribersMax = 256;
 
 type ControlSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
-function tokenOk(expected: string | undefined, given: unknown): boolean {
-  if (expected === undefined) return true;
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
+const adminRequiredMessage = 'faults and traces take the admin token on this cluster (GYRE_ADMIN_TOKEN), not the cluster token';
+
+function isAdmin(socket: ControlSocket): boolean {
+  return (socket.data as { role?: Role }).role === 'admin';
 }
 
 function fail<T>(ack: Ack<T> | undefined, error: string, message: string): void {
@@ -62,14 +60,16 @@ export class ControlServer {
       // Without a cluster token nothing authenticates a client, so browsers (which send an
       // Origin, and whose WebSockets ignore CORS) are refused: any web page could otherwise
       // crash or partition a local cluster. Tools and the console backend send no Origin.
-      allowRequest: (req, cb) => cb(null, node.config.token !== undefined || req.headers.origin === undefined),
+      allowRequest: (req, cb) => cb(null, node.credentials.cluster !== undefined || node.credentials.admin !== undefined || req.headers.origin === undefined),
     });
     this.io.use((socket, next) => {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
-      if (!tokenOk(node.config.token, auth?.token)) {
+      const role = roleOf(node.credentials, auth?.token);
+      if (role === undefined) {
         next(new Error('unauthorized: this cluster requires its token (auth: { token })'));
         return;
       }
+      (socket.data as { role?: Role }).role = role;
       next();
     });
     this.io.on('connection', (socket) => this.attach(socket));
@@ -100,6 +100,7 @@ export class ControlServer {
     });
     socket.on('faults:inject', (spec, ack) => {
       if (typeof ack !== 'function') return;
+      if (!isAdmin(socket)) return fail(ack, 'admin_required', adminRequiredMessage);
       this.node.faults.request(spec).then(
         (r) => (r.ok ? ack({ ok: true, value: { fault: faultToJson(r.value.fault, this.node.env.now()) as FaultView, reached: r.value.reached, missed: r.value.missed } }) : fail(ack, r.error, r.message)),
         (e: unknown) => fail(ack, 'internal', String(e)),
@@ -107,6 +108,7 @@ export class ControlServer {
     });
     socket.on('faults:heal', (id, ack) => {
       if (typeof ack !== 'function') return;
+      if (!isAdmin(socket)) return fail(ack, 'admin_required', adminRequiredMessage);
       if (id !== null && typeof id !== 'string') return fail(ack, 'bad_request', 'id must be a fault id or null (heal all)');
       this.node.faults.heal(id ?? undefined).then(
         (out) => ack({ ok: true, value: { healed: out.healed.map((f) => faultToJson(f, this.node.env.now()) as FaultView) } }),
@@ -115,6 +117,7 @@ export class ControlServer {
     });
     socket.on('trace', (req, ack) => {
       if (typeof ack !== 'function') return;
+      if (!isAdmin(socket)) return fail(ack, 'admin_required', adminRequiredMessage);
       runTrace(this.node, req).then(
         (r) => (r.ok ? ack({ ok: true, value: r.value }) : fail(ack, r.error, r.message)),
         (e: unknown) => fail(ack, 'internal', String(e)),

@@ -70,7 +70,7 @@ async function injectFault(ctx: ApiContext, req: IncomingMessage, res: ServerRes
     throw new HttpError(400, 'bad_fault', 'the body must be a JSON object describing the fault');
   }
   const r = await ctx.node.faults.request(raw);
-  if (!r.ok) throw new HttpError(400, r.error, r.message);
+  if (!r.ok) throw new HttpError(r.error === 'faults_disabled' ? 403 : 400, r.error, r.message);
   const out = r.value;
   sendJson(res, 201, { fault: faultToJson(out.fault, ctx.node.env.now()), reached: out.reached, missed: out.missed });
   return 201;

@@ -9,7 +9,7 @@ import { ControlServer } from '../control/server.js';
 import type { GyreNode } from '../node/node.js';
 import { faultsPath, faultsPrefix, faultsRoute, leaveRoute, traceRoute } from './admin.js';
 import { HttpBudget } from './budget.js';
-import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireToken } from './guards.js';
+import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireRole } from './guards.js';
 import { kvPrefix, kvRoute } from './kv.js';
 import { replicasPrefix, replicasRoute } from './replicas.js';
 import { HttpError, answerAfterBody, sendError } from './respond.js';
@@ -64,7 +64,7 @@ function parseTarget(rawUrl: string): URL {
 
 /** Runs the guards, then the route; `request.op` is set as soon as the route is known, for the metrics. */
 async function serve(ctx: ApiContext, req: http.IncomingMessage, res: http.ServerResponse, rawUrl: string, path: string, request: { op: Op }): Promise<number> {
-  const refused = requireToken(ctx, req, res) ?? requireLoopbackHost(ctx, req, res);
+  const refused = requireRole(ctx, req, res, path) ?? requireLoopbackHost(ctx, req, res);
   if (refused !== undefined) return refused;
   const url = parseTarget(rawUrl);
   const refusedAdmin = refuseBrowserAdmin(ctx, req, res, path) ?? requireJsonAdminBody(ctx, req, res, path);

@@ -3,7 +3,7 @@
 // itself and returns the status it sent; undefined lets the request through.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { roleOf } from '../node/secrets.js';
 import { valueBytesMax } from '../core/codec.js';
 import { adminPrefix, traceRequestBytesMax } from './admin.js';
 import { answerAfterBody, sendError } from './respond.js';
@@ -40,19 +40,26 @@ export function admitToBudget(ctx: ApiContext, req: IncomingMessage, res: Server
   return undefined;
 }
 
-function tokenOk(expected: string | undefined, header: string | undefined): boolean {
-  if (expected === undefined) return true; // a node without a token: see requireLoopbackHost
-  if (!header?.startsWith(bearerPrefix)) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(header.slice(bearerPrefix.length));
-  // Constant time, so response timing does not reveal how much of a guess was right.
-  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+/** The bearer token of an Authorization header, if it has one. */
+function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith(bearerPrefix) ? header.slice(bearerPrefix.length) : undefined;
 }
 
-export function requireToken(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): number | undefined {
-  if (tokenOk(ctx.config.token, req.headers.authorization)) return undefined;
-  sendError(res, 401, 'unauthorized', 'this cluster requires Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
-  return 401;
+/**
+ * The request's credential decides what it may do (node/secrets.ts): none or a wrong one gets
+ * 401; the cluster token on an admin route, where an admin token is set, gets 403.
+ */
+export function requireRole(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, path: string): number | undefined {
+  const role = roleOf(ctx.node.credentials, bearerToken(req.headers.authorization));
+  if (role === undefined) {
+    sendError(res, 401, 'unauthorized', 'this cluster requires Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+    return 401;
+  }
+  if (role !== 'admin' && path.startsWith(adminPrefix)) {
+    sendError(res, 403, 'admin_required', 'admin routes (leave, trace, faults) take the admin token on this cluster (GYRE_ADMIN_TOKEN), not the cluster token');
+    return 403;
+  }
+  return undefined;
 }
 
 /**
@@ -80,7 +87,7 @@ export function requireLoopbackHost(ctx: ApiContext, req: IncomingMessage, res: 
  */
 export function refuseBrowserAdmin(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, path: string): number | undefined {
   if (!path.startsWith(adminPrefix)) return undefined;
-  if (ctx.config.token !== undefined || req.headers.origin === undefined) return undefined;
+  if (ctx.node.credentials.cluster !== undefined || ctx.node.credentials.admin !== undefined || req.headers.origin === undefined) return undefined;
   sendError(res, 403, 'forbidden', 'admin routes of a cluster without a token do not accept browser requests; set GYRE_TOKEN');
   return 403;
 }

@@ -40,6 +40,7 @@ export async function statusRoute(ctx: ApiContext, _req: IncomingMessage, res: S
     ring: state.partitions <= statusRingOwnersPartitionsMax ? { partitions: state.partitions, owners: state.ring.map((r) => r.owner) } : { partitions: state.partitions },
     storage: node.store.stats(),
     faults: node.faults.list().map((f) => faultToJson(f, now)),
+    security: { tokenRequired: node.credentials.cluster !== undefined, adminTokenRequired: node.credentials.admin !== undefined, faultsAllowed: config.allowFaults === true },
   };
   sendJson(res, 200, body);
   return 200;

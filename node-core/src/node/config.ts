@@ -21,7 +21,15 @@ export interface NodeConfig {
   readonly r: number;
   readonly w: number;
   readonly partitions: number;
+  /** The cluster token: clients read and write with it, nodes prove it to each other. */
   readonly token: string | undefined;
+  /**
+   * The admin token: when set, it alone opens /admin/* (leave, traces, faults) and the control
+   * plane's fault and trace commands; it also serves wherever the cluster token does.
+   */
+  readonly adminToken?: string | undefined;
+  /** Chaos by consent: without it every fault injection (HTTP, Socket.IO, internode) is refused. */
+  readonly allowFaults?: boolean;
   readonly requestTimeoutMs: number;
   readonly sync: 'normal' | 'full';
   readonly logLevel: string;

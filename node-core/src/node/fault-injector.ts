@@ -38,10 +38,14 @@ export interface FaultDeps {
   /** Sends a control message to a member, outside the faults. */
   sendControl(node: string, table: WireFaultTable, timeoutMs: number): Promise<unknown>;
   readonly control: ProcessControl | undefined;
+  /** Whether this node was started with --allow-faults: without it nothing is injected here. */
+  readonly allowed: boolean;
   onEvent?: (e: FaultEvent) => void;
 }
 
 const pushTimeoutMs = 2000;
+export const faultsDisabledMessage = 'fault injection is not enabled on this cluster: its nodes must be started with --allow-faults';
+
 /** Delay before a node pauses or crashes itself: the reply to whoever asked goes out first. */
 const actDelayMs = 50;
 
@@ -101,7 +105,8 @@ export class FaultInjector {
    * A fault asked for by a client (HTTP, Socket.IO): validated, its nodes checked against the
    * membership, then injected.
    */
-  async request(raw: unknown): Promise<{ ok: true; value: FaultChange & { fault: Fault } } | { ok: false; error: 'bad_fault' | 'unknown_node'; message: string }> {
+  async request(raw: unknown): Promise<{ ok: true; value: FaultChange & { fault: Fault } } | { ok: false; error: 'bad_fault' | 'unknown_node' | 'faults_disabled'; message: string }> {
+    if (!this.deps.allowed) return { ok: false, error: 'faults_disabled', message: faultsDisabledMessage };
     const parsed = parseFaultSpec(raw);
     if (!parsed.ok) return { ok: false, error: 'bad_fault', message: parsed.reason };
     const s = parsed.spec;
@@ -142,6 +147,9 @@ export class FaultInjector {
 
   /** A peer's table arrived: merged into ours, and ours (merged) goes back. */
   receive(wire: WireFaultTable, from: string): WireFaultTable {
+    // Chaos by consent holds over the wire too: a peer (or whoever has the cluster token) cannot
+    // pause or partition a node that was not started to be broken on purpose.
+    if (!this.deps.allowed) throw Object.assign(new Error(faultsDisabledMessage), { code: 'faults_disabled' });
     const now = this.deps.env.now();
     const merged = mergeFaultTables(this.table, fromWireFaults(wire, now), now);
     if (!sameFaultTable(merged, this.table)) this.adopt(merged, `from ${from}`);

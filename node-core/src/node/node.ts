@@ -2,6 +2,7 @@
 // failure detector) to its effects (SQLite, TCP, HTTP, timers). Decisions live in core/;
 // the background loops (handoff, transfers, anti-entropy) live in their own modules.
 
+import { credentialsOf, type Credentials } from './secrets.js';
 import { pack, unpack } from 'msgpackr';
 import type { Logger } from 'pino';
 import { Coordinator, type CoordinateRequest, type Placement, type Replicas, defaultSiblingsMax, tooManySiblings } from '../core/coordinator.js';
@@ -85,6 +86,8 @@ export class GyreNode {
   readonly self: MemberInfo;
   readonly handoff: Handoff;
   readonly faults: FaultInjector;
+  /** The cluster and admin tokens, held for comparison only (roles: node/secrets.ts). */
+  readonly credentials: Credentials;
   readonly observe: Observatory;
   /** Each member's status and state at the last gossip round (for change events). */
   private lastSeen = new Map<string, { status: string; state: string }>();
@@ -136,6 +139,7 @@ export class GyreNode {
     this.metrics = this.makeMetrics(parts.defaultMetrics ?? false);
     this.replicaClient = this.replicas();
     this.coordinator = this.makeCoordinator();
+    this.credentials = credentialsOf(this.config);
     this.faults = this.makeFaultInjector(parts.processControl);
     this.gossipLoop = new Periodic(this.env, gossipIntervalMs, () => this.gossipRound(), (e) => this.log.warn({ err: String(e) }, 'gossip round failed'));
     const host = this.loopHost();
@@ -198,6 +202,7 @@ export class GyreNode {
       peers: () => activeMembers(this.state).filter((m) => m.id !== config.id).map((m) => m.id),
       sendControl: (node, table, timeoutMs) => this.call(node, { t: 'faults', table }, timeoutMs, true),
       control,
+      allowed: config.allowFaults === true,
       onEvent: (e) => {
         const fault = faultToJson(e.fault, this.env.now()) as NodeSnapshot['faults'][number];
         this.observe.event(e.type === 'fault-injected' ? { type: 'fault-injected', fault } : { type: 'fault-healed', fault, reason: e.reason });

@@ -17,8 +17,8 @@
 // cannot get more is refused and its connection closed, so two half-received commands never
 // wait on each other. A command must arrive whole within `respCommandReceiveMs`.
 
+import { roleOf, type Credentials } from '../node/secrets.js';
 import net from 'node:net';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { type RespNode, type RespSession, type TokenCheck, closesConnection, commandKeys, commandName, runCommand } from './commands.js';
 import { type RespCommand, RespParser, RespProtocolError, errorReply } from './protocol.js';
 import { atEndOfTurn } from '../runtime/end-of-turn.js';
@@ -40,7 +40,8 @@ const stallSweepMs = 5000;
 export type CommandObserver = (name: string, reply: Buffer, ms: number) => void;
 
 export interface RespServerOptions {
-  readonly token: string | undefined;
+  /** AUTH takes the cluster token or the admin token (RESP has no admin commands); without a cluster token none is needed. */
+  readonly credentials: Credentials;
   readonly observe?: CommandObserver;
 }
 
@@ -292,7 +293,8 @@ class RespFrontEnd {
     readonly node: RespNode,
     opts: RespServerOptions,
   ) {
-    this.tokenOk = opts.token === undefined ? undefined : tokenChecker(opts.token);
+    const c = opts.credentials;
+    this.tokenOk = c.cluster === undefined ? undefined : (candidate) => roleOf(c, candidate) !== undefined;
     this.observe = opts.observe;
   }
 
@@ -329,12 +331,6 @@ class RespFrontEnd {
       }
     }
   }
-}
-
-/** Compares SHA-256 digests in constant time: neither the length nor the content of the token leaks through timing. */
-function tokenChecker(token: string): TokenCheck {
-  const expected = createHash('sha256').update(token).digest();
-  return (candidate) => timingSafeEqual(expected, createHash('sha256').update(candidate).digest());
 }
 
 export interface RespServer {

@@ -70,4 +70,6 @@ export interface StatusDocument {
     readonly completed?: number;
     readonly keysReceived?: number;
   };
+  /** What this node requires and allows: the console shows fault controls only where faultsAllowed. */
+  readonly security?: { readonly tokenRequired: boolean; readonly adminTokenRequired: boolean; readonly faultsAllowed: boolean };
 }

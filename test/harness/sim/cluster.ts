@@ -164,6 +164,8 @@ export class SimCluster {
       w: o.w,
       partitions: o.partitions,
       token: undefined,
+      // The simulator is a chaos run: its adversary's fault messages must meet the parser's caps, not the consent check.
+      allowFaults: true,
       requestTimeoutMs: o.requestTimeoutMs,
       sync: 'normal',
       logLevel: 'silent',
