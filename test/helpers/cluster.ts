@@ -74,8 +74,9 @@ export type HttpOptions = Omit<RawRequest, 'method' | 'path'>;
  * killed would turn into confusing errors in the next test). `path` is sent byte for byte,
  * so percent-encoding is under the caller's control. The repo's one HTTP client underneath.
  */
-export function httpRequest(baseUrl: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
-  return new GyreClient({ url: baseUrl, keepAlive: false, timeoutMs: requestTimeoutMs }).request({ ...opts, method, path });
+export function httpRequest(baseUrl: string, method: string, path: string, opts: HttpOptions & { ca?: Buffer | undefined } = {}): Promise<HttpResponse> {
+  const { ca, ...req } = opts;
+  return new GyreClient({ url: baseUrl, keepAlive: false, timeoutMs: requestTimeoutMs, ...(ca ? { ca } : {}) }).request({ ...req, method, path });
 }
 
 export { header };
@@ -140,6 +141,8 @@ export interface TestClusterOptions {
   readonly allowFaults?: boolean;
   /** Flags for one node only, after `args`. */
   readonly argsFor?: (id: string) => readonly string[];
+  /** The nodes run TLS (their --tls-* flags go in args/argsFor): requests use https, checked against this CA (PEM). */
+  readonly tlsCa?: Buffer;
 }
 
 /** Headers that authenticate a client request to a cluster with this token. */
@@ -196,6 +199,9 @@ export class TestCluster {
   private readonly count: number;
   private readonly args: readonly string[];
   private readonly argsFor: (id: string) => readonly string[];
+  /** The CA requests check the nodes' certificates against, when they run TLS. */
+  readonly tlsCa: Buffer | undefined;
+  private readonly scheme: 'http' | 'https';
   /** Whether the nodes run with `token` (requests still send it; a tokenless node ignores it). */
   readonly tokenRequired: boolean;
   /** The admin token, when the nodes run with one (`adminTokenRequired`). */
@@ -209,6 +215,8 @@ export class TestCluster {
     this.tokenRequired = opts.token !== false;
     this.adminTokenRequired = opts.adminToken === true;
     this.argsFor = opts.argsFor ?? (() => []);
+    this.tlsCa = opts.tlsCa;
+    this.scheme = opts.tlsCa ? 'https' : 'http';
     this.root = mkdtempSync(join(tmpdir(), 'gyre-it-'));
     liveRoots.add(this.root);
     installExitHook();
@@ -220,7 +228,7 @@ export class TestCluster {
     for (let i = 0; i < this.count; i++) {
       const id = `n${i + 1}`;
       const port = await freePort();
-      this.nodes.push({ id, port, dir: join(this.root, id), log: join(this.root, `${id}.log`), url: `http://127.0.0.1:${port}`, child: undefined, exited: undefined, expectedExit: false });
+      this.nodes.push({ id, port, dir: join(this.root, id), log: join(this.root, `${id}.log`), url: `${this.scheme}://127.0.0.1:${port}`, child: undefined, exited: undefined, expectedExit: false });
     }
     for (const n of this.nodes) this.spawnNode(n);
     await this.waitUntilUp();
@@ -301,7 +309,7 @@ export class TestCluster {
   async addNode(seeds: readonly string[]): Promise<string> {
     const id = `n${this.nodes.length + 1}`;
     const port = await freePort();
-    const n: TestNode = { id, port, dir: join(this.root, id), log: join(this.root, `${id}.log`), url: `http://127.0.0.1:${port}`, child: undefined, exited: undefined, expectedExit: false };
+    const n: TestNode = { id, port, dir: join(this.root, id), log: join(this.root, `${id}.log`), url: `${this.scheme}://127.0.0.1:${port}`, child: undefined, exited: undefined, expectedExit: false };
     this.nodes.push(n);
     this.spawnNode(n, seeds);
     return id;
@@ -442,7 +450,7 @@ export class TestCluster {
   /** An HTTP request to one node, with the cluster token unless `headers` sets authorization. */
   async request(id: string, method: string, path: string, opts: HttpOptions = {}): Promise<HttpResponse> {
     try {
-      return await httpRequest(this.url(id), method, path, { ...opts, headers: { ...bearer(this.token), ...(opts.headers ?? {}) } });
+      return await httpRequest(this.url(id), method, path, { ...opts, ca: this.tlsCa, headers: { ...bearer(this.token), ...(opts.headers ?? {}) } });
     } catch (e) {
       const n = this.node(id);
       if (n.exited && !n.expectedExit) throw new Error(`${(e as Error).message}: node ${id} exited unexpectedly (${JSON.stringify(n.exited)})\n${this.logTail(id, 60)}`, { cause: e });

@@ -4,16 +4,12 @@
 import { readSecretFile, weakSecretProblem } from '../node/secrets.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { defaultConfig, type NodeConfig } from '../node/node.js';
-import { startNode } from '../start/start-node.js';
+import { serveNode, type ServedNode } from '../start/serve-node.js';
 import { GyreClient, GyreError, HttpError } from '../client/client.js';
-import { createApiServer } from '../http/api.js';
-import { createRespServer } from '../resp/server.js';
-import { respNode, respObserver } from '../resp/backend.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
 import { LocalCluster } from './supervisor.js';
@@ -74,11 +70,14 @@ program
   .option('--token-file <file>', 'read the cluster token from this file (first line; mode 600)')
   .option('--admin-token-file <file>', 'read the admin token from this file (default $GYRE_ADMIN_TOKEN): when set, only it opens /admin/*, faults, traces and leave')
   .option('--allow-faults', 'accept fault injection (kill, pause, partition, latency, loss); refused with 403 without it')
+  .option('--tls-cert <file>', 'certificate (PEM) for every listener: HTTP becomes https, RESP and internode TLS')
+  .option('--tls-key <file>', 'the certificate\'s private key (PEM)')
+  .option('--tls-ca <file>', 'CA (PEM) peers\' certificates must chain to: internode connections become mutual TLS, and seeds are checked against it')
   .option('--log-level <level>', 'log level', defaultConfig.logLevel)
   .option('--no-control', 'serve no Socket.IO control plane (on by default, on the client port at /socket.io)')
   .option('--tombstone-grace-ms <ms>', 'reap a deleted key this long after its delete, once every replica has the tombstone', int('grace', 0, 365 * 86_400_000), defaultConfig.tombstoneGraceMs)
   .option('--reaped-retain-ms <ms>', 'remember reaped keys this long to drop stale copies', int('retention', 0, 3650 * 86_400_000), defaultConfig.reapedRetainMs)
-  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; respPort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; tokenFile?: string; adminTokenFile?: string; allowFaults?: boolean; logLevel: string; control: boolean }) => {
+  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; respPort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; tokenFile?: string; adminTokenFile?: string; allowFaults?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; logLevel: string; control: boolean }) => {
     const { token, adminToken } = nodeSecrets(o);
     if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
     if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
@@ -114,30 +113,30 @@ program
       reapedRetainMs: o.reapedRetainMs,
     };
     let shutdown: (sig: string) => void = () => process.exit(0);
-    const node = await startNode(config, { onLeft: () => shutdown('left the cluster') });
-    const resp = createRespServer(respNode(node, () => respPort, () => resp.connectionCount()), { credentials: node.credentials, observe: respObserver(node) });
-    await new Promise<void>((res, rej) => {
-      resp.server.once('error', rej);
-      resp.server.listen(o.respPort, config.host, () => res());
+    const tlsFiles = o.tlsCert === undefined && o.tlsKey === undefined ? undefined : { certFile: o.tlsCert ?? fail('--tls-cert and --tls-key go together'), keyFile: o.tlsKey ?? fail('--tls-cert and --tls-key go together'), caFile: o.tlsCa };
+    if (!tlsFiles && o.tlsCa !== undefined) fail('--tls-ca needs --tls-cert and --tls-key');
+    let served: ServedNode;
+    try {
+      served = await serveNode(config, { control: o.control, respPort: o.respPort, tls: tlsFiles, onLeft: () => shutdown('left the cluster') });
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    const { node, addresses } = served;
+    node.log.info({ ...addresses, tls: tlsFiles ? (tlsFiles.caFile ? 'mutual internode' : 'on') : 'off', dir: config.dir }, 'node ready');
+    process.on('SIGHUP', () => {
+      try {
+        served.reloadTls();
+        node.log.info({}, tlsFiles ? 'TLS certificates reloaded' : 'SIGHUP: nothing to reload');
+      } catch (e) {
+        node.log.error({ err: (e as Error).message }, 'TLS reload failed; the old certificates stay in use');
+      }
     });
-    const respPort = (resp.server.address() as AddressInfo).port;
-    const respAddress = `${config.host}:${respPort}`;
-    const server = createApiServer(node, { control: o.control, respAddress });
-    await new Promise<void>((res, rej) => {
-      server.once('error', rej);
-      server.listen(config.port, config.host, () => res());
-    });
-    const port = (server.address() as AddressInfo).port;
-    node.log.info({ http: `${config.host}:${port}`, internode: node.self.internode, resp: respAddress, dir: config.dir }, 'node ready');
     let stopping = false;
     shutdown = (sig: string) => {
       if (stopping) return;
       stopping = true;
       node.log.info({ signal: sig }, 'shutting down');
-      server.close();
-      server.closeAllConnections();
-      void resp.close();
-      node.stop().then(
+      served.stop().then(
         () => process.exit(0),
         (e: unknown) => {
           node.log.error({ err: String(e) }, 'unclean shutdown');
@@ -249,6 +248,7 @@ interface ClientOpts {
   w?: number;
   token?: string;
   tokenFile?: string;
+  ca?: string;
   json?: boolean;
 }
 
@@ -258,7 +258,8 @@ function clientOptions(cmd: Command): Command {
     .option('--r <r>', 'read quorum for this request', int('r', 1, 16))
     .option('--w <w>', 'write quorum for this request', int('w', 1, 16))
     .option('--token <token>', 'token (default $GYRE_TOKEN; for leave and faults $GYRE_ADMIN_TOKEN first)')
-    .option('--token-file <file>', 'read the token from this file (mode 600) instead of argv, where ps shows it');
+    .option('--token-file <file>', 'read the token from this file (mode 600) instead of argv, where ps shows it')
+    .option('--ca <file>', 'CA certificate (PEM) to check an https node against (default: the system\'s CAs)');
 }
 
 /** The token a client command sends: --token, --token-file, else the environment's (the admin token first for admin commands). */
@@ -275,7 +276,15 @@ function clientToken(o: ClientOpts, admin: boolean): string | undefined {
 }
 
 function clientFor(o: ClientOpts, admin: boolean): GyreClient {
-  return new GyreClient({ url: o.url, token: clientToken(o, admin), keepAlive: false });
+  let ca: Buffer | undefined;
+  if (o.ca !== undefined) {
+    try {
+      ca = readFileSync(o.ca);
+    } catch (e) {
+      fail(`cannot read the CA file ${o.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  return new GyreClient({ url: o.url, token: clientToken(o, admin), keepAlive: false, ...(ca ? { ca } : {}) });
 }
 
 /** Runs one client call; a node's error or an unreachable node ends the command with its message. */

@@ -4,6 +4,8 @@
 // coordinator results are turned into statuses; the API holds no logic of its own.
 
 import http from 'node:http';
+import https from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import { encodeContext } from '../core/context.js';
 import { ControlServer } from '../control/server.js';
 import type { GyreNode } from '../node/node.js';
@@ -144,17 +146,19 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: RawSocket): void {
  * The node's HTTP server: the client API of CONTRACT.md, admin routes, and (unless `control`
  * is false) the Socket.IO control plane on the same port.
  */
-export function createApiServer(node: GyreNode, opts: { control?: boolean; respAddress?: string } = {}): http.Server {
+export function createApiServer(node: GyreNode, opts: { control?: boolean; respAddress?: string; tls?: TlsOptions | undefined } = {}): http.Server {
   const controlOn = opts.control !== false;
   const ctx: ApiContext = {
     node,
     config: node.config,
+    scheme: opts.tls ? 'https' : 'http',
     controlOn,
     respAddress: opts.respAddress,
     budget: new HttpBudget(),
     contextFor: (clock, key) => encodeContext(clock, key, node.contextKeys()),
   };
-  const server = http.createServer((req, res) => handleRequest(ctx, req, res));
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(ctx, req, res);
+  const server: http.Server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
   server.on('clientError', answerUnparsable);
   server.headersTimeout = headersTimeoutMs;
   server.requestTimeout = requestReceiveTimeoutMs;

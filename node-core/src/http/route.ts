@@ -9,6 +9,8 @@ import type { HttpBudget } from './budget.js';
 export interface ApiContext {
   readonly node: GyreNode;
   readonly config: NodeConfig;
+  /** How clients reach this server: 'https' with TLS. */
+  readonly scheme: 'http' | 'https';
   /** Whether the Socket.IO control plane shares this server's port (/status lists it). */
   readonly controlOn: boolean;
   /** The RESP front end's host:port, when the node serves one (/status lists it). */

@@ -24,7 +24,7 @@ export async function statusRoute(ctx: ApiContext, _req: IncomingMessage, res: S
   // Typed against the document clients parse (wire/api.ts); the node adds more fields.
   const body: Documented<StatusDocument> = {
     node: { id: config.id, address: node.self.http, state: me?.state ?? 'joining', startedAt: new Date(node.startedAtMs).toISOString(), uptimeMs: now - node.startedAtMs, version: nodeVersion, pid: process.pid },
-    listeners: { http: node.self.http, internode: node.self.internode, ...(respAddress ? { resp: respAddress } : {}), ...(controlOn ? { control: `http://${node.self.http}`, controlPath: '/socket.io' } : {}) },
+    listeners: { http: node.self.http, internode: node.self.internode, ...(respAddress ? { resp: respAddress } : {}), ...(controlOn ? { control: `${ctx.scheme}://${node.self.http}`, controlPath: '/socket.io' } : {}) },
     config: { n: config.n, r: config.r, w: config.w, partitions: config.partitions, requestTimeoutMs: config.requestTimeoutMs },
     members: node.memberViews().map((v) => ({ ...v, internode: state.members.get(v.id)?.internode, heartbeat: state.members.get(v.id)?.heartbeat })),
     hintsPending: [...hints.values()].reduce((a, b) => a + b, 0),

@@ -5,15 +5,20 @@
 // kept for the control plane (issue 5), where its browser support matters.
 //
 // Frames (msgpack arrays):
-//   [hello, protocolVersion, nodeId, token|null]  first frame a client sends
+//   [challenge, protocolVersion, nonce]   the listener's first frame
+//   [hello, protocolVersion, nodeId, nonce, proof]   the dialer's answer
+//   [welcome, nodeId, proof]   the listener's proof; only then does the dialer send requests
 //   [request, id, body]   [reply, id, body]   [failure, id, code, message]
+// The handshake (handshake.ts) proves the cluster token both ways without sending it.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { atEndOfTurn } from '../runtime/end-of-turn.js';
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { type RequestHandler, type Transport, TransportError, noReplyCode } from './transport.js';
 import { msgpackProblem } from './msgpack-guard.js';
+import { dialerProof, frameChallenge, frameWelcome, isNonce, listenerProof, nonceBytes, proofMatches } from './handshake.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -21,7 +26,8 @@ const frameHello = 0;
 const frameRequest = 1;
 const frameReply = 2;
 const frameFailure = 3;
-const protocolVersion = 1;
+/** 2: the challenge-response handshake (1 sent the token in the hello). */
+const protocolVersion = 2;
 /** The u32 length before each frame's body. */
 const frameHeaderBytes = 4;
 
@@ -65,6 +71,20 @@ export interface TcpTransportOptions {
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   /** Jitter source for backoff; injected so tests can pin it. */
   readonly random?: () => number;
+  /** TLS on the listener and every dial (start/tls.ts makes these); plain TCP without. */
+  readonly tls?: TransportTls;
+}
+
+export interface TransportTls {
+  serverOptions(): tls.TlsOptions;
+  clientOptions(): tls.ConnectionOptions;
+  /** Told of the listener, so renewed certificates reach it. */
+  onServer?(server: tls.Server, options: () => tls.TlsOptions): void;
+}
+
+/** What both ends of one TLS session share and a relay between two sessions cannot: the handshake's proofs cover it. */
+function channelBinding(socket: net.Socket): Buffer | undefined {
+  return socket instanceof tls.TLSSocket ? socket.exportKeyingMaterial(32, 'EXPORTER-gyre-internode', Buffer.alloc(0)) : undefined;
 }
 
 /**
@@ -167,14 +187,6 @@ function writeCoalesced(socket: net.Socket, ...parts: Buffer[]): void {
 /** Inbound internode connections served at once; more are refused by the kernel backlog. */
 export const inboundConnectionsMax = 1024;
 
-function tokensMatch(expected: string | undefined, given: unknown): boolean {
-  if (expected === undefined) return true;
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
-}
-
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
@@ -184,7 +196,11 @@ interface Pending {
 /** Our outgoing connection to one peer. */
 class Connection {
   private socket: net.Socket | undefined;
-  private state: 'idle' | 'connecting' | 'open' | 'backoff' = 'idle';
+  private state: 'idle' | 'connecting' | 'handshake' | 'open' | 'backoff' = 'idle';
+  /** The nonces of the handshake in progress (ours is set once the challenge came). */
+  private handshake: { listenerNonce: Uint8Array; dialerNonce: Buffer } | undefined;
+  /** Why the last connection closed, when it was the handshake's doing. */
+  private refusal: string | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private queued: Buffer[] = [];
@@ -227,19 +243,22 @@ class Connection {
   private connect(): void {
     this.state = 'connecting';
     const [host, portText] = splitAddress(this.address);
-    const socket = net.connect({ host, port: Number(portText) });
+    const t = this.owner.tlsOptions;
+    const socket = t ? tls.connect({ host, port: Number(portText), ...t.clientOptions() }) : net.connect({ host, port: Number(portText) });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     const connectTimer = setTimeout(() => socket.destroy(new Error('connect timeout')), connectTimeoutMs);
     const reader = new FrameReader();
-    socket.on('connect', () => {
+    socket.on(t ? 'secureConnect' : 'connect', () => {
       clearTimeout(connectTimer);
-      socket.write(encodeFrame([frameHello, protocolVersion, this.owner.nodeId, this.owner.token ?? null]));
-      this.state = 'open';
-      this.failures = 0;
-      for (const f of this.queued) socket.write(f);
-      this.queued = [];
+      // Nothing is sent until the listener's challenge and welcome: see handshake.ts.
+      this.state = 'handshake';
+      this.handshake = undefined;
+      this.refusal = undefined;
+      const handshakeTimer = setTimeout(() => this.refuse(socket, `${this.address} did not complete the handshake within ${helloTimeoutMs} ms`), helloTimeoutMs);
+      socket.once('close', () => clearTimeout(handshakeTimer));
+      this.handshakeTimer = handshakeTimer;
     });
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
@@ -262,7 +281,7 @@ class Connection {
       const backoff = Math.min(reconnectBackoffMaxMs, reconnectBackoffMinMs * 2 ** Math.min(this.failures - 1, 10));
       this.retryAt = Date.now() + backoff * (0.5 + 0.5 * this.owner.random());
       this.state = 'backoff';
-      const err = new TransportError('unreachable', `connection to ${this.address} closed`);
+      const err = new TransportError(this.refusal ? 'unauthorized' : 'unreachable', this.refusal ?? `connection to ${this.address} closed`);
       for (const [, p] of this.pending) {
         clearTimeout(p.timer);
         p.reject(err);
@@ -282,6 +301,10 @@ class Connection {
       socket.destroy(new Error('undecodable frame'));
       return;
     }
+    if (this.state === 'handshake') {
+      this.onHandshakeFrame(msg, socket);
+      return;
+    }
     if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
       socket.destroy(new Error('malformed frame'));
       return;
@@ -294,6 +317,40 @@ class Connection {
     // Only strings are shown: String() of a hostile map ({toString: 1}) would throw here.
     else if (msg[0] === frameFailure) p.reject(new TransportError('remote', `${typeof msg[2] === 'string' ? msg[2].slice(0, 64) : 'error'}: ${typeof msg[3] === 'string' ? msg[3].slice(0, 1024) : 'no message'}`));
     else p.reject(new TransportError('remote', 'unexpected frame kind'));
+  }
+
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
+  /** The challenge (answered with our hello and proof), then the welcome (checked): the connection opens. */
+  private onHandshakeFrame(msg: unknown, socket: net.Socket): void {
+    const token = this.owner.token;
+    if (!Array.isArray(msg)) return this.refuse(socket, `${this.address} sent a malformed handshake frame`);
+    if (this.handshake === undefined) {
+      if (msg[0] !== frameChallenge || msg[1] !== protocolVersion || !isNonce(msg[2])) return this.refuse(socket, `${this.address} is not a Gyre node of protocol ${protocolVersion} (no valid challenge)`);
+      const dialerNonce = randomBytes(nonceBytes);
+      this.handshake = { listenerNonce: msg[2], dialerNonce };
+      socket.write(encodeFrame([frameHello, protocolVersion, this.owner.nodeId, dialerNonce, dialerProof(token, msg[2], dialerNonce, this.owner.nodeId, channelBinding(socket))]));
+      return;
+    }
+    const { listenerNonce, dialerNonce } = this.handshake;
+    const listenerId = msg[1];
+    if (msg[0] !== frameWelcome || typeof listenerId !== 'string' || listenerId.length > helloNodeIdCharsMax) return this.refuse(socket, `${this.address} sent no valid welcome`);
+    if (!proofMatches(listenerProof(token, listenerNonce, dialerNonce, this.owner.nodeId, listenerId, channelBinding(socket)), msg[2])) {
+      return this.refuse(socket, `${this.address} (calling itself ${JSON.stringify(listenerId.slice(0, 64))}) could not prove it holds the cluster token: not a member of this cluster`);
+    }
+    clearTimeout(this.handshakeTimer);
+    this.handshake = undefined;
+    this.state = 'open';
+    this.failures = 0;
+    for (const f of this.queued) socket.write(f);
+    this.queued = [];
+  }
+
+  /** Ends a connection whose handshake failed; its requests fail with the reason. */
+  private refuse(socket: net.Socket, why: string): void {
+    this.refusal = why;
+    this.owner.log('warn', 'internode handshake failed', { address: this.address, why });
+    socket.destroy();
   }
 
   close(): void {
@@ -320,8 +377,10 @@ interface Inbound {
   /** The peer's socket address, for the log. */
   readonly remote: string;
   readonly reader: FrameReader;
-  /** The node id its hello gave; undefined while it is a stranger. */
+  /** The node id its hello proved; undefined while it is a stranger. */
   peer: string | undefined;
+  /** This connection's challenge (handshake.ts). */
+  readonly nonce: Buffer;
   /** Requests handed to the handler and not yet settled. */
   serving: number;
   /** Budget this connection holds: its frame in progress (reserved in full), queued and served requests. */
@@ -360,13 +419,24 @@ export class TcpTransport implements Transport {
   readonly nodeId: string;
   readonly token: string | undefined;
   readonly random: () => number;
+  readonly tlsOptions: TransportTls | undefined;
   private boundAddress = '';
+  /** The IP address the listener is bound to, as the kernel reports it (protected mode judges it). */
+  boundIp = '';
 
   private constructor(private readonly opts: TcpTransportOptions) {
     this.nodeId = opts.nodeId;
     this.token = opts.token;
     this.random = opts.random ?? Math.random;
-    this.server = net.createServer((s) => this.serve(s));
+    this.tlsOptions = opts.tls;
+    const t = opts.tls;
+    if (t) {
+      const server = tls.createServer(t.serverOptions(), (s) => this.serve(s));
+      // A failed TLS handshake (no certificate, another CA, plain TCP) is the stranger's problem: logged, never thrown.
+      server.on('tlsClientError', (e, s) => this.log('warn', 'internode TLS handshake refused', { remote: `${s.remoteAddress}:${s.remotePort}`, why: e.message }));
+      t.onServer?.(server, () => t.serverOptions());
+      this.server = server;
+    } else this.server = net.createServer((s) => this.serve(s));
     this.server.maxConnections = inboundConnectionsMax;
     this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.sweepTimer.unref();
@@ -380,11 +450,16 @@ export class TcpTransport implements Transport {
     });
     const a = t.server.address() as net.AddressInfo;
     t.boundAddress = `${opts.host}:${a.port}`;
+    t.boundIp = a.address;
     return t;
   }
 
   get address(): string {
     return this.boundAddress;
+  }
+
+  log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void {
+    this.opts.log?.(level, msg, fields);
   }
 
   setHandler(handler: RequestHandler): void {
@@ -445,6 +520,7 @@ export class TcpTransport implements Transport {
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
       reader: new FrameReader(helloFrameBytesMax),
       peer: undefined,
+      nonce: randomBytes(nonceBytes),
       serving: 0,
       held: 0,
       reservedForFrame: 0,
@@ -452,6 +528,7 @@ export class TcpTransport implements Transport {
       queue: [],
       outbox: [],
     };
+    socket.write(encodeFrame([frameChallenge, protocolVersion, c.nonce]));
     socket.on('data', (chunk: Buffer) => this.readFrames(c, chunk));
     socket.on('drain', () => this.pump(c));
     // An error is followed by 'close', where teardown runs.
@@ -559,20 +636,22 @@ export class TcpTransport implements Transport {
     return true;
   }
 
-  /** The first frame must be a hello of our protocol with the cluster token: then the stranger is a peer. */
+  /** The first frame must be a hello of our protocol proving the cluster token: then the stranger is a peer, and we prove it back. */
   private acceptHello(c: Inbound, msg: readonly unknown[]): boolean {
-    const nodeId = msg[2];
-    if (msg[0] !== frameHello || msg[1] !== protocolVersion || typeof nodeId !== 'string' || nodeId.length > helloNodeIdCharsMax) {
+    const [kind, version, nodeId, dialerNonce, proof] = msg;
+    if (kind !== frameHello || version !== protocolVersion || typeof nodeId !== 'string' || nodeId.length > helloNodeIdCharsMax || !isNonce(dialerNonce)) {
       this.dropInbound(c, 'first frame is not a valid hello');
       return false;
     }
-    if (!tokensMatch(this.token, msg[3])) {
-      this.dropInbound(c, 'bad cluster token');
+    const binding = channelBinding(c.socket);
+    if (!proofMatches(dialerProof(this.token, c.nonce, dialerNonce, nodeId, binding), proof)) {
+      this.dropInbound(c, 'hello does not prove the cluster token');
       return false;
     }
     c.peer = nodeId;
     this.preAuth.delete(c.socket);
     c.reader.setLimit(frameBytesMax);
+    c.socket.write(encodeFrame([frameWelcome, this.nodeId, listenerProof(this.token, c.nonce, dialerNonce, nodeId, this.nodeId, binding)]));
     return true;
   }
 

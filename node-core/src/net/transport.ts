@@ -10,7 +10,7 @@ export type RequestHandler = (body: unknown, from: string) => Promise<unknown>;
 
 export class TransportError extends Error {
   constructor(
-    readonly code: 'timeout' | 'unreachable' | 'closed' | 'overloaded' | 'remote' | 'too_large',
+    readonly code: 'timeout' | 'unreachable' | 'unauthorized' | 'closed' | 'overloaded' | 'remote' | 'too_large',
     message: string,
   ) {
     super(message);

@@ -19,6 +19,7 @@
 
 import { roleOf, type Credentials } from '../node/secrets.js';
 import net from 'node:net';
+import tls from 'node:tls';
 import { type RespNode, type RespSession, type TokenCheck, closesConnection, commandKeys, commandName, runCommand } from './commands.js';
 import { type RespCommand, RespParser, RespProtocolError, errorReply } from './protocol.js';
 import { atEndOfTurn } from '../runtime/end-of-turn.js';
@@ -42,6 +43,8 @@ export type CommandObserver = (name: string, reply: Buffer, ms: number) => void;
 export interface RespServerOptions {
   /** AUTH takes the cluster token or the admin token (RESP has no admin commands); without a cluster token none is needed. */
   readonly credentials: Credentials;
+  /** TLS for every connection (the node's certificate); plain TCP without. */
+  readonly tls?: tls.TlsOptions | undefined;
   readonly observe?: CommandObserver;
 }
 
@@ -342,7 +345,7 @@ export interface RespServer {
 
 export function createRespServer(node: RespNode, opts: RespServerOptions): RespServer {
   const front = new RespFrontEnd(node, opts);
-  const server = net.createServer((socket) => front.accept(socket));
+  const server = opts.tls ? tls.createServer(opts.tls, (socket) => front.accept(socket)) : net.createServer((socket) => front.accept(socket));
   server.maxConnections = respConnectionsMax;
   const sweep = setInterval(() => front.sweep(Date.now()), stallSweepMs);
   sweep.unref();

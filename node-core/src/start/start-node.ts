@@ -11,9 +11,11 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import { realEnv, realProcessControl } from './real-env.js';
 import { GyreClient } from '../client/client.js';
+import type { TlsMaterial } from './tls.js';
 
 /** Starts a node on its data folder and listeners; resolves once it is listening and gossiping. */
-export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void } = {}): Promise<GyreNode> {
+export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void; tls?: TlsMaterial | undefined } = {}): Promise<GyreNode> {
+  const material = opts.tls;
   // Logs carry ids, counts and reasons, never values or secrets; redaction is the safety net.
   const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id }, redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'value', '*.value'], censor: '[redacted]' } });
   const store = new SqliteStore(config.dir, {
@@ -39,28 +41,61 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
       nodeId: cfg.id,
       token: cfg.token,
       log: (level, msg, fields) => log[level](fields ?? {}, msg),
+      ...(material ? { tls: { serverOptions: () => material.internodeServer(), clientOptions: () => material.internodeClient(), onServer: (s, o) => material.track(s, o) } } : {}),
     });
   } catch (e) {
     await store.close();
     throw e;
   }
-  const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
+  if (!cfg.token && !isLoopbackIp(transport.boundIp)) {
+    // Protected mode, judged on the address the kernel bound (a name can resolve anywhere).
+    transport.close();
+    await store.close();
+    throw new Error(`refusing to serve internode on ${transport.boundIp} without a cluster token (protected mode): set GYRE_TOKEN or --token-file, or bind a loopback address`);
+  }
+  const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token, material, log), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
   node.begin();
   return node;
 }
 
 /** Seeds are client HTTP addresses: GET /status of one tells the members' internode addresses. */
-export function httpSeedLookup(token: string | undefined): SeedLookup {
+/**
+ * Seeds are client HTTP addresses (https when this node runs TLS, checked against --tls-ca or
+ * the system's CAs: the token goes with the request): GET /status of one tells the members'
+ * internode addresses. A seed that answers in the other protocol is said once in the log.
+ */
+export function httpSeedLookup(token: string | undefined, tls?: TlsMaterial, log?: Logger): SeedLookup {
+  const said = new Set<string>();
   return async (seed) => {
-    const client = new GyreClient({ url: `http://${seed}`, token, keepAlive: false, timeoutMs: seedFetchTimeoutMs });
+    const client = new GyreClient({ url: `${tls ? 'https' : 'http'}://${seed}`, token, keepAlive: false, timeoutMs: seedFetchTimeoutMs, ...(tls?.ca ? { ca: tls.ca } : {}) });
     try {
       const { node, listeners } = await client.status();
       if (!listeners) return undefined; // not a Gyre node's status: it names no internode address
       return [{ id: node.id, http: listeners.http, internode: listeners.internode }];
-    } catch {
+    } catch (e) {
+      const why = protocolMismatch(e, tls !== undefined);
+      if (why && !said.has(seed)) {
+        said.add(seed);
+        log?.error({ seed }, why);
+      }
       return undefined; // not up yet, or not a Gyre node: the next round asks again
     }
   };
+}
+
+/** The clear message for a seed that speaks the other protocol, when its error says so. */
+function protocolMismatch(e: unknown, weUseTls: boolean): string | undefined {
+  const code = (e as { code?: unknown }).code;
+  const msg = String((e as Error).message ?? '');
+  if (weUseTls && (code === 'EPROTO' || /wrong version number|packet length too long/.test(msg))) return 'this node runs TLS but the seed answers in plain HTTP: a TLS node does not join a cluster without TLS';
+  if (weUseTls && /certificate|self.signed|UNABLE_TO_VERIFY/i.test(`${String(code)} ${msg}`)) return `the seed's TLS certificate is not trusted (${msg}): pass the cluster's CA with --tls-ca`;
+  if (!weUseTls && (code === 'ECONNRESET' || /socket hang up/.test(msg))) return 'the seed closed the connection without answering: if the cluster runs TLS, this node needs --tls-cert and --tls-key (and --tls-ca) to join it';
+  return undefined;
+}
+
+/** Whether the kernel's bound address is a loopback one (127.0.0.0/8, ::1, or v4 loopback mapped into v6). */
+export function isLoopbackIp(ip: string): boolean {
+  return /^127\./.test(ip) || ip === '::1' || /^::ffff:127\./i.test(ip);
 }
 
 function loadShape(store: Store): { partitions: number; n: number } | undefined {

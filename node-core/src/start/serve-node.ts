@@ -1,0 +1,96 @@
+// A node with all its listeners: the node itself (startNode: store, internode transport,
+// gossip), then RESP, then the client HTTP API with the control plane on it. Everything a node
+// promises about who may reach it is checked here, on what was actually bound:
+// - protected mode: a listener the kernel bound to a non-loopback address needs a cluster
+//   token, whatever name --host gave (a name can resolve anywhere);
+// - the data folder is 0700 and what the node creates in it 0600 (the umask);
+// - TLS on every listener when certificate files are given, renewed on SIGHUP.
+
+import { chmodSync, mkdirSync } from 'node:fs';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
+import type { GyreNode, NodeConfig } from '../node/node.js';
+import { createApiServer } from '../http/api.js';
+import { createRespServer, type RespServer } from '../resp/server.js';
+import { respNode, respObserver } from '../resp/backend.js';
+import { isLoopbackIp, startNode } from './start-node.js';
+import { TlsMaterial, type TlsFiles } from './tls.js';
+
+export interface ServeOptions {
+  /** Serve the Socket.IO control plane on the HTTP port. */
+  readonly control: boolean;
+  /** RESP port; 0 picks a free one. */
+  readonly respPort: number;
+  readonly tls?: TlsFiles | undefined;
+  readonly onLeft?: () => void;
+}
+
+export interface ServedNode {
+  readonly node: GyreNode;
+  readonly http: http.Server;
+  readonly resp: RespServer;
+  /** host:port of each listener. */
+  readonly addresses: { readonly http: string; readonly internode: string; readonly resp: string };
+  /** Reads the TLS files again (SIGHUP); throws, keeping the old ones, if they do not load. */
+  reloadTls(): void;
+  /** Closes the listeners and the node. */
+  stop(): Promise<void>;
+}
+
+function listen(server: http.Server | RespServer['server'], port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+/** Starts the node and binds every listener; refuses (closing what it opened) where protected mode says no. */
+export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise<ServedNode> {
+  process.umask(0o077);
+  mkdirSync(config.dir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dir, 0o700);
+  const material = opts.tls ? new TlsMaterial(opts.tls) : undefined;
+  const node = await startNode(config, { onLeft: opts.onLeft, tls: material });
+  const exposed: string[] = [];
+  const guard = (what: string, ip: string) => {
+    if (node.credentials.cluster === undefined && !isLoopbackIp(ip)) exposed.push(`${what} on ${ip}`);
+  };
+  // The internode listener is judged inside startNode, before the node gossips.
+  const resp = createRespServer(respNode(node, () => respPort, () => resp.connectionCount()), { credentials: node.credentials, observe: respObserver(node), tls: material?.clientFacing() });
+  let respPort = 0;
+  let server: http.Server | undefined;
+  try {
+    const r = await listen(resp.server, opts.respPort, config.host);
+    respPort = r.port;
+    guard('RESP', r.address);
+    const respAddress = `${config.host}:${respPort}`;
+    server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing() });
+    const h = await listen(server, config.port, config.host);
+    guard('HTTP', h.address);
+    if (exposed.length > 0) throw new Error(`refusing to serve ${exposed.join(', ')} without a cluster token (protected mode): set GYRE_TOKEN or --token-file, or bind a loopback address`);
+    if (material) {
+      material.track(resp.server as tls.Server, () => material.clientFacing());
+      material.track(server as unknown as tls.Server, () => material.clientFacing());
+    }
+    const httpServer = server;
+    return {
+      node,
+      http: httpServer,
+      resp,
+      addresses: { http: `${config.host}:${h.port}`, internode: node.self.internode, resp: respAddress },
+      reloadTls: () => material?.reload(),
+      stop: async () => {
+        httpServer.close();
+        httpServer.closeAllConnections();
+        await resp.close();
+        await node.stop();
+      },
+    };
+  } catch (e) {
+    server?.close();
+    await resp.close();
+    await node.stop();
+    throw e;
+  }
+}
