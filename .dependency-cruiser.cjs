@@ -25,18 +25,18 @@ const layers = [
   // The production edges' shared scheduler (end of the event loop's turn): timers, no I/O.
   { from: nc(['runtime']), to: [nc(['runtime'])] },
   { from: nc(['store']), to: [nc(['core', 'store', 'runtime']), npm(['msgpackr', 'better-sqlite3']), builtin(['fs', 'path', 'worker_threads'])] },
-  { from: nc(['net']), to: [nc(['core', 'net', 'runtime']), npm(['msgpackr']), builtin(['net', 'crypto'])] },
+  { from: nc(['net']), to: [nc(['core', 'net', 'runtime']), npm(['msgpackr']), builtin(['net', 'tls', 'crypto'])] },
   // The replication loops: each reaches the node through the narrow interface it declares.
   { from: nc(['replication']), to: [nc(['core', 'replication']), netInterfaces] },
-  // The driver: wires core, loops and the transport interface; no SQLite, no TCP, no wall clock.
-  { from: nc(['node']), to: [nc(['core', 'wire', 'replication', 'node']), netInterfaces, npm(['msgpackr', 'pino', 'prom-client', 'hdr-histogram-js'])] },
+  // The driver: wires core, loops and the transport interface; no SQLite, no TCP, no wall clock. crypto compares secrets.
+  { from: nc(['node']), to: [nc(['core', 'wire', 'replication', 'node']), netInterfaces, npm(['msgpackr', 'pino', 'prom-client', 'hdr-histogram-js']), builtin(['crypto'])] },
   // The operator's control plane and the client HTTP API: edges around the driver.
   { from: nc(['control']), to: [nc(['core', 'wire', 'net', 'node', 'control']), npm(['socket.io', 'msgpackr']), builtin(['http', 'crypto'])] },
-  { from: nc(['http']), to: [nc(['core', 'wire', 'node', 'control', 'http']), builtin(['http', 'crypto'])] },
+  { from: nc(['http']), to: [nc(['core', 'wire', 'node', 'control', 'http']), builtin(['http', 'https', 'tls', 'crypto'])] },
   // The RESP front end: the same coordinator behind the Redis protocol.
-  { from: nc(['resp']), to: [nc(['core', 'node', 'resp', 'runtime']), builtin(['net', 'crypto'])] },
-  // Production wiring: the only place SQLite, TCP, pino and the wall clock meet the node.
-  { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto'])] },
+  { from: nc(['resp']), to: [nc(['core', 'node', 'resp', 'runtime']), builtin(['net', 'tls', 'crypto'])] },
+  // Production wiring: the only place SQLite, TCP, TLS files, pino and the wall clock meet the node, and its listeners are bound.
+  { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'http', 'resp', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto', 'fs', 'tls', 'net', 'http'])] },
   // The load generator (gyre bench): sockets and /proc; the client only to read /status.
   { from: nc(['bench']), to: [nc(['bench', 'client']), npm(['hdr-histogram-js']), builtin(['net', 'fs', 'worker_threads'])] },
   { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'resp', 'bench', 'client', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
@@ -54,7 +54,7 @@ const layers = [
   // Tests and benchmarks (not the harness: it has its own rule above) may reach anything but the Electron shell and the renderer.
   {
     from: '^test/(?!harness/)',
-    to: ['^test/', '^node-core/src/', '^electron/backend/', '^node_modules/', builtin(['test', 'assert/strict', 'assert', 'crypto', 'util', 'path', 'os', 'http', 'https', 'fs', 'net', 'child_process', 'url', 'events', 'stream', 'timers/promises', 'worker_threads', 'perf_hooks'])],
+    to: ['^test/', '^node-core/src/', '^electron/backend/', '^node_modules/', builtin(['test', 'assert/strict', 'assert', 'crypto', 'util', 'path', 'os', 'http', 'https', 'fs', 'net', 'child_process', 'url', 'events', 'stream', 'timers/promises', 'worker_threads', 'perf_hooks', 'tls'])],
   },
 ];
 

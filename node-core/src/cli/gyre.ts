@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `gyre` command line (CONTRACT.md): run a node, run a local cluster, talk to a cluster.
 
-import { readSecretFile, weakSecretProblem } from '../node/secrets.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { defaultConfig, type NodeConfig } from '../node/node.js';
 import { serveNode, type ServedNode } from '../start/serve-node.js';
+import { readSecretFile, weakSecretProblem } from '../start/secret-files.js';
 import { GyreClient, GyreError, HttpError } from '../client/client.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
