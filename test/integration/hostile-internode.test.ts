@@ -1,9 +1,9 @@
 // Bounded before authenticated (STYLE 9: a limit on everything). Whoever can reach a node's
 // internode port, token or not, may spend only a small, fixed share of the node's memory, and
-// only for a few seconds: until a connection has presented the cluster token, the node owes
-// it nothing. Found: a frame header announcing 63 MiB (under the 64 MiB frame limit), sent
-// before any hello, made the node buffer that frame for every such connection; 1,000 of them
-// grew it by more than 1 GB.
+// only for a few seconds: until a connection has proved it holds the cluster token (the
+// handshake, net/handshake.ts), the node owes it nothing but its challenge. Found: a frame
+// header announcing 63 MiB (under the 64 MiB frame limit), sent before any hello, made the
+// node buffer that frame for every such connection; 1,000 of them grew it by more than 1 GB.
 //
 // One attack of 1,000 connections mixing six kinds of pre-authentication abuse, at most
 // `openAtOnceMax` open at a time (so this process stays inside its file-descriptor limit),
@@ -11,16 +11,17 @@
 // 100 ms during the attack and for 3 s after) stays within 64 MiB of where it started; it
 // stays alive; it closes every hostile connection itself, none later than a few seconds after
 // it opened; and it keeps serving (PUT w=3 and GET r=3 through it, during and after, which
-// needs its authenticated peer connections, and a fresh peer that presents the token gets
-// its request answered).
+// needs its authenticated peer connections, and a fresh peer that proves the token gets
+// its request answered). It also checks that the node sends a hostile connection nothing but
+// its challenge.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { Packr } from 'msgpackr';
 import { type HttpResponse, TestCluster, rssBytes, sleep, uniqueKey } from '../helpers/cluster.js';
+import { decodeFrames, frameKind, helloFor, helloWithWrongProof, hostPort, nonceBytes, packed, parseChallenge, welcomeProblem } from '../helpers/internode.js';
 
 const hostileConnections = 1000;
 /** Hostile sockets open at once: a new one starts when one closes. */
@@ -68,25 +69,14 @@ after(async () => {
   await cluster.stop();
 });
 
-// --- the internode wire format (tcp-transport.ts): [u32 big-endian length][msgpack array] ---
+// --- the internode wire format (tcp-transport.ts, test/helpers/internode.ts) ---------------
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+/** A frame header alone: [u32 big-endian length]. */
 const frameHead = (length: number): Buffer => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(length);
   return b;
 };
-const packed = (v: unknown): Buffer => {
-  const body = packr.pack(v);
-  return Buffer.concat([frameHead(body.byteLength), body]);
-};
-/** [hello, protocol version 1, node id, token]. */
-const hello = (nodeId: string, token: string | null): Buffer => packed([0, 1, nodeId, token]);
-
-function hostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
-}
 
 // --- memory ---------------------------------------------------------------------------
 
@@ -137,6 +127,8 @@ interface Outcome {
   /** From connect (or from the attempt, when it never connected) to close. */
   readonly lifetimeMs: number;
   readonly bytesSent: number;
+  /** Bytes the node sent after its challenge (it owes a stranger nothing more). */
+  readonly bytesAfterChallenge: number;
   readonly error: string | undefined;
 }
 
@@ -180,12 +172,30 @@ function trickle(socket: net.Socket): void {
   });
 }
 
-const kinds: readonly { readonly name: string; readonly run: (socket: net.Socket) => unknown }[] = [
+/**
+ * The kinds of abuse. `challenge` resolves with the node's challenge nonce (undefined if the
+ * connection closed first): the kinds that send a hello answer it; the others write at once,
+ * without waiting for it, as a flood would.
+ */
+const kinds: readonly { readonly name: string; readonly run: (socket: net.Socket, challenge: Promise<Buffer | undefined>) => unknown }[] = [
   { name: '(a) a 63 MiB frame header, then 1 s of bytes', run: (s) => flood(s, frameHead(bigFrameBytes)) },
   { name: '(b) a 4-byte header, then 1 byte every 100 ms', run: (s) => trickle(s) },
-  { name: '(c) a hello with a wrong token, then a 63 MiB frame', run: (s) => flood(s, Buffer.concat([hello('hostile-c', 'not-the-token'), frameHead(bigFrameBytes)])) },
-  // A token of the right length, so the comparison itself runs, then bytes that are no frame.
-  { name: '(d) a well-formed hello with a wrong token, then garbage', run: (s) => s.write(Buffer.concat([hello('hostile-d', randomBytes(16).toString('hex')), randomBytes(garbageBytes)])) },
+  {
+    name: '(c) a hello proving a wrong token, then a 63 MiB frame',
+    run: async (s, challenge) => {
+      const nonce = await challenge;
+      if (nonce !== undefined && !s.destroyed) await flood(s, Buffer.concat([helloWithWrongProof('hostile-c', nonce), frameHead(bigFrameBytes)]));
+    },
+  },
+  // Well formed in every field, its proof of the right length (so the comparison itself
+  // runs), then bytes that are no frame.
+  {
+    name: '(d) a well-formed hello proving a wrong token, then garbage',
+    run: async (s, challenge) => {
+      const nonce = await challenge;
+      if (nonce !== undefined && !s.destroyed) s.write(Buffer.concat([helloWithWrongProof('hostile-d', nonce, randomBytes(16).toString('hex')), randomBytes(garbageBytes)]));
+    },
+  },
   { name: '(e) random garbage', run: (s) => s.write(randomBytes(garbageBytes)) },
   { name: '(f) connect and send nothing', run: () => undefined },
 ];
@@ -205,17 +215,44 @@ function hostile(address: string, kind: (typeof kinds)[number]): Promise<Outcome
     };
     openSockets.set(socket, closeAsOurs);
     const hold = setTimeout(closeAsOurs, holdMaxMs);
-    socket.on('data', () => {}); // read whatever the node says; it should say nothing
+    // Read whatever the node says: its challenge, and nothing after it.
+    let received: Buffer | undefined = Buffer.alloc(0);
+    let afterChallenge = 0;
+    let challenged: (nonce: Buffer | undefined) => void = () => {};
+    const challenge = new Promise<Buffer | undefined>((r) => (challenged = r));
+    socket.on('data', (d: Buffer) => {
+      if (received === undefined) {
+        afterChallenge += d.byteLength;
+        return;
+      }
+      received = Buffer.concat([received, d]);
+      let got: ReturnType<typeof parseChallenge>;
+      try {
+        got = parseChallenge(received);
+      } catch (e) {
+        // Not a challenge: all of it counts as said to a stranger beyond the challenge.
+        error ??= (e as Error).message;
+        afterChallenge += received.byteLength;
+        received = undefined;
+        challenged(undefined);
+        return;
+      }
+      if (got === undefined) return;
+      received = undefined;
+      afterChallenge += got.rest.byteLength;
+      challenged(got.nonce);
+    });
     socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
     socket.once('connect', () => {
       connectedAt = Date.now();
       connectedSoFar++;
-      void kind.run(socket);
+      void kind.run(socket, challenge);
     });
     socket.once('close', () => {
       clearTimeout(hold);
       openSockets.delete(socket);
-      resolve({ kind: kind.name, connected: connectedAt !== undefined, closedByNode: !closedByUs, lifetimeMs: Date.now() - (connectedAt ?? started), bytesSent: socket.bytesWritten, error });
+      challenged(undefined);
+      resolve({ kind: kind.name, connected: connectedAt !== undefined, closedByNode: !closedByUs, lifetimeMs: Date.now() - (connectedAt ?? started), bytesSent: socket.bytesWritten, bytesAfterChallenge: afterChallenge, error });
     });
   });
 }
@@ -235,13 +272,14 @@ async function attack(address: string, stopped: () => boolean): Promise<Outcome[
 }
 
 /**
- * A fresh peer that presents the cluster token and sends one request: undefined once the node
- * answered it (a reply or a failure frame; the request bodies are internal), else why not.
+ * A fresh peer that proves the cluster token (the handshake: the node's challenge, our hello,
+ * the node's welcome, checked) and sends one request: undefined once the node answered it (a
+ * reply or a failure frame; the request bodies are internal), else why not.
  */
 function authenticatedPeerAnswers(address: string, key: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect(hostPort(address));
-    let received = Buffer.alloc(0);
+    let received: Buffer = Buffer.alloc(0);
     let outcome: string | undefined;
     const finish = (why: string | undefined) => {
       outcome ??= why;
@@ -249,19 +287,38 @@ function authenticatedPeerAnswers(address: string, key: string): Promise<string 
     };
     openSockets.set(socket, () => finish('closed by the test'));
     const timer = setTimeout(() => finish(`no answer within ${peerReplyWaitMs} ms`), peerReplyWaitMs);
-    socket.once('connect', () => socket.write(Buffer.concat([hello('token-holder', cluster.token), packed([1, 1, ['read', Buffer.from(key)]])])));
+    const dialerId = 'token-holder';
+    const dialerNonce = randomBytes(nonceBytes);
+    let stage: 'challenge' | 'welcome' | 'reply' = 'challenge';
+    let listenerNonce: Buffer = Buffer.alloc(0);
+    const onFrame = (msg: unknown): string | undefined => {
+      if (stage === 'challenge') {
+        if (!Array.isArray(msg) || msg[0] !== frameKind.challenge || !(msg[2] instanceof Uint8Array)) return `the node's first frame is no challenge: ${JSON.stringify(msg).slice(0, 200)}`;
+        listenerNonce = Buffer.from(msg[2]);
+        // The request right behind the hello: the node reads them in order.
+        socket.write(Buffer.concat([helloFor(cluster.token, dialerId, listenerNonce, { dialerNonce }), packed([frameKind.request, 1, ['read', Buffer.from(key)]])]));
+        stage = 'welcome';
+        return undefined;
+      }
+      if (stage === 'welcome') {
+        stage = 'reply';
+        const problem = welcomeProblem(msg, cluster.token, listenerNonce, dialerNonce, dialerId, target);
+        return problem === undefined ? undefined : `the node's welcome: ${problem}`;
+      }
+      return Array.isArray(msg) && (msg[0] === frameKind.reply || msg[0] === frameKind.failure) && msg[1] === 1 ? '' : undefined;
+    };
     socket.on('data', (c: Buffer) => {
       received = Buffer.concat([received, c]);
-      while (received.byteLength >= 4 && received.byteLength >= 4 + received.readUInt32BE(0)) {
-        const len = received.readUInt32BE(0);
-        let msg: unknown;
-        try {
-          msg = packr.unpack(received.subarray(4, 4 + len));
-        } catch {
-          return finish('an undecodable frame from the node');
-        }
-        received = received.subarray(4 + len);
-        if (Array.isArray(msg) && (msg[0] === 2 || msg[0] === 3) && msg[1] === 1) return finish('');
+      let decoded: ReturnType<typeof decodeFrames>;
+      try {
+        decoded = decodeFrames(received);
+      } catch {
+        return finish('an undecodable frame from the node');
+      }
+      received = decoded.rest;
+      for (const msg of decoded.frames) {
+        const why = onFrame(msg);
+        if (why !== undefined) return finish(why);
       }
     });
     socket.on('error', (e: NodeJS.ErrnoException) => finish(`error ${e.code ?? e.message}`));
@@ -380,7 +437,7 @@ test('Bounded before authenticated: 1,000 hostile pre-auth connections to the in
   const perKind = kinds.map((k) => {
     const of = outcomes.filter((o) => o.kind === k.name);
     const errors = [...new Set(of.map((o) => o.error).filter((e) => e !== undefined))];
-    return `${k.name}: ${of.length} run, ${of.filter((o) => o.connected).length} connected, ${of.filter((o) => o.closedByNode).length} closed by the node, lifetime max ${Math.max(0, ...of.map((o) => o.lifetimeMs))} ms, sent ${fmtMiB(of.reduce((s, o) => s + o.bytesSent, 0))}${errors.length > 0 ? `, errors ${errors.join('/')}` : ''}`;
+    return `${k.name}: ${of.length} run, ${of.filter((o) => o.connected).length} connected, ${of.filter((o) => o.closedByNode).length} closed by the node, lifetime max ${Math.max(0, ...of.map((o) => o.lifetimeMs))} ms, sent ${fmtMiB(of.reduce((s, o) => s + o.bytesSent, 0))}, received after the challenge ${of.reduce((s, o) => s + o.bytesAfterChallenge, 0)} bytes${errors.length > 0 ? `, errors ${errors.join('/')}` : ''}`;
   });
   const okProbes = probes.filter((p) => p.ok);
   const summary = [
@@ -398,9 +455,161 @@ test('Bounded before authenticated: 1,000 hostile pre-auth connections to the in
   assert.equal(outcomes.length, hostileConnections, `every hostile connection was tried\n  ${summary}`);
   const keptOpen = outcomes.filter((o) => !o.closedByNode);
   assert.equal(keptOpen.length, 0, `${keptOpen.length} hostile connections were still open after ${holdMaxMs} ms (we closed them)\n  ${summary}`);
+  const answered = outcomes.filter((o) => o.bytesAfterChallenge > 0);
+  assert.equal(answered.length, 0, `the node sent ${answered.length} hostile connections more than its challenge (a welcome or a reply to a hello that proved nothing)\n  ${summary}`);
   const longest = Math.max(...outcomes.map((o) => o.lifetimeMs));
   assert.ok(longest <= preAuthLifetimeMaxMs, `a connection that never authenticated lived ${longest} ms (limit ${preAuthLifetimeMaxMs})\n  ${summary}`);
   assert.ok(okProbes.length > 0, `no PUT w=3 + GET r=3 through ${target} succeeded during the attack\n  ${summary}`);
   assert.equal(servesAfter, undefined, `after the attack, PUT w=3 + GET r=3 through ${target}\n  ${summary}`);
   assert.ok(peerAnsweredAtMs !== undefined, `a peer presenting the cluster token was never answered\n  ${summary}`);
+});
+
+// --- a stranger on a member's old address ----------------------------------------------------
+
+/** What a fake listener saw: every byte, and the frames of each connection. */
+interface FakeListener {
+  readonly bytes: () => Buffer;
+  readonly connections: { frames: unknown[]; undecodable: boolean }[];
+  /** Dialer ids of the hellos received, in order. */
+  readonly hellosFrom: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A plain TCP server on `address` that plays a Gyre listener as far as a stranger can: it sends
+ * a valid-looking challenge (a fresh 32-byte nonce), and answers a hello with a welcome whose
+ * proof it cannot make (32 random bytes, under `claimedId`). It records everything it receives.
+ */
+async function fakeListener(address: string, claimedId: string): Promise<FakeListener> {
+  const chunks: Buffer[] = [];
+  const connections: FakeListener['connections'] = [];
+  const hellosFrom: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    const conn = { frames: [] as unknown[], undecodable: false };
+    connections.push(conn);
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.write(packed([frameKind.challenge, 2, randomBytes(nonceBytes)]));
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (conn.undecodable) return;
+      pending = Buffer.concat([pending, d]);
+      let decoded: ReturnType<typeof decodeFrames>;
+      try {
+        decoded = decodeFrames(pending);
+      } catch {
+        conn.undecodable = true;
+        return;
+      }
+      pending = decoded.rest;
+      for (const msg of decoded.frames) {
+        conn.frames.push(msg);
+        if (Array.isArray(msg) && msg[0] === frameKind.hello) {
+          hellosFrom.push(String(msg[2]));
+          socket.write(packed([frameKind.welcome, claimedId, randomBytes(32)]));
+        }
+      }
+    });
+  });
+  const { host, port } = hostPort(address);
+  // The dead node's port is free at once (its listening socket died with it); retried in case.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
+      await sleep(250);
+    }
+  }
+  return {
+    bytes: () => Buffer.concat(chunks),
+    connections,
+    hellosFrom,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** PUT w=2 through `writer`, GET r=2 through `reader` (503s retried): undefined when both worked. */
+async function servesWithoutVictim(writer: string, reader: string): Promise<string | undefined> {
+  const key = uniqueKey('without-victim');
+  const value = `written while a stranger held ${key}'s old port`;
+  const deadline = Date.now() + serveRetryMs;
+  for (;;) {
+    const put = await cluster.put(writer, key, value, { query: 'w=2', timeoutMs: probeTimeoutMs }).catch((e: Error) => e);
+    const get = put instanceof Error || put.status !== 204 ? undefined : await cluster.request(reader, 'GET', `/kv/${key}?r=2`, { timeoutMs: probeTimeoutMs }).catch((e: Error) => e);
+    const why = put instanceof Error ? put.message : put.status !== 204 ? `PUT w=2 ${put.status}` : get instanceof Error ? get.message : get!.status !== 200 ? `GET r=2 ${get!.status}` : get!.body.toString('utf8') !== value ? 'GET r=2 returned another value' : undefined;
+    if (why === undefined || Date.now() > deadline) return why;
+    await sleep(500);
+  }
+}
+
+// A member's internode address outlives it: its peers keep dialing the address gossip gave them
+// (to probe it, to hand it requests and hints). Whoever binds that port once the member is gone
+// gets those dials. Under protocol 1 a dialer's first frame was [hello, 1, id, token], the
+// token in clear, with its queued requests right behind it: this fake listener would have
+// recorded both. Under protocol 2 it gets a proof bound to its own nonce, and no request, since
+// it cannot prove the token back in its welcome.
+const fakeWaitMs = 20_000;
+/** After the first hello, how long the fake keeps listening for what a dialer sends behind it. */
+const afterHelloMs = 1500;
+
+test('a fake listener on a member\'s internode address never sees the token', async (t) => {
+  const victim = 'n3';
+  const [writer, reader] = ['n1', 'n2'];
+  const address = (await cluster.status(victim)).listeners.internode;
+  await cluster.kill(victim);
+  const fake = await fakeListener(address, victim);
+  let closed = false;
+  const closeFake = async () => {
+    if (closed) return;
+    closed = true;
+    await fake.close();
+  };
+  t.after(closeFake);
+
+  // Peers dial the fake on their own (gossip every second); writes whose preference list holds
+  // the victim make them dial too. Until both peers have said hello, or the wait is over.
+  const deadline = Date.now() + fakeWaitMs;
+  let firstHelloAt: number | undefined;
+  let serving: string | undefined;
+  while (Date.now() < deadline && !(new Set(fake.hellosFrom).size >= 2 && firstHelloAt !== undefined && Date.now() - firstHelloAt >= afterHelloMs)) {
+    if (firstHelloAt === undefined && fake.hellosFrom.length > 0) firstHelloAt = Date.now();
+    serving = (await servesWithoutVictim(writer, reader)) ?? serving;
+    await sleep(250);
+  }
+  if (firstHelloAt !== undefined) await sleep(Math.max(0, firstHelloAt + afterHelloMs - Date.now()));
+  await closeFake();
+
+  const bytes = fake.bytes();
+  const seen = `the fake got ${fake.connections.length} connection(s), ${bytes.byteLength} bytes, hellos from ${JSON.stringify(fake.hellosFrom)}; frame kinds per connection ${JSON.stringify(fake.connections.map((c) => c.frames.map((f) => (Array.isArray(f) ? f[0] : typeof f))))}`;
+  t.diagnostic(seen);
+  assert.ok(fake.hellosFrom.length > 0, `no member dialed the fake listener within ${fakeWaitMs} ms (the test checks nothing without a dial): ${seen}\n${cluster.logTails([writer, reader])}`);
+  assert.ok(!bytes.includes(Buffer.from(cluster.token, 'utf8')), `the fake listener received the cluster token (as text): ${seen}`);
+  assert.ok(!bytes.includes(Buffer.from(cluster.token, 'hex')), `the fake listener received the cluster token (as its hex bytes): ${seen}`);
+  const requests = fake.connections.flatMap((c) => c.frames).filter((f) => Array.isArray(f) && f[0] === frameKind.request);
+  assert.equal(requests.length, 0, `a member sent ${requests.length} request(s) to a listener that never proved the token: ${JSON.stringify(requests).slice(0, 300)}; ${seen}`);
+  assert.ok(fake.connections.every((c) => !c.undecodable && c.frames.every((f) => Array.isArray(f) && f[0] === frameKind.hello && f[1] === 2)), `a dialer sent the fake something other than protocol 2 hellos: ${seen}`);
+
+  // The others kept serving without the victim, and do now.
+  assert.equal(serving, undefined, `while the fake held ${victim}'s port, PUT w=2 via ${writer} + GET r=2 via ${reader}`);
+  assert.equal(await servesWithoutVictim(writer, reader), undefined, `after the fake, PUT w=2 via ${writer} + GET r=2 via ${reader}`);
+  assert.ok(cluster.isRunning(writer) && cluster.isRunning(reader), 'the other nodes are alive');
+
+  // Leave the cluster whole for the rest of the file: the victim comes back on a new internode port.
+  cluster.restart(victim);
+  await cluster.waitUntilUp();
 });
