@@ -2,8 +2,16 @@
 // operators (through an SSH tunnel) and the browser tests. It serves the renderer's build and
 // bridges the console backend to it over Socket.IO (namespace /console): the same requests and
 // pushes the Electron preload carries over IPC.
+//
+// Locked, as Jupyter is: each launch draws a secret, and the URL printed carries it
+// (`/?token=...`). Opening that URL sets an HttpOnly, SameSite=Strict cookie and redirects to
+// `/` (the secret leaves the address bar and history); every page, file and Socket.IO connection
+// needs the cookie or the secret (`auth: { token }` for tools and the Vite dev server's proxy).
+// Without it, whatever its Origin, a request gets 403: another local user's process, or a web
+// page in the operator's browser, cannot drive the console and the tokens it holds.
 
 import http from 'node:http';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { Server } from 'socket.io';
@@ -28,24 +36,56 @@ const types: Record<string, string> = {
 const notBuilt = `<!doctype html><meta charset="utf-8"><title>Gyre console</title><p>The console's renderer is not built: run <code>npm run build</code>.</p>`;
 
 export interface WebConsole {
+  /** The URL to open, with the launch secret. */
   readonly url: string;
+  /** The page's origin, without the secret. */
+  readonly origin: string;
+  /** The launch secret (for tools: Socket.IO `auth: { token }`). */
+  readonly secret: string;
   close(): Promise<void>;
 }
 
-export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: number; host?: string; staticDir: string }): Promise<WebConsole> {
-  const host = opts.host ?? '127.0.0.1';
-  const root = normalize(opts.staticDir);
-  const server = http.createServer((req, res) => {
+const cookieName = 'gyre_console';
+const locked = `<!doctype html><meta charset="utf-8"><title>Gyre console</title><p>This console is locked: open the URL <code>gyre console --web</code> printed (it carries this launch's secret).</p>`;
+
+/** Constant-time comparison of a presented secret with the launch's (digests: no length leaks). */
+function secretCheck(secret: string): (given: unknown) => boolean {
+  const want = createHash('sha256').update(secret).digest();
+  return (given) => typeof given === 'string' && timingSafeEqual(want, createHash('sha256').update(given).digest());
+}
+
+function cookieValue(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === cookieName) return v.join('=');
+  }
+  return undefined;
+}
+
+/** The static files of the renderer's build, behind the launch secret (see the header). */
+function staticFiles(root: string, secret: string, isSecret: (given: unknown) => boolean): http.RequestListener {
+  return (req, res) => {
     const headers = { 'content-security-policy': contentSecurityPolicy, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-cache' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, headers).end();
       return;
     }
     let path: string;
+    let given: string | null;
     try {
-      path = decodeURIComponent(new URL(req.url ?? '/', 'http://console.invalid').pathname);
+      const u = new URL(req.url ?? '/', 'http://console.invalid');
+      path = decodeURIComponent(u.pathname);
+      given = u.searchParams.get('token');
     } catch {
       res.writeHead(400, headers).end();
+      return;
+    }
+    if (given !== null && isSecret(given)) {
+      res.writeHead(302, { ...headers, location: '/', 'set-cookie': `${cookieName}=${secret}; HttpOnly; SameSite=Strict; Path=/` }).end();
+      return;
+    }
+    if (!isSecret(cookieValue(req.headers.cookie))) {
+      res.writeHead(403, { ...headers, 'content-type': types['.html'] }).end(locked);
       return;
     }
     const file = normalize(join(root, path === '/' ? 'index.html' : path));
@@ -71,13 +111,22 @@ export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: num
     }
     res.writeHead(200, { ...headers, 'content-type': types[extname(file)] ?? 'application/octet-stream' });
     res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  
+  };
+}
+
+export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: number; host?: string; staticDir: string }): Promise<WebConsole> {
+  const host = opts.host ?? '127.0.0.1';
+  const secret = randomBytes(32).toString('base64url');
+  const isSecret = secretCheck(secret);
+  const server = http.createServer(staticFiles(normalize(opts.staticDir), secret, isSecret));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, host, () => resolve());
   });
   const address = server.address() as { port: number };
-  const url = `http://${host}:${address.port}/`;
+  const origin = `http://${host}:${address.port}`;
+  const url = `${origin}/?token=${secret}`;
   const origins = new Set([`http://${host}:${address.port}`, `http://localhost:${address.port}`]);
 
   const io = new Server(server, {
@@ -87,6 +136,11 @@ export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: num
     allowRequest: (req, cb) => cb(null, req.headers.origin === undefined || origins.has(req.headers.origin)),
   });
   const ns = io.of('/console');
+  ns.use((socket, next) => {
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    if (isSecret(auth?.token) || isSecret(cookieValue(socket.handshake.headers.cookie))) next();
+    else next(new Error('locked: this console takes the secret of the URL it printed'));
+  });
   ns.on('connection', (socket) => {
     const offs = consolePushes.map((push) => backend.on(push, (v) => socket.emit(push, v)));
     socket.on('disconnect', () => offs.forEach((off) => off()));
@@ -107,6 +161,8 @@ export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: num
 
   return {
     url,
+    origin,
+    secret,
     close: () =>
       new Promise<void>((resolve) => {
         io.close(() => resolve());

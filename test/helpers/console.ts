@@ -36,7 +36,7 @@ export class TestConsole {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        const line = out.split('\n').find((l) => /^http:\/\/127\.0\.0\.1:\d+\/$/.test(l.trim()));
+        const line = out.split('\n').find((l) => /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+$/.test(l.trim()));
         if (line) {
           clearTimeout(timer);
           resolve(line.trim());

@@ -136,23 +136,52 @@ test('console backend: when the attached node is killed, the backend fails over 
   await LocalCluster.load(join(root, 'console'), token)!.waitUntilUp();
 });
 
+/** Whether a Socket.IO client with these options gets into the console's namespace. */
+async function consoleSocketOutcome(base: string, opts: Record<string, unknown>): Promise<string> {
+  const socket = io(`${base}/console`, { transports: ['websocket'], reconnection: false, ...opts });
+  const outcome = await new Promise<string>((resolve) => {
+    socket.once('connect', () => resolve('connected'));
+    socket.once('connect_error', () => resolve('refused'));
+  });
+  socket.close();
+  return outcome;
+}
+
+test('web console: locked to the secret of the URL it prints, for pages and sockets whatever the Origin', async () => {
+  const web = await startConsoleWeb(backend, { port: 0, staticDir: join(root, 'no-build') });
+  try {
+    const base = web.origin;
+    assert.ok(web.url.startsWith(`${base}/?token=`));
+    for (const path of ['/', '/index.html', '/assets/app.js', `/?token=${'x'.repeat(43)}`]) assert.equal((await fetch(`${base}${path}`)).status, 403, `${path} without the secret`);
+    const opened = await fetch(web.url, { redirect: 'manual' });
+    assert.equal(opened.status, 302);
+    assert.equal(opened.headers.get('location'), '/');
+    const cookie = (opened.headers.get('set-cookie') ?? '').split(';')[0]!;
+    assert.match(opened.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
+    assert.equal((await fetch(`${base}/`, { headers: { cookie } })).status, 200);
+    assert.equal((await fetch(`${base}/`, { headers: { cookie: 'gyre_console=not-it' } })).status, 403);
+    assert.equal(await consoleSocketOutcome(base, {}), 'refused', 'a tool without the secret');
+    assert.equal(await consoleSocketOutcome(base, { extraHeaders: { origin: base } }), 'refused', 'the right Origin without the secret');
+    assert.equal(await consoleSocketOutcome(base, { auth: { token: 'guess' } }), 'refused');
+    assert.equal(await consoleSocketOutcome(base, { extraHeaders: { cookie } }), 'connected', 'the cookie the printed URL set');
+    assert.equal(await consoleSocketOutcome(base, { auth: { token: web.secret }, extraHeaders: { origin: 'http://evil.example' } }), 'refused', 'another origin, even with the secret');
+  } finally {
+    await web.close();
+  }
+});
+
 test('web console: a malformed or escaping path is refused and the server lives on; web pages of other origins cannot connect; tokens never reach the renderer', async () => {
   const web = await startConsoleWeb(backend, { port: 0, staticDir: join(root, 'no-build') });
   try {
-    const base = web.url.replace(/\/$/, '');
-    assert.equal((await fetch(`${base}/%E0`)).status, 400);
-    assert.equal((await fetch(`${base}/..%2F..%2Fetc%2Fpasswd`)).status, 404);
-    const page = await fetch(`${base}/`);
+    const base = web.origin;
+    const cookie = `gyre_console=${web.secret}`;
+    assert.equal((await fetch(`${base}/%E0`, { headers: { cookie } })).status, 400);
+    assert.equal((await fetch(`${base}/..%2F..%2Fetc%2Fpasswd`, { headers: { cookie } })).status, 404);
+    const page = await fetch(`${base}/`, { headers: { cookie } });
     assert.equal(page.status, 200, 'still serving');
     assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
-    const evil = io(`${base}/console`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin: 'http://evil.example' } });
-    const outcome = await new Promise<string>((resolve) => {
-      evil.once('connect', () => resolve('connected'));
-      evil.once('connect_error', () => resolve('refused'));
-    });
-    evil.close();
-    assert.equal(outcome, 'refused');
-    const ok = io(`${base}/console`, { transports: ['websocket'], reconnection: false });
+    assert.equal(await consoleSocketOutcome(base, { extraHeaders: { origin: 'http://evil.example' } }), 'refused');
+    const ok = io(`${base}/console`, { transports: ['websocket'], reconnection: false, auth: { token: web.secret } });
     await new Promise<void>((resolve, reject) => {
       ok.once('connect', () => resolve());
       ok.once('connect_error', reject);

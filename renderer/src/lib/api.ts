@@ -64,7 +64,10 @@ export function electronTransport(bridge: GyreBridge): Transport {
 /** Web: Socket.IO to the page's own origin (loaded on demand: Electron never needs it). */
 export async function webTransport(): Promise<Transport> {
   const { io } = await import('socket.io-client');
-  const socket = io('/console', { transports: ['websocket'] });
+  // The launch secret: a cookie once the printed URL was opened; in the address (?token=) only
+  // under the Vite dev server, whose proxy cannot carry the cookie to the backend.
+  const token = new URLSearchParams(location.search).get('token');
+  const socket = io('/console', { transports: ['websocket'], ...(token ? { auth: { token } } : {}) });
   const linkListeners = new Set<(link: LinkState) => void>();
   const connectionListeners = new Set<(value: ConsolePushes['connection']) => void>();
   let link: LinkState = { up: false, reason: 'connecting to the console backend' };
