@@ -18,7 +18,15 @@ const stopTimeoutMs = 20_000;
 
 export class TestConsole {
   readonly dir = mkdtempSync(join(tmpdir(), 'gyre-console-test-'));
-  readonly token = `console-test-${Math.random().toString(36).slice(2)}`;
+  readonly token: string;
+  /** Node URLs to attach to (comma-separated) instead of launching a local cluster. */
+  private readonly attach: string | undefined;
+
+  constructor(opts: { attach?: string; token?: string } = {}) {
+    this.token = opts.token ?? `console-test-${Math.random().toString(36).slice(2)}`;
+    this.attach = opts.attach;
+  }
+
   url = '';
   clusterPort = 0;
   private child: ChildProcess | undefined;
@@ -28,7 +36,8 @@ export class TestConsole {
   /** Starts the console (and its 3-node cluster) and a headless chromium. */
   async start(): Promise<void> {
     this.clusterPort = await freePortRange(3);
-    const child = spawn(process.execPath, [cliPath, 'console', '--web', '--port', '0', '--dir', this.dir, '--cluster-port', String(this.clusterPort)], { env: { ...process.env, GYRE_TOKEN: this.token }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const where = this.attach ? ['--attach', this.attach] : ['--cluster-port', String(this.clusterPort)];
+    const child = spawn(process.execPath, [cliPath, 'console', '--web', '--port', '0', '--dir', this.dir, ...where], { env: { ...process.env, GYRE_TOKEN: this.token }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000)));
     this.url = await new Promise<string>((resolve, reject) => {

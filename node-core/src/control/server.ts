@@ -183,6 +183,7 @@ export class ControlServer {
       ops: { get: opsSummary(reports, 'get'), put: opsSummary(reports, 'put'), delete: opsSummary(reports, 'delete') },
       storage: { keys: sum((r) => r.storage.keys), bytes: sum((r) => r.storage.bytes) },
       faults: node.faults.list().map((f) => faultToJson(f, now) as FaultView),
+      faultsAllowed: node.config.allowFaults === true,
     };
     if (stream) this.previous = { at: now, totals };
     return { snapshot, events: events.slice(-eventsPerTickMax) };

@@ -109,6 +109,8 @@ export interface ClusterSnapshot {
   readonly ops: Readonly<Record<OpKind, { readonly perSecond: number; readonly p50: number | null; readonly p99: number | null; readonly p999: number | null; readonly errors: number; readonly unavailable: number }>>;
   readonly storage: { readonly keys: number; readonly bytes: number };
   readonly faults: readonly FaultView[];
+  /** Whether the node this view comes through accepts fault injection (--allow-faults); the console offers faults only then. */
+  readonly faultsAllowed: boolean;
 }
 
 export interface TraceRequest {
