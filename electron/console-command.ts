@@ -23,6 +23,8 @@ export interface ConsoleCommandOptions {
   readonly nodes: number;
   readonly clusterPort: number;
   readonly token: string | undefined;
+  /** With --attach https://...: the CA file the nodes' certificates are checked against. */
+  readonly ca?: string | undefined;
 }
 
 /** An Electron main process that exits with an error this soon failed to start. */
@@ -40,7 +42,7 @@ export async function runConsole(o: ConsoleCommandOptions): Promise<void> {
 async function runDesktop(electron: string, o: ConsoleCommandOptions): Promise<boolean> {
   // Electron's main process hosts the backend itself. If it cannot start (native modules built
   // for this Node rather than for Electron: see `npm run desktop`), the console is served on the web.
-  const args = [join(here, 'main.js'), '--dir', o.dir, '--nodes', String(o.nodes), '--cluster-port', String(o.clusterPort), ...(o.attach ? ['--attach', o.attach] : [])];
+  const args = [join(here, 'main.js'), '--dir', o.dir, '--nodes', String(o.nodes), '--cluster-port', String(o.clusterPort), ...(o.attach ? ['--attach', o.attach] : []), ...(o.ca ? ['--ca', o.ca] : [])];
   const child = spawn(electron, args, { stdio: 'inherit', env: { ...process.env, ...(o.token ? { GYRE_TOKEN: o.token } : {}) } });
   const forward = (sig: NodeJS.Signals) => child.kill(sig);
   process.on('SIGINT', forward);
@@ -70,7 +72,7 @@ async function serveOnWeb(o: ConsoleCommandOptions, triedDesktop: boolean): Prom
   process.once('SIGTERM', () => void stop());
   if (o.attach) {
     const urls = o.attach.split(',').map((u) => u.trim()).filter(Boolean).map((u) => (u.includes('://') ? u : `http://${u}`));
-    await backend.attachUrls(urls, o.token ?? null);
+    await backend.attachUrls(urls, o.token ?? null, 'remote', o.ca ?? null);
   } else {
     console.error(`gyre console: starting the local cluster in ${o.dir}`);
     await backend.attach({ kind: 'local' });

@@ -16,7 +16,7 @@ import { contentSecurityPolicy } from './backend/web.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   args: process.argv.slice(process.defaultApp ? 2 : 1),
-  options: { dir: { type: 'string' }, nodes: { type: 'string', default: '3' }, 'cluster-port': { type: 'string', default: '7070' }, attach: { type: 'string' } },
+  options: { dir: { type: 'string' }, nodes: { type: 'string', default: '3' }, 'cluster-port': { type: 'string', default: '7070' }, attach: { type: 'string' }, ca: { type: 'string' } },
   strict: false,
 });
 
@@ -48,7 +48,7 @@ async function createWindow(): Promise<void> {
   win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   await win.loadFile(join(here, '..', 'renderer', 'index.html'));
   const attach = typeof args.attach === 'string' ? args.attach : undefined;
-  if (attach) await b.attachUrls(attach.split(',').map((u) => (u.includes('://') ? u : `http://${u}`)), token ?? null);
+  if (attach) await b.attachUrls(attach.split(',').map((u) => (u.includes('://') ? u : `http://${u}`)), token ?? null, 'remote', typeof args.ca === 'string' ? args.ca : null);
   else await b.attach({ kind: 'local' });
 }
 

@@ -6,7 +6,7 @@
 // and `gyre console --web` both host one and bridge it to the renderer.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../node-core/src/wire/control.js';
@@ -60,6 +60,25 @@ interface Target {
   readonly environment: Profile['environment'];
   readonly seeds: readonly string[];
   readonly token: string | null;
+  /** Members' URLs keep the seeds' scheme: a TLS target never sends its token to a plain-HTTP address. */
+  readonly tls: boolean;
+  /** The CA the nodes' certificates are checked against (read from the profile's file at attach). */
+  readonly ca: Buffer | undefined;
+}
+
+/** The URL of a member the cluster reports, in the target's scheme. */
+function memberUrl(t: Target | undefined, address: string): string {
+  return `${t?.tls ? 'https' : 'http'}://${address}`;
+}
+
+/** A profile's CA file, read when attaching (an unreadable one fails the attach, saying which). */
+function readCa(path: string | null): Buffer | undefined {
+  if (path === null) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read the CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
 }
 
 export class ConsoleBackend {
@@ -80,8 +99,9 @@ export class ConsoleBackend {
     private readonly profiles: ProfileStore,
   ) {
     this.workload = new Workload(
-      () => (this.last?.members.filter((m) => m.status === 'up').map((m) => `http://${m.address}`) ?? this.target?.seeds ?? []).slice(0, 64),
+      () => (this.last?.members.filter((m) => m.status === 'up').map((m) => memberUrl(this.target, m.address)) ?? this.target?.seeds ?? []).slice(0, 64),
       () => this.target?.token ?? null,
+      () => this.target?.ca,
       (s) => this.emit('workload', s),
     );
   }
@@ -141,11 +161,11 @@ export class ConsoleBackend {
     let target: Target;
     if (t.kind === 'local') {
       const urls = this.local ? this.local.urls() : await this.startLocal();
-      target = { name: 'local', local: true, environment: 'development', seeds: urls, token: this.opts.token ?? null };
+      target = { name: 'local', local: true, environment: 'development', seeds: urls, token: this.opts.token ?? null, tls: false, ca: undefined };
     } else {
       const p = await this.profiles.get(t.id);
       if (!p) throw new Error(`no profile ${t.id}`);
-      target = { name: p.name, local: false, environment: p.environment, seeds: p.seeds, token: p.token };
+      target = { name: p.name, local: false, environment: p.environment, seeds: p.seeds, token: p.token, tls: p.tls, ca: readCa(p.caFile) };
     }
     await this.detach();
     this.target = target;
@@ -154,9 +174,11 @@ export class ConsoleBackend {
   }
 
   /** Attaches to explicit node URLs (gyre console --attach). */
-  async attachUrls(urls: readonly string[], token: string | null, name = 'remote'): Promise<Attachment> {
+  async attachUrls(urls: readonly string[], token: string | null, name = 'remote', caFile: string | null = null): Promise<Attachment> {
+    const tls = urls.some((u) => u.startsWith('https:'));
+    if (tls && urls.some((u) => !u.startsWith('https:'))) throw new Error('attach to https URLs only, or http URLs only: a token must not travel in clear text to some of them');
     await this.detach();
-    this.target = { name, local: false, environment: 'development', seeds: urls, token };
+    this.target = { name, local: false, environment: 'development', seeds: urls, token, tls, ca: readCa(caFile) };
     await this.connect(urls);
     return this.attachment()!;
   }
@@ -175,7 +197,7 @@ export class ConsoleBackend {
     for (const url of urls) {
       this.setState({ state: 'connecting', target: url });
       try {
-        const client = await this.open(url, target.token);
+        const client = await this.open(url, target);
         if (this.target !== target) {
           client.close();
           return;
@@ -192,9 +214,11 @@ export class ConsoleBackend {
     throw new Error(`cannot attach: ${errors.join('; ')}`);
   }
 
-  private open(url: string, token: string | null): Promise<ControlClient> {
+  private open(url: string, target: Target): Promise<ControlClient> {
+    const token = target.token;
+    if (target.tls && !url.startsWith('https:')) return Promise.reject(new Error(`${url} is not https: a TLS cluster's token never goes to a plain address`));
     return new Promise((resolve, reject) => {
-      const client: ControlClient = io(url, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false, timeout: attachTimeoutMs });
+      const client: ControlClient = io(url, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false, timeout: attachTimeoutMs, ...(target.ca ? { ca: target.ca.toString('utf8') } : {}) });
       const timer = setTimeout(() => fail('no answer'), attachTimeoutMs);
       client.once('connect_error', (e) => fail(e.message));
       let settled = false;
@@ -247,7 +271,7 @@ export class ConsoleBackend {
       const t = this.target;
       if (!t || this.client) return;
       // Every member we last knew of, then the seeds: whichever answers.
-      const known = this.last?.members.map((m) => `http://${m.address}`) ?? [];
+      const known = this.last?.members.map((m) => memberUrl(t, m.address)) ?? [];
       const urls = [...new Set([...known.filter((u) => u !== this.via), ...t.seeds])];
       this.connect(urls).catch(() => this.scheduleReconnect());
     }, reconnectDelayMs);
@@ -282,7 +306,7 @@ export class ConsoleBackend {
 
   private async http(path: string): Promise<{ status: number; body: unknown; headers: Headers }> {
     if (!this.via) throw new Error('not attached to a cluster');
-    const client = new GyreClient({ url: this.via, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs: httpTimeoutMs });
+    const client = new GyreClient({ url: this.via, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs: httpTimeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
     const res = await client.request({ method: 'GET', path, headers: { accept: 'application/json' } });
     const text = res.body.toString('utf8');
     let body: unknown = text;

@@ -30,17 +30,24 @@ export function checkProfile(p: unknown): ProfileInput {
     if (typeof s !== 'string') throw new Error('node URLs are strings');
     let u: URL;
     try {
-      u = new URL(s.includes('://') ? s : `http://${s}`);
+      u = new URL(s.includes('://') ? s : `${o.tls === true ? 'https' : 'http'}://${s}`);
     } catch {
       throw new Error(`not a URL: ${s}`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`not an http(s) URL: ${s}`);
     return `${u.protocol}//${u.host}`;
   });
+  const tls = o.tls === true;
+  // A TLS profile never names a plain-HTTP node: the token would travel in clear text.
+  const wrong = seeds.find((s) => s.startsWith(tls ? 'http:' : 'https:'));
+  if (wrong) throw new Error(tls ? `a TLS profile's node URLs are https: ${wrong}` : `${wrong} is https: tick TLS for this profile`);
+  if (o.caFile !== null && o.caFile !== undefined && (typeof o.caFile !== 'string' || o.caFile.length > 4096)) throw new Error('the CA file is a path');
+  const caFile = typeof o.caFile === 'string' && o.caFile.trim() !== '' ? o.caFile.trim() : null;
+  if (caFile && !tls) throw new Error('a CA file needs TLS');
   if (o.token !== null && o.token !== undefined && (typeof o.token !== 'string' || o.token.length > 1024)) throw new Error('the token must be a string');
   if (!environments.includes(o.environment as Environment)) throw new Error(`environment must be one of ${environments.join(', ')}`);
   if (o.id !== undefined && typeof o.id !== 'string') throw new Error('bad profile id');
-  return { ...(typeof o.id === 'string' ? { id: o.id } : {}), name: o.name.trim(), seeds, token: typeof o.token === 'string' && o.token !== '' ? o.token : null, tls: o.tls === true, environment: o.environment as Environment };
+  return { ...(typeof o.id === 'string' ? { id: o.id } : {}), name: o.name.trim(), seeds, token: typeof o.token === 'string' && o.token !== '' ? o.token : null, tls, caFile, environment: o.environment as Environment };
 }
 
 interface Row {
@@ -49,6 +56,7 @@ interface Row {
   seeds: string;
   token: string | null;
   tls: number;
+  ca_file: string | null;
   environment: string;
 }
 
@@ -61,13 +69,16 @@ export class ProfileStore {
     });
     await run(db, 'PRAGMA journal_mode = WAL');
     await run(db, 'CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, name TEXT NOT NULL, seeds TEXT NOT NULL, token TEXT, tls INTEGER NOT NULL, environment TEXT NOT NULL, updated INTEGER NOT NULL)');
+    // Added with TLS profiles: older files gain the column.
+    const columns = await all<{ name: string }>(db, 'PRAGMA table_info(profiles)');
+    if (!columns.some((c) => c.name === 'ca_file')) await run(db, 'ALTER TABLE profiles ADD COLUMN ca_file TEXT');
     await run(db, 'CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
     return new ProfileStore(db);
   }
 
   async list(): Promise<Profile[]> {
-    const rows = await all<Row>(this.db, 'SELECT id, name, seeds, token, tls, environment FROM profiles ORDER BY name');
-    return rows.map((r) => ({ id: r.id, name: r.name, seeds: JSON.parse(r.seeds) as string[], token: r.token, tls: r.tls === 1, environment: r.environment as Environment }));
+    const rows = await all<Row>(this.db, 'SELECT id, name, seeds, token, tls, ca_file, environment FROM profiles ORDER BY name');
+    return rows.map((r) => ({ id: r.id, name: r.name, seeds: JSON.parse(r.seeds) as string[], token: r.token, tls: r.tls === 1, caFile: r.ca_file, environment: r.environment as Environment }));
   }
 
   async get(id: string): Promise<Profile | undefined> {
@@ -81,16 +92,17 @@ export class ProfileStore {
     // The renderer never sees a stored token: saving without one keeps it.
     const p = checked.token === null && existing?.token ? { ...checked, token: existing.token } : checked;
     if (!existing && (await this.list()).length >= profilesMax) throw new Error(`at most ${profilesMax} profiles`);
-    await run(this.db, 'INSERT INTO profiles (id, name, seeds, token, tls, environment, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, seeds = excluded.seeds, token = excluded.token, tls = excluded.tls, environment = excluded.environment, updated = excluded.updated', [
+    await run(this.db, 'INSERT INTO profiles (id, name, seeds, token, tls, ca_file, environment, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, seeds = excluded.seeds, token = excluded.token, tls = excluded.tls, ca_file = excluded.ca_file, environment = excluded.environment, updated = excluded.updated', [
       id,
       p.name,
       JSON.stringify(p.seeds),
       p.token,
       p.tls ? 1 : 0,
+      p.caFile,
       p.environment,
       Date.now(),
     ]);
-    return { id, name: p.name, seeds: p.seeds, token: p.token, tls: p.tls, environment: p.environment };
+    return { id, name: p.name, seeds: p.seeds, token: p.token, tls: p.tls, caFile: p.caFile, environment: p.environment };
   }
 
   async remove(id: string): Promise<void> {

@@ -50,6 +50,8 @@ export class Workload {
     /** Node URLs to spread requests over (read each tick: membership changes). */
     private readonly targets: () => readonly string[],
     private readonly token: () => string | null,
+    /** The CA to check https nodes against (the attached profile's). */
+    private readonly ca: () => Buffer | undefined,
     private readonly onChange: (s: WorkloadStatus) => void,
   ) {}
 
@@ -110,7 +112,8 @@ export class Workload {
   private clientFor(base: string): GyreClient {
     let c = this.clients.get(base);
     if (!c) {
-      c = new GyreClient({ url: base, maxSockets: socketsPerNode, timeoutMs: requestTimeoutMs });
+      const ca = this.ca();
+      c = new GyreClient({ url: base, maxSockets: socketsPerNode, timeoutMs: requestTimeoutMs, ...(ca ? { ca } : {}) });
       this.clients.set(base, c);
     }
     return c;

@@ -40,9 +40,12 @@ const hostArb = fc.oneof(
   fc.constantFrom('localhost', '[::1]', 'db-1.example'),
 );
 
-/** A seed as a user types it, and what it means: scheme://host[:port], default ports dropped. */
-const seedArb = fc.tuple(fc.constantFrom('', 'http://', 'https://', 'HTTP://'), hostArb, fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), fc.constantFrom('', '/', '/status?x=1')).map(([scheme, host, port, path]) => {
-  const proto = scheme.toLowerCase() === 'https://' ? 'https:' : 'http:';
+/**
+ * A seed as a user types it, and what it means: scheme://host[:port], default ports dropped. A
+ * TLS profile's seeds are https (a bare host:port becomes https), a plain one's http.
+ */
+const seedArb = (tls: boolean) => fc.tuple(fc.constantFrom(...(tls ? ['', 'https://', 'HTTPS://'] : ['', 'http://', 'HTTP://'])), hostArb, fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), fc.constantFrom('', '/', '/status?x=1')).map(([scheme, host, port, path]) => {
+  const proto = tls ? 'https:' : 'http:';
   const defaultPort = proto === 'https:' ? 443 : 80;
   return { typed: `${scheme}${host}${port === undefined ? '' : `:${port}`}${path}`, means: `${proto}//${host}${port === undefined || port === defaultPort ? '' : `:${port}`}` };
 });
@@ -52,13 +55,15 @@ const nameArb = fc
   .filter(([a, n, b]) => n.trim() === n && n.length > 0 && Buffer.byteLength(a + n + b) <= 100);
 
 const validProfileArb = fc
-  .tuple(nameArb, fc.array(seedArb, { minLength: 1, maxLength: 32 }), fc.constantFrom(undefined, null, '', 's3cret', 't'.repeat(1024)), fc.constantFrom(undefined, true, false), fc.constantFrom(...environments), fc.option(fc.uuid(), { nil: undefined }))
-  .map(([[pre, name, post], seeds, token, tls, environment, id]) => {
+  .constantFrom(undefined, true, false)
+  .chain((tls) => fc.tuple(nameArb, fc.array(seedArb(tls === true), { minLength: 1, maxLength: 32 }), fc.constantFrom(undefined, null, '', 's3cret', 't'.repeat(1024)), fc.constant(tls), fc.constantFrom(...environments), fc.option(fc.uuid(), { nil: undefined }), tls === true ? fc.constantFrom(undefined, null, '', ' /etc/gyre/ca.pem ') : fc.constantFrom(undefined, null, '')))
+  .map(([[pre, name, post], seeds, token, tls, environment, id, caFile]) => {
     const input: Record<string, unknown> = { name: pre + name + post, seeds: seeds.map((s) => s.typed), environment };
     if (token !== undefined) input.token = token;
     if (tls !== undefined) input.tls = tls;
     if (id !== undefined) input.id = id;
-    const want: ProfileInput = { ...(id !== undefined ? { id } : {}), name, seeds: seeds.map((s) => s.means), token: token ? token : null, tls: tls === true, environment };
+    if (caFile !== undefined) input.caFile = caFile;
+    const want: ProfileInput = { ...(id !== undefined ? { id } : {}), name, seeds: seeds.map((s) => s.means), token: token ? token : null, tls: tls === true, caFile: caFile?.trim() ? caFile.trim() : null, environment };
     return { input, want };
   });
 

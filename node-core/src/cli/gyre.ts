@@ -204,6 +204,7 @@ interface ConsoleOptions {
   readonly nodes: number;
   readonly clusterPort: number;
   readonly token?: string;
+  readonly ca?: string;
 }
 
 program
@@ -216,6 +217,7 @@ program
   .option('--nodes <n>', 'nodes of a local cluster it launches', int('nodes', 1, 16), 3)
   .option('--cluster-port <port>', 'first port of a local cluster it launches', int('cluster port', 1, 65535), 7070)
   .option('--token <token>', 'cluster token (default $GYRE_TOKEN)')
+  .option('--ca <file>', 'with --attach https://...: the CA certificate (PEM) the nodes are checked against')
   .action(async (o: ConsoleOptions) => {
     // The console is a program of its own (electron/): the CLI finds its entry beside the
     // node's build, as git finds git-<command>, and knows it only by the ConsoleOptions it

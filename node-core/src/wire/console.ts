@@ -21,6 +21,8 @@ export interface Profile {
   readonly token: string | null;
   readonly hasToken?: boolean;
   readonly tls: boolean;
+  /** With tls: a CA certificate file (PEM) on the console's machine that the nodes' certificates are checked against (else the system's CAs). */
+  readonly caFile: string | null;
   readonly environment: Environment;
 }
 
