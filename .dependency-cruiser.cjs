@@ -45,7 +45,7 @@ const layers = [
     from: '^electron/backend/',
     to: ['^electron/backend/', nc(['wire', 'core', 'client']), '^node-core/src/cli/supervisor\\.ts$', npm(['socket.io', 'socket.io-client', 'sqlite3']), builtin(['crypto', 'fs', 'path', 'http', 'https'])],
   },
-  { from: '^electron/[^/]+$', to: ['^electron/', nc(['wire']), npm(['electron']), builtin(['os', 'path', 'url', 'util', 'fs', 'module', 'child_process'])] },
+  { from: '^electron/[^/]+$', to: ['^electron/', nc(['wire']), npm(['electron']), builtin(['os', 'path', 'url', 'util', 'fs', 'fs/promises', 'module', 'child_process'])] },
   // The renderer runs in a browser: its own code, browser libraries, node-core's wire types (types only, below).
   { from: '^renderer/', to: ['^renderer/', nc(['wire']), npm(['svelte', 'uplot', 'socket.io-client', 'esm-env', 'clsx'])] },
   { from: '^renderer/vite\\.config\\.ts$', to: [npm(['vite', '@sveltejs']), builtin(['path', 'url'])] },

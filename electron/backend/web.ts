@@ -19,7 +19,7 @@ import type { ConsoleBackend } from './backend.js';
 import { type CallResult, type ConsoleMethod, consoleMethods, consolePushes } from '../../node-core/src/wire/console.js';
 
 /** The renderer loads only its own files and talks only to this origin. */
-export const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+export const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
