@@ -7,13 +7,14 @@
 // webviews are refused in every web contents; every permission request and check is refused.
 // Fuses are set at packaging (build/electron-builder.yml).
 
-import { BrowserWindow, app, ipcMain, protocol, session } from 'electron';
+import { BrowserWindow, app, ipcMain, protocol, safeStorage, session } from 'electron';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConsoleBackend } from './backend/backend.js';
+import type { TokenSealer } from './backend/profiles.js';
 import { type ConsoleMethod, consoleMethods, consolePushes } from '../node-core/src/wire/console.js';
 import { appEntry, appFile, appScheme, desktopContentSecurityPolicy, isTrustedSender } from './backend/app-protocol.js';
 
@@ -47,7 +48,21 @@ function serveApp(): void {
 }
 
 async function createWindow(): Promise<void> {
-  backend = await ConsoleBackend.open({ dir, nodes: Number(args.nodes), port: Number(args['cluster-port']), token, log: (line) => console.error(`gyre console: ${line}`) });
+  // Profile tokens sealed by the OS keychain where it is available; else by the key file in dir.
+  const sealer: TokenSealer | undefined = safeStorage.isEncryptionAvailable()
+    ? {
+        seal: (plain) => `ss1:${safeStorage.encryptString(plain).toString('base64')}`,
+        open: (sealed) => {
+          if (!sealed.startsWith('ss1:')) return undefined;
+          try {
+            return safeStorage.decryptString(Buffer.from(sealed.slice(4), 'base64'));
+          } catch {
+            return undefined;
+          }
+        },
+      }
+    : undefined;
+  backend = await ConsoleBackend.open({ dir, nodes: Number(args.nodes), port: Number(args['cluster-port']), token, log: (line) => console.error(`gyre console: ${line}`), ...(sealer ? { sealer } : {}) });
   const win = new BrowserWindow({
     width: 1400,
     height: 900,

@@ -12,7 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../node-core/src/wire/control.js';
 import { partitionOf } from '../../node-core/src/core/partitioner.js';
 import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
-import { ProfileStore } from './profiles.js';
+import { ProfileStore, type TokenSealer, keyFileSealer } from './profiles.js';
 import type { Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, Profile, TraceResult } from '../../node-core/src/wire/console.js';
 import { Workload, checkWorkloadSpec } from './workload.js';
 import { GyreClient } from '../../node-core/src/client/client.js';
@@ -25,6 +25,8 @@ export interface BackendOptions {
   readonly port: number;
   readonly token: string | undefined;
   readonly log: (line: string) => void;
+  /** How profile tokens are sealed at rest (the desktop app: safeStorage); default a key file in `dir`. */
+  readonly sealer?: TokenSealer;
 }
 
 const attachTimeoutMs = 4000;
@@ -107,8 +109,8 @@ export class ConsoleBackend {
   }
 
   static async open(opts: BackendOptions): Promise<ConsoleBackend> {
-    mkdirSync(opts.dir, { recursive: true });
-    return new ConsoleBackend(opts, await ProfileStore.open(join(opts.dir, 'console.db')));
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    return new ConsoleBackend(opts, await ProfileStore.open(join(opts.dir, 'console.db'), opts.sealer ?? keyFileSealer(opts.dir)));
   }
 
   get localClusterDir(): string {

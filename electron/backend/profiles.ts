@@ -3,7 +3,9 @@
 // nothing here, unlike the node's store, which uses better-sqlite3 for throughput).
 
 import sqlite3 from 'sqlite3';
-import { randomUUID } from 'node:crypto';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import type { Environment, Profile, ProfileInput } from '../../node-core/src/wire/console.js';
 
 const environments: readonly Environment[] = ['development', 'staging', 'production'];
@@ -18,6 +20,56 @@ function run(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise
 function all<T>(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<T[]> {
   return new Promise((resolve, reject) => db.all(sql, params, (e, rows) => (e ? reject(e) : resolve(rows as T[]))));
 }
+
+/**
+ * Profile tokens are kept sealed in the database. The desktop app seals with Electron's
+ * safeStorage (the OS keychain: electron/main.ts passes it); `gyre console --web` with a key
+ * file beside the database, readable only by the user (0600), under AES-256-GCM. A copy of
+ * console.db alone gives no token away.
+ */
+export interface TokenSealer {
+  seal(plain: string): string;
+  /** The token, or undefined if it cannot be opened (another machine's keychain, a lost key). */
+  open(sealed: string): string | undefined;
+}
+
+const keyFilePrefix = 'v1:';
+
+/** AES-256-GCM under a 32-byte key in `<dir>/console.key`, made 0600 on first use. */
+export function keyFileSealer(dir: string): TokenSealer {
+  const path = join(dir, 'console.key');
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  } catch {
+    key = randomBytes(32);
+    writeFileSync(path, key, { mode: 0o600, flag: 'wx' });
+  }
+  if (key.byteLength !== 32) throw new Error(`${path} is not a console key (32 bytes); move it away to start afresh (saved tokens are then lost)`);
+  return {
+    seal(plain) {
+      const iv = randomBytes(12);
+      const c = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+      return keyFilePrefix + Buffer.concat([iv, c.getAuthTag(), body]).toString('base64');
+    },
+    open(sealed) {
+      if (!sealed.startsWith(keyFilePrefix)) return undefined;
+      const raw = Buffer.from(sealed.slice(keyFilePrefix.length), 'base64');
+      try {
+        const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+        d.setAuthTag(raw.subarray(12, 28));
+        return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** A token stored before tokens were sealed: plain text, sealed on the next open. */
+const sealedPrefixes = /^(v1|ss1):/;
 
 /** Validates a profile from the renderer; throws with a message fit for the user. */
 export function checkProfile(p: unknown): ProfileInput {
@@ -61,9 +113,12 @@ interface Row {
 }
 
 export class ProfileStore {
-  private constructor(private readonly db: sqlite3.Database) {}
+  private constructor(
+    private readonly db: sqlite3.Database,
+    private readonly sealer: TokenSealer,
+  ) {}
 
-  static async open(path: string): Promise<ProfileStore> {
+  static async open(path: string, sealer: TokenSealer = keyFileSealer(dirname(path))): Promise<ProfileStore> {
     const db = await new Promise<sqlite3.Database>((resolve, reject) => {
       const d = new sqlite3.Database(path, (e) => (e ? reject(e) : resolve(d)));
     });
@@ -73,12 +128,17 @@ export class ProfileStore {
     const columns = await all<{ name: string }>(db, 'PRAGMA table_info(profiles)');
     if (!columns.some((c) => c.name === 'ca_file')) await run(db, 'ALTER TABLE profiles ADD COLUMN ca_file TEXT');
     await run(db, 'CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    return new ProfileStore(db);
+    chmodSync(path, 0o600);
+    // Tokens saved in plain text by an earlier version are sealed now.
+    for (const r of await all<{ id: string; token: string }>(db, 'SELECT id, token FROM profiles WHERE token IS NOT NULL')) {
+      if (!sealedPrefixes.test(r.token)) await run(db, 'UPDATE profiles SET token = ? WHERE id = ?', [sealer.seal(r.token), r.id]);
+    }
+    return new ProfileStore(db, sealer);
   }
 
   async list(): Promise<Profile[]> {
     const rows = await all<Row>(this.db, 'SELECT id, name, seeds, token, tls, ca_file, environment FROM profiles ORDER BY name');
-    return rows.map((r) => ({ id: r.id, name: r.name, seeds: JSON.parse(r.seeds) as string[], token: r.token, tls: r.tls === 1, caFile: r.ca_file, environment: r.environment as Environment }));
+    return rows.map((r) => ({ id: r.id, name: r.name, seeds: JSON.parse(r.seeds) as string[], token: r.token === null ? null : (this.sealer.open(r.token) ?? null), tls: r.tls === 1, caFile: r.ca_file, environment: r.environment as Environment }));
   }
 
   async get(id: string): Promise<Profile | undefined> {
@@ -96,7 +156,7 @@ export class ProfileStore {
       id,
       p.name,
       JSON.stringify(p.seeds),
-      p.token,
+      p.token === null ? null : this.sealer.seal(p.token),
       p.tls ? 1 : 0,
       p.caFile,
       p.environment,
