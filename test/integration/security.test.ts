@@ -8,13 +8,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, ServerToClientEvents, TraceRequest, TraceResult } from '../../node-core/src/wire/control.js';
 import { RespClient } from '../helpers/resp-client.js';
+import { defaultConfig } from '../../node-core/src/node/config.js';
+import { serveNode } from '../../node-core/src/start/serve-node.js';
 import { TestCluster, bearer, freePort, httpRequest, jsonBody, parseError, sleep, uniqueKey } from '../helpers/cluster.js';
 
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
@@ -218,8 +220,15 @@ describe('secrets: files and rules at start', () => {
       assert.equal((await httpRequest(url, 'GET', '/status')).status, 401);
       assert.equal((await httpRequest(url, 'POST', '/admin/faults', { headers: { ...bearer(token), ...json }, body: JSON.stringify(latency) })).status, 403);
       assert.equal((await httpRequest(url, 'POST', '/admin/faults', { headers: { ...bearer(adminToken), ...json }, body: JSON.stringify(latency) })).status, 201);
+      assert.equal(statSync(cluster.dir).mode & 0o777, 0o700, 'the data folder is 0700');
+      for (const f of readdirSync(cluster.dir)) assert.equal(statSync(join(cluster.dir, f)).mode & 0o077, 0, `${f} is readable by others`);
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  test('protected mode lives in the node: serving a non-loopback address without a token is refused, judged on what was bound', async () => {
+    const config = { ...defaultConfig, id: 'x5', dir: join(dir, 'x5'), host: '0.0.0.0', port: 0, internodePort: 0, seeds: [], token: undefined, logLevel: 'silent' };
+    await assert.rejects(serveNode(config, { control: false, respPort: 0 }), /protected mode/);
   });
 });
