@@ -16,12 +16,14 @@ export const appEntry = `${appOrigin}/index.html`;
  */
 export const desktopContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
-const types: Record<string, string> = {
+/** Content types of the renderer's build, for app:// and the web console alike. */
+export const contentTypes: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
+  '.ico': 'image/x-icon',
   '.json': 'application/json',
   '.map': 'application/json',
   '.woff2': 'font/woff2',
@@ -41,7 +43,7 @@ export function appFile(root: string, requestUrl: string): { ok: true; file: str
   const base = normalize(root);
   const file = normalize(join(base, path === '/' ? 'index.html' : path));
   if (!file.startsWith(base + sep)) return { ok: false, status: 404 };
-  return { ok: true, file, type: types[extname(file)] ?? 'application/octet-stream' };
+  return { ok: true, file, type: contentTypes[extname(file)] ?? 'application/octet-stream' };
 }
 
 /** Whether an IPC message comes from our own page (its frame's URL on app://gyre/), not an injected frame or a navigated-away window. */

@@ -16,22 +16,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { Server } from 'socket.io';
 import type { ConsoleBackend } from './backend.js';
+import { contentTypes as types } from './app-protocol.js';
 import { type CallResult, type ConsoleMethod, consoleMethods, consolePushes } from '../../node-core/src/wire/console.js';
 
 /** The renderer loads only its own files and talks only to this origin. */
 export const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
-
-const types: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 const notBuilt = `<!doctype html><meta charset="utf-8"><title>Gyre console</title><p>The console's renderer is not built: run <code>npm run build</code>.</p>`;
 
