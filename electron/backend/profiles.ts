@@ -149,8 +149,10 @@ export class ProfileStore {
     const checked = checkProfile(input);
     const id = checked.id ?? randomUUID();
     const existing = await this.get(id);
-    // The renderer never sees a stored token: saving without one keeps it.
-    const p = checked.token === null && existing?.token ? { ...checked, token: existing.token } : checked;
+    // The renderer never sees a stored token: saving without one keeps it, but only for the same
+    // nodes, TLS setting and CA (a page must not point a stored token somewhere else).
+    const sameTarget = existing !== undefined && JSON.stringify(existing.seeds) === JSON.stringify(checked.seeds) && existing.tls === checked.tls && existing.caFile === checked.caFile;
+    const p = checked.token === null && existing?.token && sameTarget ? { ...checked, token: existing.token } : checked;
     if (!existing && (await this.list()).length >= profilesMax) throw new Error(`at most ${profilesMax} profiles`);
     await run(this.db, 'INSERT INTO profiles (id, name, seeds, token, tls, ca_file, environment, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, seeds = excluded.seeds, token = excluded.token, tls = excluded.tls, ca_file = excluded.ca_file, environment = excluded.environment, updated = excluded.updated', [
       id,

@@ -4,11 +4,13 @@
 // pushes the Electron preload carries over IPC.
 //
 // Locked, as Jupyter is: each launch draws a secret, and the URL printed carries it
-// (`/?token=...`). Opening that URL sets an HttpOnly, SameSite=Strict cookie and redirects to
-// `/` (the secret leaves the address bar and history); every page, file and Socket.IO connection
-// needs the cookie or the secret (`auth: { token }` for tools and the Vite dev server's proxy).
-// Without it, whatever its Origin, a request gets 403: another local user's process, or a web
-// page in the operator's browser, cannot drive the console and the tokens it holds.
+// (`/?token=...`). The page opened with it keeps the secret in its tab's sessionStorage (which
+// only this origin, port included, can read) and takes it out of the address bar; its Socket.IO
+// connection presents it (`auth: { token }`), and a connection without it is refused whatever
+// its Origin. Files are served to the URL with the secret and, for reloads, to a cookie it sets
+// (HttpOnly, SameSite=Strict). Cookies are shared by every port of a host, so another local
+// user's server on 127.0.0.1 could see that cookie in the operator's browser: it opens the
+// renderer's files (public code) and nothing else, never the console itself.
 
 import http from 'node:http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -69,11 +71,9 @@ function staticFiles(root: string, secret: string, isSecret: (given: unknown) =>
       res.writeHead(400, headers).end();
       return;
     }
-    if (given !== null && isSecret(given)) {
-      res.writeHead(302, { ...headers, location: '/', 'set-cookie': `${cookieName}=${secret}; HttpOnly; SameSite=Strict; Path=/` }).end();
-      return;
-    }
-    if (!isSecret(cookieValue(req.headers.cookie))) {
+    const opened = given !== null && isSecret(given);
+    if (opened) res.setHeader('set-cookie', `${cookieName}=${secret}; HttpOnly; SameSite=Strict; Path=/`);
+    else if (!isSecret(cookieValue(req.headers.cookie))) {
       res.writeHead(403, { ...headers, 'content-type': types['.html'] }).end(locked);
       return;
     }
@@ -127,7 +127,8 @@ export async function startConsoleWeb(backend: ConsoleBackend, opts: { port: num
   const ns = io.of('/console');
   ns.use((socket, next) => {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
-    if (isSecret(auth?.token) || isSecret(cookieValue(socket.handshake.headers.cookie))) next();
+    // The secret itself, never the cookie: the cookie reaches other ports of this host too.
+    if (isSecret(auth?.token)) next();
     else next(new Error('locked: this console takes the secret of the URL it printed'));
   });
   ns.on('connection', (socket) => {

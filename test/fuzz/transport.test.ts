@@ -13,7 +13,7 @@ import { FrameReader, TcpTransport, encodeFrame } from '../../node-core/src/net/
 import { TransportError } from '../../node-core/src/net/transport.js';
 import { listenerProof } from '../../node-core/src/net/handshake.js';
 import { byteEditsArb, fieldEditsArb, fuzzParams, mutateBytes, mutateFields, show, tryUnpack, wire } from './fuzz.js';
-import { frameKind, helloFor, nonceBytes, readChallenge, welcomeProblem } from '../helpers/internode.js';
+import { dialedAddress, frameKind, helloFor, nonceBytes, readChallenge, welcomeProblem } from '../helpers/internode.js';
 
 const frameRequest = frameKind.request;
 const frameReply = frameKind.reply;
@@ -65,7 +65,7 @@ test('fuzz transport: a client\'s hello and requests, however TCP cuts them, are
           readChallenge(socket, 3000).then(
             ({ nonce, rest }) => {
               challengeNonce = nonce;
-              stream = Buffer.concat([helloFor(undefined, 'client', nonce, { dialerNonce }), ...bodies.map((b, i) => encodeFrame([frameRequest, i + 1, b]))]);
+              stream = Buffer.concat([helloFor(undefined, 'client', nonce, dialedAddress(socket), { dialerNonce }), ...bodies.map((b, i) => encodeFrame([frameRequest, i + 1, b]))]);
               socket.on('data', onData);
               socket.on('close', () => finish(`the server closed the connection after ${ids.length} of ${bodies.length} answers (first write ${chunked(stream, cuts)[0]!.byteLength} bytes)`));
               if (rest.byteLength > 0) onData(rest);
@@ -80,7 +80,7 @@ test('fuzz transport: a client\'s hello and requests, however TCP cuts them, are
               const msg = wire.unpack(f) as unknown[];
               if (!welcomed) {
                 // The server's first frame after our hello: its welcome, proving the (empty) token back.
-                const problem = welcomeProblem(msg, undefined, challengeNonce, dialerNonce, 'client', 'server');
+                const problem = welcomeProblem(msg, undefined, challengeNonce, dialerNonce, 'client', dialedAddress(socket), 'server');
                 if (problem !== undefined) return finish(`the server's welcome: ${problem}`);
                 welcomed = true;
                 continue;
@@ -172,7 +172,7 @@ function brokenPeer(run: () => PeerRun): net.Server {
         const msg = tryUnpack(f);
         if (!Array.isArray(msg)) continue;
         if (msg[0] === frameKind.hello && msg[3] instanceof Uint8Array) {
-          const welcome = [frameKind.welcome, 'peer', listenerProof(undefined, listenerNonce, msg[3], String(msg[2]), 'peer')];
+          const welcome = [frameKind.welcome, 'peer', listenerProof(undefined, listenerNonce, msg[3], String(msg[2]), `${socket.localAddress}:${socket.localPort}`, 'peer')];
           socket.write(stage === 'welcome' ? breakFrame(welcome, breakage) : u32Frame(Buffer.from(wire.pack(welcome))));
         } else if (msg[0] === frameRequest) {
           const id = msg[1] as number;

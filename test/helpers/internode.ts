@@ -3,8 +3,9 @@
 // protocol 2 (node-core/src/net/handshake.ts):
 //
 //   listener -> dialer   [challenge, 2, nL]                   sent by the listener on accept
-//   dialer -> listener   [hello, 2, dialerId, nD, proofD]     proofD = dialerProof(token, nL, nD, dialerId)
-//   listener -> dialer   [welcome, listenerId, proofL]        proofL = listenerProof(token, nL, nD, dialerId, listenerId)
+//   dialer -> listener   [hello, 2, dialerId, nD, proofD]     proofD = dialerProof(token, nL, nD, dialerId, address)
+//   listener -> dialer   [welcome, listenerId, proofL]        proofL = listenerProof(token, nL, nD, dialerId, address, listenerId)
+// (address: the listener's internode address, as the dialer meant to reach it)
 //
 // then [request, id, body] one way and [reply, id, body] / [failure, id, code, message] back.
 
@@ -134,28 +135,33 @@ export interface HelloOptions {
 }
 
 /** The hello frame answering the challenge `challengeNonce`, proving `token` (undefined: the empty key of a tokenless node). */
-export function helloFor(token: string | undefined, nodeId: string, challengeNonce: Uint8Array, opts: HelloOptions = {}): Buffer {
+export function helloFor(token: string | undefined, nodeId: string, challengeNonce: Uint8Array, to: string, opts: HelloOptions = {}): Buffer {
   const dialerNonce = opts.dialerNonce ?? randomBytes(nonceBytes);
-  return packed([frameKind.hello, opts.version ?? protocolVersion, nodeId, dialerNonce, dialerProof(token, challengeNonce, dialerNonce, nodeId)]);
+  return packed([frameKind.hello, opts.version ?? protocolVersion, nodeId, dialerNonce, dialerProof(token, challengeNonce, dialerNonce, nodeId, to)]);
+}
+
+/** The internode address a socket dialled, as "host:port" (what a dialer's proof names). */
+export function dialedAddress(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 /**
  * A hello that is well formed in every field but whose proof is wrong: made with `wrongToken`
  * instead of the cluster token (a stranger guessing). The proof still has the right length.
  */
-export function helloWithWrongProof(nodeId: string, challengeNonce: Uint8Array, wrongToken = 'not-the-token', opts: HelloOptions = {}): Buffer {
-  return helloFor(wrongToken, nodeId, challengeNonce, opts);
+export function helloWithWrongProof(nodeId: string, challengeNonce: Uint8Array, to: string, wrongToken = 'not-the-token', opts: HelloOptions = {}): Buffer {
+  return helloFor(wrongToken, nodeId, challengeNonce, to, opts);
 }
 
 /**
  * Why `msg` is not the welcome a listener holding `token` owes the dialer `dialerId` of this
  * handshake (nonces nL, nD), or undefined when it is. `listenerId`, when given, must match too.
  */
-export function welcomeProblem(msg: unknown, token: string | undefined, listenerNonce: Uint8Array, dialerNonce: Uint8Array, dialerId: string, listenerId?: string): string | undefined {
+export function welcomeProblem(msg: unknown, token: string | undefined, listenerNonce: Uint8Array, dialerNonce: Uint8Array, dialerId: string, to: string, listenerId?: string): string | undefined {
   if (!Array.isArray(msg) || msg[0] !== frameKind.welcome) return `not a welcome frame: ${JSON.stringify(msg)?.slice(0, 200)}`;
   const [, id, proof] = msg as unknown[];
   if (typeof id !== 'string') return `a welcome whose listener id is not a string: ${JSON.stringify(id)}`;
   if (listenerId !== undefined && id !== listenerId) return `a welcome from ${JSON.stringify(id)}, expected ${JSON.stringify(listenerId)}`;
-  if (!(proof instanceof Uint8Array) || !Buffer.from(proof).equals(listenerProof(token, listenerNonce, dialerNonce, dialerId, id))) return 'a welcome whose proof is not the cluster token\'s';
+  if (!(proof instanceof Uint8Array) || !Buffer.from(proof).equals(listenerProof(token, listenerNonce, dialerNonce, dialerId, to, id))) return 'a welcome whose proof is not the cluster token\'s';
   return undefined;
 }

@@ -211,7 +211,9 @@ describe('client HTTP: routes', () => {
 
 const dialerId = 'garbage-tester';
 /** The hello answering challenge `nonce` with the cluster token's proof (protocol 2, handshake.ts). */
-const hello = (nonce: Buffer, opts: HelloOptions = {}): Buffer => helloFor(cluster.token, dialerId, nonce, opts);
+/** The internode address of the node under test (set before its tests run): what a hello's proof names. */
+let internodeAddress = '';
+const hello = (nonce: Buffer, opts: HelloOptions = {}): Buffer => helloFor(cluster.token, dialerId, nonce, internodeAddress, opts);
 const readRequest = (id: unknown): Buffer => packed([frameKind.request, id, ['read', Buffer.from('k')]]);
 
 interface RawOutcome {
@@ -276,6 +278,7 @@ describe('internode port: garbage does not take the node down', () => {
   let address = '';
   before(async () => {
     address = (await cluster.status(target)).listeners.internode;
+    internodeAddress = address;
     assert.match(address, /^127\.0\.0\.1:\d+$/);
   });
 
@@ -292,11 +295,11 @@ describe('internode port: garbage does not take the node down', () => {
     { name: 'a hello with an unknown protocol version (99) and a valid proof', bytes: (n) => [hello(n, { version: 99 })] },
     { name: 'a hello of the old protocol (version 1, the token in clear)', bytes: () => [packed([frameKind.hello, 1, dialerId, cluster.token]), readRequest(1)] },
     { name: 'a request before any hello', bytes: () => [readRequest(1)] },
-    { name: 'a hello with a 10 kB node id', bytes: (n) => [helloFor(cluster.token, 'x'.repeat(10_000), n)] },
+    { name: 'a hello with a 10 kB node id', bytes: (n) => [helloFor(cluster.token, 'x'.repeat(10_000), n, internodeAddress)] },
     // Under the 1 KiB pre-hello frame limit, over the 256-character node id limit, with a valid proof.
-    { name: 'a hello with a 300-character node id, then a request', bytes: (n) => [helloFor(cluster.token, 'x'.repeat(300), n), readRequest(1)] },
-    { name: 'a hello whose proof is made without the cluster token (empty key), then a request', bytes: (n) => [helloFor(undefined, dialerId, n), readRequest(1)] },
-    { name: 'a hello whose proof is made with a wrong cluster token, then a request', bytes: (n) => [helloWithWrongProof(dialerId, n), readRequest(1)] },
+    { name: 'a hello with a 300-character node id, then a request', bytes: (n) => [helloFor(cluster.token, 'x'.repeat(300), n, internodeAddress), readRequest(1)] },
+    { name: 'a hello whose proof is made without the cluster token (empty key), then a request', bytes: (n) => [helloFor(undefined, dialerId, n, internodeAddress), readRequest(1)] },
+    { name: 'a hello whose proof is made with a wrong cluster token, then a request', bytes: (n) => [helloWithWrongProof(dialerId, n, internodeAddress), readRequest(1)] },
     // The token's proof, but for a nonce other than this connection's challenge (a replayed proof).
     { name: 'a hello proving the token for another challenge, then a request', bytes: () => [hello(randomBytes(nonceBytes)), readRequest(1)] },
     { name: 'a hello with a 16-byte nonce (its proof made over it), then a request', bytes: (n) => [hello(n, { dialerNonce: randomBytes(16) }), readRequest(1)] },
@@ -358,7 +361,7 @@ describe('internode port: garbage does not take the node down', () => {
     assert.equal(out.closedByNode, false, 'the node keeps a peer connection open after refusing bad requests');
     // The node's first frame after our hello is its welcome, proving the token back; then replies.
     const [welcome, ...replies] = frames(out.received) as unknown[][];
-    const problem = welcomeProblem(welcome, cluster.token, challengeNonce, dialerNonce, dialerId, target);
+    const problem = welcomeProblem(welcome, cluster.token, challengeNonce, dialerNonce, dialerId, internodeAddress, target);
     assert.equal(problem, undefined, `the node's welcome: ${problem}`);
     for (let i = 1; i <= bad.length; i++) {
       const r = replies.find((f) => Array.isArray(f) && f[1] === i);

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { type HttpResponse, TestCluster, rssBytes, sleep, uniqueKey } from '../helpers/cluster.js';
-import { decodeFrames, frameKind, helloFor, helloWithWrongProof, hostPort, nonceBytes, packed, parseChallenge, welcomeProblem } from '../helpers/internode.js';
+import { connectForChallenge, decodeFrames, dialedAddress, frameKind, helloFor, helloWithWrongProof, hostPort, nonceBytes, packed, parseChallenge, welcomeProblem } from '../helpers/internode.js';
 
 const hostileConnections = 1000;
 /** Hostile sockets open at once: a new one starts when one closes. */
@@ -184,7 +184,7 @@ const kinds: readonly { readonly name: string; readonly run: (socket: net.Socket
     name: '(c) a hello proving a wrong token, then a 63 MiB frame',
     run: async (s, challenge) => {
       const nonce = await challenge;
-      if (nonce !== undefined && !s.destroyed) await flood(s, Buffer.concat([helloWithWrongProof('hostile-c', nonce), frameHead(bigFrameBytes)]));
+      if (nonce !== undefined && !s.destroyed) await flood(s, Buffer.concat([helloWithWrongProof('hostile-c', nonce, dialedAddress(s)), frameHead(bigFrameBytes)]));
     },
   },
   // Well formed in every field, its proof of the right length (so the comparison itself
@@ -193,7 +193,7 @@ const kinds: readonly { readonly name: string; readonly run: (socket: net.Socket
     name: '(d) a well-formed hello proving a wrong token, then garbage',
     run: async (s, challenge) => {
       const nonce = await challenge;
-      if (nonce !== undefined && !s.destroyed) s.write(Buffer.concat([helloWithWrongProof('hostile-d', nonce, randomBytes(16).toString('hex')), randomBytes(garbageBytes)]));
+      if (nonce !== undefined && !s.destroyed) s.write(Buffer.concat([helloWithWrongProof('hostile-d', nonce, dialedAddress(s), randomBytes(16).toString('hex')), randomBytes(garbageBytes)]));
     },
   },
   { name: '(e) random garbage', run: (s) => s.write(randomBytes(garbageBytes)) },
@@ -296,13 +296,13 @@ function authenticatedPeerAnswers(address: string, key: string): Promise<string 
         if (!Array.isArray(msg) || msg[0] !== frameKind.challenge || !(msg[2] instanceof Uint8Array)) return `the node's first frame is no challenge: ${JSON.stringify(msg).slice(0, 200)}`;
         listenerNonce = Buffer.from(msg[2]);
         // The request right behind the hello: the node reads them in order.
-        socket.write(Buffer.concat([helloFor(cluster.token, dialerId, listenerNonce, { dialerNonce }), packed([frameKind.request, 1, ['read', Buffer.from(key)]])]));
+        socket.write(Buffer.concat([helloFor(cluster.token, dialerId, listenerNonce, dialedAddress(socket), { dialerNonce }), packed([frameKind.request, 1, ['read', Buffer.from(key)]])]));
         stage = 'welcome';
         return undefined;
       }
       if (stage === 'welcome') {
         stage = 'reply';
-        const problem = welcomeProblem(msg, cluster.token, listenerNonce, dialerNonce, dialerId, target);
+        const problem = welcomeProblem(msg, cluster.token, listenerNonce, dialerNonce, dialerId, dialedAddress(socket), target);
         return problem === undefined ? undefined : `the node's welcome: ${problem}`;
       }
       return Array.isArray(msg) && (msg[0] === frameKind.reply || msg[0] === frameKind.failure) && msg[1] === 1 ? '' : undefined;
@@ -610,6 +610,67 @@ test('a fake listener on a member\'s internode address never sees the token', as
   assert.ok(cluster.isRunning(writer) && cluster.isRunning(reader), 'the other nodes are alive');
 
   // Leave the cluster whole for the rest of the file: the victim comes back on a new internode port.
+  cluster.restart(victim);
+  await cluster.waitUntilUp();
+});
+
+// A relay on a dead member's address: it takes a live node's challenge (connecting to it as a
+// dialer would), hands that nonce to whichever member dials the dead address, and passes the
+// member's hello (and a request) on to the live node. If the hello's proof did not name the
+// address the member meant to reach, the live node would take the relay for that member. It
+// names it, and the live node's own address differs: the relayed hello is dropped.
+test('a hello relayed from a dead member\'s address to a live node is refused: the proof names the address the dialer meant', async (t) => {
+  const victim = 'n3';
+  const live = 'n1';
+  const address = (await cluster.status(victim)).listeners.internode;
+  const liveAddress = (await cluster.status(live)).listeners.internode;
+  await cluster.kill(victim);
+  const outcomes: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((dialer) => {
+    sockets.add(dialer);
+    dialer.on('error', () => {});
+    void (async () => {
+      const upstream = await connectForChallenge(liveAddress).catch(() => undefined);
+      if (!upstream) return;
+      sockets.add(upstream.socket);
+      upstream.socket.on('error', () => {});
+      dialer.write(packed([frameKind.challenge, 2, upstream.nonce]));
+      let pending: Buffer = Buffer.alloc(0);
+      dialer.on('data', (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        const { frames, rest } = decodeFrames(pending);
+        pending = rest;
+        for (const msg of frames) {
+          if (!Array.isArray(msg) || msg[0] !== frameKind.hello || msg[2] === live) continue;
+          // Pass the member's hello and a read on to the live node; see what comes back.
+          let back: Buffer = Buffer.alloc(0);
+          upstream.socket.on('data', (b: Buffer) => (back = Buffer.concat([back, b])));
+          upstream.socket.once('close', () => outcomes.push(`closed after ${decodeFrames(back).frames.map((f) => (Array.isArray(f) ? f[0] : '?')).join(',') || 'nothing'}`));
+          upstream.socket.resume();
+          upstream.socket.write(Buffer.concat([packed(msg), packed([frameKind.request, 1, ['read', Buffer.from('k')]])]));
+          setTimeout(() => {
+            if (!upstream.socket.destroyed) outcomes.push(`still open after ${decodeFrames(back).frames.map((f) => (Array.isArray(f) ? f[0] : '?')).join(',') || 'nothing'}`);
+          }, 1500);
+        }
+      });
+    })();
+  });
+  const { host, port } = hostPort(address);
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+  t.after(() => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  }));
+  const deadline = Date.now() + fakeWaitMs;
+  while (Date.now() < deadline && outcomes.length === 0) {
+    await servesWithoutVictim('n1', 'n2');
+    await sleep(250);
+  }
+  await sleep(1600);
+  assert.ok(outcomes.length > 0, `no member's hello reached the relay within ${fakeWaitMs} ms (the test checks nothing without one)`);
+  assert.ok(outcomes.every((o) => o === 'closed after nothing'), `the live node answered a relayed hello: ${JSON.stringify(outcomes)}`);
+  assert.ok(cluster.isRunning('n1') && cluster.isRunning('n2'));
   cluster.restart(victim);
   await cluster.waitUntilUp();
 });

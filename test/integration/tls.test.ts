@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,6 +127,32 @@ describe('a TLS cluster', { skip: missing }, () => {
     const members = (await cluster.status('n1')).members.map((m) => m.id);
     assert.ok(!members.includes('plain'));
     p.child.kill('SIGKILL');
+  });
+
+  test('SIGHUP renews the certificates without a restart: new connections get the new one, and the cluster keeps working', async () => {
+    const renewed = makeLeaf(dir, ca, 'n2-renewed');
+    const n2 = leaves.get('n2')!;
+    copyFileSync(renewed.cert, n2.cert);
+    copyFileSync(renewed.key, n2.key);
+    const peerCn = async (port: number) => {
+      const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(ca.cert) });
+      await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject));
+      const cn = String(s.getPeerCertificate().subject.CN);
+      s.destroy();
+      return cn;
+    };
+    const port = cluster.node('n2').port;
+    assert.equal(await peerCn(port), 'n2', 'before the reload');
+    process.kill(cluster.node('n2').child!.pid!, 'SIGHUP');
+    let cn = '';
+    for (let i = 0; i < 50 && cn !== 'n2-renewed'; i++) {
+      await sleep(100);
+      cn = await peerCn(port);
+    }
+    assert.equal(cn, 'n2-renewed');
+    const [, respPort] = (await cluster.status('n2')).listeners.resp!.split(':');
+    assert.equal(await peerCn(Number(respPort)), 'n2-renewed', 'the RESP listener too');
+    assert.equal((await cluster.put('n2', uniqueKey('renewed'), 'v', { query: 'w=3' })).status, 204, 'internode still works');
   });
 
   test('the CLI reaches an https node with --ca, and refuses it without', () => {

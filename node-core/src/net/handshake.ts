@@ -4,13 +4,14 @@
 //   dialer -> listener   [hello, version, dialerId, nD, proofD]   nD: 32 fresh random bytes
 //   listener -> dialer   [welcome, listenerId, proofL]
 //
-//   proofD = HMAC-SHA256(token, ["gyre dialer", nL, nD, dialerId])
-//   proofL = HMAC-SHA256(token, ["gyre listener", nL, nD, dialerId, listenerId])
+//   proofD = HMAC-SHA256(token, ["gyre dialer", nL, nD, dialerId, address])
+//   proofL = HMAC-SHA256(token, ["gyre listener", nL, nD, dialerId, address, listenerId])
 //
-// Each proof covers both nonces, so it is good for this connection only: a listener that is not
-// a member (a process on a dead node's old port) receives a proof it cannot replay anywhere,
-// since every real listener challenges with a nonce of its own, and the dialer sends nothing
-// else until the listener has proved itself in turn. The labels differ, so a proof one side
+// `address` is the internode address the dialer meant to reach (what gossip or a seed named);
+// the listener checks it against its own. So a proof is good for one connection to one
+// listener: a process on a dead node's old port that passes a live node's challenge on to a
+// dialer, and the dialer's answer back, gets a proof for the wrong address, which the live node
+// refuses; and the dialer sends nothing else until the listener has proved itself in turn. The labels differ, so a proof one side
 // makes can never serve as the other side's (no reflection). The node ids are inside the
 // proofs: the id a connection is served under is the one its holder proved. Without a cluster
 // token the same exchange runs under an empty key: it then proves nothing, as before.
@@ -20,7 +21,9 @@
 // passes on verifies.
 //
 // What a stranger can still do with a proof is guess the token offline, which is why tokens
-// must be long and random where the network can reach a node (node/secrets.ts).
+// must be long and random where the network can reach a node (node/secrets.ts). Over plain TCP
+// the handshake keeps strangers out, but not someone on the path between two nodes, who can
+// read and change what follows it: that is what TLS is for.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
@@ -36,12 +39,12 @@ function mac(token: string | undefined, parts: readonly unknown[]): Buffer {
 }
 
 /** `binding`: keying material exported from the TLS session the handshake runs in (none over plain TCP). */
-export function dialerProof(token: string | undefined, listenerNonce: Uint8Array, dialerNonce: Uint8Array, dialerId: string, binding?: Uint8Array): Buffer {
-  return mac(token, ['gyre dialer', listenerNonce, dialerNonce, dialerId, ...(binding ? [binding] : [])]);
+export function dialerProof(token: string | undefined, listenerNonce: Uint8Array, dialerNonce: Uint8Array, dialerId: string, address: string, binding?: Uint8Array): Buffer {
+  return mac(token, ['gyre dialer', listenerNonce, dialerNonce, dialerId, address, ...(binding ? [binding] : [])]);
 }
 
-export function listenerProof(token: string | undefined, listenerNonce: Uint8Array, dialerNonce: Uint8Array, dialerId: string, listenerId: string, binding?: Uint8Array): Buffer {
-  return mac(token, ['gyre listener', listenerNonce, dialerNonce, dialerId, listenerId, ...(binding ? [binding] : [])]);
+export function listenerProof(token: string | undefined, listenerNonce: Uint8Array, dialerNonce: Uint8Array, dialerId: string, address: string, listenerId: string, binding?: Uint8Array): Buffer {
+  return mac(token, ['gyre listener', listenerNonce, dialerNonce, dialerId, address, listenerId, ...(binding ? [binding] : [])]);
 }
 
 /** Whether `given` (from the wire: anything) is the proof `expected`. */

@@ -235,7 +235,8 @@ class Connection {
       if (this.state === 'open') writeCoalesced(this.socket!, frame);
       else {
         this.queued.push(frame);
-        if (this.state !== 'connecting') this.connect();
+        // A dial already under way (connecting or in its handshake) will carry it.
+        if (this.state !== 'connecting' && this.state !== 'handshake') this.connect();
       }
     });
   }
@@ -268,7 +269,11 @@ class Connection {
         socket.destroy(e as Error);
         return;
       }
-      for (const f of frames) this.onFrame(f, socket);
+      for (const f of frames) {
+        // A frame after this socket was refused or replaced is nobody's.
+        if (socket.destroyed || this.socket !== socket) return;
+        this.onFrame(f, socket);
+      }
     });
     socket.on('error', () => {
       /* reported through 'close' */
@@ -302,7 +307,12 @@ class Connection {
       return;
     }
     if (this.state === 'handshake') {
-      this.onHandshakeFrame(msg, socket);
+      try {
+        this.onHandshakeFrame(msg, socket);
+      } catch (e) {
+        // A hostile listener's frame must never throw out of the socket's 'data' handler.
+        this.refuse(socket, `${this.address}: handshake failed (${(e as Error).message})`);
+      }
       return;
     }
     if (!Array.isArray(msg) || typeof msg[1] !== 'number') {
@@ -329,13 +339,13 @@ class Connection {
       if (msg[0] !== frameChallenge || msg[1] !== protocolVersion || !isNonce(msg[2])) return this.refuse(socket, `${this.address} is not a Gyre node of protocol ${protocolVersion} (no valid challenge)`);
       const dialerNonce = randomBytes(nonceBytes);
       this.handshake = { listenerNonce: msg[2], dialerNonce };
-      socket.write(encodeFrame([frameHello, protocolVersion, this.owner.nodeId, dialerNonce, dialerProof(token, msg[2], dialerNonce, this.owner.nodeId, channelBinding(socket))]));
+      socket.write(encodeFrame([frameHello, protocolVersion, this.owner.nodeId, dialerNonce, dialerProof(token, msg[2], dialerNonce, this.owner.nodeId, this.address, channelBinding(socket))]));
       return;
     }
     const { listenerNonce, dialerNonce } = this.handshake;
     const listenerId = msg[1];
     if (msg[0] !== frameWelcome || typeof listenerId !== 'string' || listenerId.length > helloNodeIdCharsMax) return this.refuse(socket, `${this.address} sent no valid welcome`);
-    if (!proofMatches(listenerProof(token, listenerNonce, dialerNonce, this.owner.nodeId, listenerId, channelBinding(socket)), msg[2])) {
+    if (!proofMatches(listenerProof(token, listenerNonce, dialerNonce, this.owner.nodeId, this.address, listenerId, channelBinding(socket)), msg[2])) {
       return this.refuse(socket, `${this.address} (calling itself ${JSON.stringify(listenerId.slice(0, 64))}) could not prove it holds the cluster token: not a member of this cluster`);
     }
     clearTimeout(this.handshakeTimer);
@@ -431,7 +441,8 @@ export class TcpTransport implements Transport {
     this.tlsOptions = opts.tls;
     const t = opts.tls;
     if (t) {
-      const server = tls.createServer(t.serverOptions(), (s) => this.serve(s));
+      // A TLS handshake must end as soon as a hello must arrive: a stranger cannot hold a connection longer by not finishing it.
+      const server = tls.createServer({ ...t.serverOptions(), handshakeTimeout: helloTimeoutMs }, (s) => this.serve(s));
       // A failed TLS handshake (no certificate, another CA, plain TCP) is the stranger's problem: logged, never thrown.
       server.on('tlsClientError', (e, s) => this.log('warn', 'internode TLS handshake refused', { remote: `${s.remoteAddress}:${s.remotePort}`, why: e.message }));
       t.onServer?.(server, () => t.serverOptions());
@@ -644,14 +655,15 @@ export class TcpTransport implements Transport {
       return false;
     }
     const binding = channelBinding(c.socket);
-    if (!proofMatches(dialerProof(this.token, c.nonce, dialerNonce, nodeId, binding), proof)) {
+    // The address the dialer meant is ours, as we announce it (gossip and /status carry this string).
+    if (!proofMatches(dialerProof(this.token, c.nonce, dialerNonce, nodeId, this.boundAddress, binding), proof)) {
       this.dropInbound(c, 'hello does not prove the cluster token');
       return false;
     }
     c.peer = nodeId;
     this.preAuth.delete(c.socket);
     c.reader.setLimit(frameBytesMax);
-    c.socket.write(encodeFrame([frameWelcome, this.nodeId, listenerProof(this.token, c.nonce, dialerNonce, nodeId, this.nodeId, binding)]));
+    c.socket.write(encodeFrame([frameWelcome, this.nodeId, listenerProof(this.token, c.nonce, dialerNonce, nodeId, this.boundAddress, this.nodeId, binding)]));
     return true;
   }
 

@@ -16,6 +16,7 @@ import { createRespServer, type RespServer } from '../resp/server.js';
 import { respNode, respObserver } from '../resp/backend.js';
 import { isLoopbackIp, startNode } from './start-node.js';
 import { TlsMaterial, type TlsFiles } from './tls.js';
+import { weakSecretProblem } from './secret-files.js';
 
 export interface ServeOptions {
   /** Serve the Socket.IO control plane on the HTTP port. */
@@ -53,8 +54,11 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
   const material = opts.tls ? new TlsMaterial(opts.tls) : undefined;
   const node = await startNode(config, { onLeft: opts.onLeft, tls: material });
   const exposed: string[] = [];
+  const weak = [config.token === undefined ? undefined : weakSecretProblem('the cluster token', config.token), config.adminToken ? weakSecretProblem('the admin token', config.adminToken) : undefined].filter((w): w is string => w !== undefined);
   const guard = (what: string, ip: string) => {
-    if (node.credentials.cluster === undefined && !isLoopbackIp(ip)) exposed.push(`${what} on ${ip}`);
+    if (isLoopbackIp(ip)) return;
+    if (node.credentials.cluster === undefined) exposed.push(`${what} on ${ip} without a cluster token`);
+    else if (weak.length > 0) exposed.push(`${what} on ${ip} with a weak token (${weak.join('; ')})`);
   };
   // The internode listener is judged inside startNode, before the node gossips.
   const resp = createRespServer(respNode(node, () => respPort, () => resp.connectionCount()), { credentials: node.credentials, observe: respObserver(node), tls: material?.clientFacing() });
@@ -68,7 +72,7 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
     server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing() });
     const h = await listen(server, config.port, config.host);
     guard('HTTP', h.address);
-    if (exposed.length > 0) throw new Error(`refusing to serve ${exposed.join(', ')} without a cluster token (protected mode): set GYRE_TOKEN or --token-file, or bind a loopback address`);
+    if (exposed.length > 0) throw new Error(`refusing to serve ${exposed.join(', ')} (protected mode): set a strong GYRE_TOKEN or --token-file, or bind a loopback address`);
     if (material) {
       material.track(resp.server as tls.Server, () => material.clientFacing());
       material.track(server as unknown as tls.Server, () => material.clientFacing());

@@ -13,8 +13,25 @@
 //   bound to the TLS session, authenticates both ends: a relay in the middle holds two sessions
 //   and cannot make either proof fit.
 
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+
+/** Longest a client's TLS handshake may take on the client-facing listeners (HTTP, RESP). */
+const clientHandshakeTimeoutMs = 10_000;
+
+/** The certificates of a PEM file, each parsed; throws naming the file when there is none or one does not parse. */
+function certificates(what: string, path: string, pem: Buffer): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`the TLS ${what} ${path} holds no certificate (PEM "BEGIN CERTIFICATE")`);
+  return blocks.map((b) => {
+    try {
+      return new X509Certificate(b);
+    } catch (e) {
+      throw new Error(`the TLS ${what} ${path} holds a certificate that does not parse: ${(e as Error).message}`, { cause: e });
+    }
+  });
+}
 
 export interface TlsFiles {
   readonly certFile: string;
@@ -38,6 +55,9 @@ function read(what: string, path: string): Buffer {
 
 function load(files: TlsFiles): Material {
   const m = { cert: read('certificate', files.certFile), key: read('key', files.keyFile), ca: files.caFile === undefined ? undefined : read('CA', files.caFile) };
+  // An empty or cut-short CA would pass createSecureContext and then refuse every peer.
+  certificates('certificate', files.certFile, m.cert);
+  if (m.ca && files.caFile) for (const c of certificates('CA', files.caFile, m.ca)) if (!c.ca) throw new Error(`the TLS CA ${files.caFile} holds a certificate that is not a CA (${c.subject})`);
   try {
     // Throws on a malformed PEM or a key that is not the certificate's.
     tls.createSecureContext({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) });
@@ -66,7 +86,7 @@ export class TlsMaterial {
 
   /** Options for a client-facing server (HTTP, RESP): the node's certificate, nothing asked of clients. */
   clientFacing(): tls.TlsOptions {
-    return { cert: this.m.cert, key: this.m.key, minVersion: 'TLSv1.2' };
+    return { cert: this.m.cert, key: this.m.key, minVersion: 'TLSv1.2', handshakeTimeout: clientHandshakeTimeoutMs };
   }
 
   /** Options for the internode listener: with a CA, a peer certificate chaining to it is required. */

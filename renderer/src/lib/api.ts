@@ -61,12 +61,19 @@ export function electronTransport(bridge: GyreBridge): Transport {
   };
 }
 
+const launchSecretKey = 'gyre-console-secret';
+
 /** Web: Socket.IO to the page's own origin (loaded on demand: Electron never needs it). */
 export async function webTransport(): Promise<Transport> {
   const { io } = await import('socket.io-client');
-  // The launch secret: a cookie once the printed URL was opened; in the address (?token=) only
-  // under the Vite dev server, whose proxy cannot carry the cookie to the backend.
-  const token = new URLSearchParams(location.search).get('token');
+  // The launch secret, from the printed URL (?token=) the first time, then from this tab's
+  // sessionStorage (this origin's alone); it leaves the address bar at once.
+  const given = new URLSearchParams(location.search).get('token');
+  if (given) {
+    sessionStorage.setItem(launchSecretKey, given);
+    history.replaceState(null, '', `${location.pathname}${location.hash}`);
+  }
+  const token = given ?? sessionStorage.getItem(launchSecretKey);
   const socket = io('/console', { transports: ['websocket'], ...(token ? { auth: { token } } : {}) });
   const linkListeners = new Set<(link: LinkState) => void>();
   const connectionListeners = new Set<(value: ConsolePushes['connection']) => void>();
