@@ -61,3 +61,16 @@ test('a token an earlier version stored in clear text is sealed when the store o
   await exec(join(dir, 'console.db'), 'VACUUM', []);
   assert.ok(!onDisk(dir).includes(token), 'the old clear-text token is still on disk');
 });
+
+test('saving without a token keeps the stored one only for the same nodes, TLS setting and CA', async () => {
+  const dir = join(root, 'c');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  const store = await ProfileStore.open(join(dir, 'console.db'));
+  const p = await store.save({ name: 'east', seeds: ['127.0.0.1:7070'], token, tls: false, environment: 'staging' });
+  await store.save({ id: p.id, name: 'east (renamed)', seeds: ['127.0.0.1:7070'], token: null, tls: false, environment: 'staging' });
+  assert.equal((await store.get(p.id))?.token, token, 'a rename keeps it');
+  await store.save({ id: p.id, name: 'east', seeds: ['http://attacker.example:7070'], token: null, tls: false, environment: 'staging' });
+  assert.equal((await store.get(p.id))?.token, null, 'pointed at other nodes, the profile needs its token again');
+  await store.close();
+});

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,6 +44,19 @@ function exchange(socket: net.Socket, send: string, waitMs: number): Promise<str
     }, waitMs);
   });
 }
+
+describe('TLS files are checked at start', { skip: missing }, () => {
+  test('a CA file with no certificate in it, or a certificate that is not a CA, stops the node and names the file', () => {
+    const empty = join(dir, 'empty-ca.pem');
+    writeFileSync(empty, '');
+    for (const [caFile, why] of [[empty, /holds no certificate/], [leaves.get('n1')!.cert, /is not a CA/]] as const) {
+      const r = spawnSync(process.execPath, [cliPath, 'node', '--id', 'bad-ca', '--dir', join(dir, 'bad-ca'), '--port', '0', '--tls-cert', leaves.get('n1')!.cert, '--tls-key', leaves.get('n1')!.key, '--tls-ca', caFile], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, why);
+      assert.ok(r.stderr.includes(caFile), 'the message names the file');
+    }
+  });
+});
 
 describe('a TLS cluster', { skip: missing }, () => {
   const cluster = new TestCluster({ tlsCa: missing ? undefined : readFileSync(ca.cert), argsFor: (id) => tlsArgs(id) });
