@@ -28,8 +28,13 @@ test('console: the preload exposes exactly the protocol methods and pushes (one 
 
 test('console: a profile is checked (name, 1..32 http URLs, environment) and its URLs normalised', () => {
   const ok = checkProfile({ name: ' prod ', seeds: ['10.0.0.1:7070', 'https://db.example:7443/'], token: 's3cret', tls: true, environment: 'production' });
-  assert.deepEqual(ok, { name: 'prod', seeds: ['http://10.0.0.1:7070', 'https://db.example:7443'], token: 's3cret', tls: true, environment: 'production' });
+  // A TLS profile's bare host:port is https.
+  assert.deepEqual(ok, { name: 'prod', seeds: ['https://10.0.0.1:7070', 'https://db.example:7443'], token: 's3cret', tls: true, caFile: null, environment: 'production' });
+  assert.deepEqual(checkProfile({ name: 'dev', seeds: ['10.0.0.1:7070'], tls: false, environment: 'development' }).seeds, ['http://10.0.0.1:7070']);
   for (const [bad, why] of [
+    [{ name: 'x', seeds: ['http://a:1'], tls: true, environment: 'development' }, /https/],
+    [{ name: 'x', seeds: ['https://a:1'], tls: false, environment: 'development' }, /tick TLS/],
+    [{ name: 'x', seeds: ['a:1'], tls: false, caFile: '/ca.pem', environment: 'development' }, /needs TLS/],
     [{ name: '', seeds: ['a:1'], environment: 'development' }, /name/],
     [{ name: 'x', seeds: [], environment: 'development' }, /1 to 32/],
     [{ name: 'x', seeds: ['ftp://a:1'], environment: 'development' }, /http/],

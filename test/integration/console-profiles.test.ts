@@ -4,7 +4,7 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
@@ -13,6 +13,13 @@ import { ProfileStore, keyFileSealer } from '../../electron/backend/profiles.js'
 const root = mkdtempSync(join(tmpdir(), 'gyre-profiles-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const token = 'a-token-that-must-not-be-on-disk-7f3a';
+
+/** A new folder for one test's console.db. */
+function freshDir(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  return dir;
+}
 
 /** Every byte of the database and its WAL, as one string. */
 function onDisk(dir: string): string {
@@ -29,9 +36,7 @@ function exec(path: string, sql: string, params: unknown[]): Promise<void> {
 }
 
 test('a saved token is sealed on disk and read back; the key file and the database are 0600', async () => {
-  const dir = join(root, 'a');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(dir);
+  const dir = freshDir('a');
   const store = await ProfileStore.open(join(dir, 'console.db'));
   const p = await store.save({ name: 'prod', seeds: ['127.0.0.1:7070'], token, tls: false, environment: 'production' });
   assert.equal((await store.get(p.id))?.token, token);
@@ -48,9 +53,7 @@ test('a saved token is sealed on disk and read back; the key file and the databa
 });
 
 test('a token an earlier version stored in clear text is sealed when the store opens', async () => {
-  const dir = join(root, 'b');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(dir);
+  const dir = freshDir('b');
   const first = await ProfileStore.open(join(dir, 'console.db'));
   const p = await first.save({ name: 'old', seeds: ['127.0.0.1:7070'], token: null, tls: false, environment: 'staging' });
   await first.close();
@@ -63,9 +66,7 @@ test('a token an earlier version stored in clear text is sealed when the store o
 });
 
 test('saving without a token keeps the stored one only for the same nodes, TLS setting and CA', async () => {
-  const dir = join(root, 'c');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(dir);
+  const dir = freshDir('c');
   const store = await ProfileStore.open(join(dir, 'console.db'));
   const p = await store.save({ name: 'east', seeds: ['127.0.0.1:7070'], token, tls: false, environment: 'staging' });
   await store.save({ id: p.id, name: 'east (renamed)', seeds: ['127.0.0.1:7070'], token: null, tls: false, environment: 'staging' });
