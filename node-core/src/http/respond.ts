@@ -77,8 +77,10 @@ export function readBody(req: IncomingMessage, bytesMax: number): Promise<Buffer
 
 /** Bytes of a refused body we read and discard so the client sees our answer; past this we answer and hang up. */
 const refusedBodyDrainBytesMax = 8 * 1024 * 1024;
-/** How long a refused request's body is drained before the answer goes anyway. */
+/** How long a refused request's body is drained before the answer goes anyway, unless it is arriving fast enough to end soon. */
 const refusedBodyWaitMs = 1000;
+/** However fast it arrives, a refused body is answered by then. */
+const refusedBodyWaitMaxMs = 3000;
 
 /**
  * Answers a refused request once its body has arrived (read and thrown away), or after
@@ -89,14 +91,30 @@ const refusedBodyWaitMs = 1000;
 export function answerAfterBody(req: IncomingMessage, answer: () => void): void {
   let done = false;
   let drained = 0;
+  const started = Date.now();
+  let firstByteAt = 0;
   const go = () => {
     if (done) return; // end, error, close and the timer may all fire: answer once
     done = true;
     clearTimeout(timer);
     answer();
   };
-  const timer = setTimeout(go, refusedBodyWaitMs);
+  // A body still streaming in at a rate that ends it within another wait is let finish (up to
+  // refusedBodyWaitMaxMs): answering mid-body closes the connection under a client that is
+  // still writing, which then never reads the answer. A trickle is answered at the first wait.
+  const announced = Number(req.headers['content-length']);
+  const onTimer = () => {
+    const now = Date.now();
+    const elapsed = now - started;
+    const left = announced - drained;
+    // The rate since the body's first byte (a client may send its headers well before its body).
+    const msToEnd = drained > 0 ? (left * Math.max(1, now - firstByteAt)) / drained : Infinity;
+    if (Number.isSafeInteger(announced) && left > 0 && msToEnd <= refusedBodyWaitMs && elapsed + msToEnd <= refusedBodyWaitMaxMs) timer = setTimeout(onTimer, Math.ceil(msToEnd) + 20);
+    else go();
+  };
+  let timer = setTimeout(onTimer, refusedBodyWaitMs);
   req.on('data', (c: Buffer) => {
+    if (drained === 0) firstByteAt = Date.now();
     drained += c.byteLength;
     if (drained > refusedBodyDrainBytesMax) {
       go();
