@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { defaultConfig, type NodeConfig } from '../node/node.js';
 import { serveNode, type ServedNode } from '../start/serve-node.js';
-import { readSecretFile, weakSecretProblem } from '../start/secret-files.js';
+import { readSecretFile } from '../start/secret-files.js';
 import { GyreClient, GyreError, HttpError } from '../client/client.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
@@ -26,10 +26,6 @@ function int(name: string, min: number, max: number) {
     if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max}`);
     return n;
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** The node's tokens from flags, files and the environment; two sources for one token is a mistake, said so. */
@@ -82,14 +78,6 @@ program
     if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
     if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
     if (o.r > o.n || o.w > o.n) fail(`--r and --w must not exceed --n (${o.n})`);
-    if (!isLoopback(o.host) && !token) fail(`refusing to listen on ${o.host} without a cluster token (set GYRE_TOKEN or --token-file)`);
-    for (const [name, value] of [['the cluster token', token], ['the admin token', adminToken]] as const) {
-      const weak = value === undefined ? undefined : weakSecretProblem(name, value);
-      if (weak === undefined) continue;
-      // Where the network can reach the node a guessable token is refused; on loopback, said.
-      if (!isLoopback(o.host)) fail(`refusing to listen on ${o.host}: ${weak}`);
-      process.stderr.write(`gyre node: warning: ${weak}\n`);
-    }
     const seeds = o.seeds.split(',').map((s) => s.trim()).filter(Boolean);
     for (const s of seeds) if (!/^[^:\s]+:\d+$/.test(s)) fail(`bad seed ${JSON.stringify(s)}: expected host:port`);
     const config: NodeConfig = {

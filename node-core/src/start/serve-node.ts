@@ -2,7 +2,8 @@
 // gossip), then RESP, then the client HTTP API with the control plane on it. Everything a node
 // promises about who may reach it is checked here, on what was actually bound:
 // - protected mode: a listener the kernel bound to a non-loopback address needs a cluster
-//   token, whatever name --host gave (a name can resolve anywhere);
+//   token, and a strong one, whatever name --host gave (a name can resolve anywhere); the CLI
+//   leaves this to the node;
 // - the data folder is 0700 and what the node creates in it 0600 (the umask);
 // - TLS on every listener when certificate files are given, renewed on SIGHUP.
 
@@ -73,6 +74,8 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
     const h = await listen(server, config.port, config.host);
     guard('HTTP', h.address);
     if (exposed.length > 0) throw new Error(`refusing to serve ${exposed.join(', ')} (protected mode): set a strong GYRE_TOKEN or --token-file, or bind a loopback address`);
+    // On loopback a guessable token is allowed, and said.
+    for (const w of weak) node.log.warn({}, `weak token: ${w}`);
     if (material) {
       material.track(resp.server as tls.Server, () => material.clientFacing());
       material.track(server as unknown as tls.Server, () => material.clientFacing());

@@ -69,7 +69,6 @@ function load(files: TlsFiles): Material {
 
 export class TlsMaterial {
   private m: Material;
-  private readonly servers: tls.Server[] = [];
 
   constructor(readonly files: TlsFiles) {
     this.m = load(files);
@@ -107,15 +106,15 @@ export class TlsMaterial {
 
   /** Servers to give the new certificate on reload. */
   track(server: tls.Server, options: () => tls.TlsOptions): void {
-    this.servers.push(server);
-    this.options.set(server, options);
+    this.servers.set(server, options);
   }
 
-  private readonly options = new Map<tls.Server, () => tls.TlsOptions>();
+  /** Each tracked server, with the options it is served with. */
+  private readonly servers = new Map<tls.Server, () => tls.TlsOptions>();
 
   /** Reads the files again; on success every tracked server uses them for new connections. */
   reload(): void {
     this.m = load(this.files);
-    for (const s of this.servers) s.setSecureContext(this.options.get(s)!());
+    for (const [s, options] of this.servers) s.setSecureContext(options());
   }
 }
