@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
+import { browserPath } from './browser.js';
 
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
-export const chromiumPath = process.env.GYRE_CHROMIUM ?? '/usr/bin/chromium';
 const startTimeoutMs = 90_000;
 const stopTimeoutMs = 20_000;
 
@@ -56,7 +56,7 @@ export class TestConsole {
         reject(new Error(`the console exited (${code}) before printing its URL:\n${this.output}`));
       });
     });
-    this.browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    this.browser = await chromium.launch({ executablePath: browserPath(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   }
 
   /** A fresh page on `hash` (e.g. '#/membership'), with console errors collected. */
