@@ -308,7 +308,7 @@ export class ConsoleBackend {
 
   private async http(path: string): Promise<{ status: number; body: unknown; headers: Headers }> {
     if (!this.via) throw new Error('not attached to a cluster');
-    const client = new GyreClient({ url: this.via, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs: httpTimeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
+    const client = new GyreClient({ failover: false, url: this.via, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs: httpTimeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
     const res = await client.request({ method: 'GET', path, headers: { accept: 'application/json' } });
     const text = res.body.toString('utf8');
     let body: unknown = text;

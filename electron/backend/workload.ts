@@ -113,7 +113,7 @@ export class Workload {
     let c = this.clients.get(base);
     if (!c) {
       const ca = this.ca();
-      c = new GyreClient({ url: base, maxSockets: socketsPerNode, timeoutMs: requestTimeoutMs, ...(ca ? { ca } : {}) });
+      c = new GyreClient({ failover: false, url: base, maxSockets: socketsPerNode, timeoutMs: requestTimeoutMs, ...(ca ? { ca } : {}) });
       this.clients.set(base, c);
     }
     return c;

@@ -79,7 +79,7 @@ async function startRedis(port: number): Promise<number> {
 async function startBare(port: number): Promise<number> {
   const child = spawn(process.execPath, [bareServer, '--port', String(port)], { stdio: 'ignore' });
   children.push(child);
-  const client = new GyreClient({ url: `http://127.0.0.1:${port}`, keepAlive: false, timeoutMs: 500 });
+  const client = new GyreClient({ failover: false, url: `http://127.0.0.1:${port}`, keepAlive: false, timeoutMs: 500 });
   for (let i = 0; i < 50; i++) {
     await sleep(100);
     if (await client.status().then(() => true, () => false)) return child.pid!;
@@ -104,7 +104,7 @@ async function startGyre(nodeArgs: string[] = []): Promise<Gyre> {
   const urls = cluster.urls();
   const resp: string[] = [];
   for (const u of urls) {
-    const s = await new GyreClient({ url: u, keepAlive: false }).status();
+    const s = await new GyreClient({ failover: false, url: u, keepAlive: false }).status();
     if (!s.listeners?.resp) throw new Error(`${u} announces no RESP listener`);
     resp.push(s.listeners.resp);
   }

@@ -379,7 +379,7 @@ async function main(): Promise<void> {
     cluster.start();
     await cluster.waitUntilUp();
     const url = cluster.urls()[0]!;
-    const status = await new GyreClient({ url, keepAlive: false }).status();
+    const status = await new GyreClient({ failover: false, url, keepAlive: false }).status();
     const gyrePids = cluster.nodes.map((n) => n.pid!);
     const gyreResp = redisBenchmark(Number(status.listeners!.resp!.split(':').pop()), requests, gyrePids);
     const gyreHttp = httpWorkloads(url, gyrePids);

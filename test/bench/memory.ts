@@ -31,7 +31,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startNode(dir: string, port: number, respPort: number): Promise<{ child: ChildProcess; readyMs: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, [gyreCli, 'node', '--id', 'm1', '--dir', dir, '--port', String(port), '--resp-port', String(respPort), '--n', '1', '--r', '1', '--w', '1', '--log-level', 'warn'], { stdio: 'ignore' });
-  const client = new GyreClient({ url: `http://127.0.0.1:${port}`, keepAlive: false, timeoutMs: 1000 });
+  const client = new GyreClient({ failover: false, url: `http://127.0.0.1:${port}`, keepAlive: false, timeoutMs: 1000 });
   for (;;) {
     if (child.exitCode !== null) throw new Error('the node exited');
     if (await client.status().then(() => true, () => false)) return { child, readyMs: performance.now() - started };
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const startRss = rssBytes(node.pid!);
     bench(port + 1, ['--workload', 'c', '--requests', String(Math.min(keys, 200_000)), '--seconds', '60', '--no-preload', '--distribution', 'uniform']);
     const readRss = rssBytes(node.pid!);
-    const status = await new GyreClient({ url: `http://127.0.0.1:${port}`, keepAlive: false }).status();
+    const status = await new GyreClient({ failover: false, url: `http://127.0.0.1:${port}`, keepAlive: false }).status();
     const stored = (status as unknown as { storage?: { keys?: number; bytes?: number } }).storage;
     console.log(`a node holding ${stored?.keys ?? '?'} keys of ${valueBytes}-byte values (${((stored?.bytes ?? 0) / mib).toFixed(0)} MiB of sibling sets):`);
     console.log(`  loaded in ${loadSeconds.toFixed(1)} s (${Math.round(keys / loadSeconds).toLocaleString('en-US')} writes/s, pipeline 16, W=1)`);

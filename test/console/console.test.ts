@@ -44,7 +44,7 @@ async function go(route: (typeof routes)[number]): Promise<void> {
 
 /** An HTTP request to a cluster node, with the token. */
 async function node(i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  return new GyreClient({ url: tc.nodeUrl(i), token: tc.token, keepAlive: false, timeoutMs: 10_000 }).request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
+  return new GyreClient({ failover: false, url: tc.nodeUrl(i), token: tc.token, keepAlive: false, timeoutMs: 10_000 }).request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
 }
 
 async function attr(testId: string, name: string): Promise<string | null> {

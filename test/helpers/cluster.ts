@@ -76,7 +76,7 @@ export type HttpOptions = Omit<RawRequest, 'method' | 'path'>;
  */
 export function httpRequest(baseUrl: string, method: string, path: string, opts: HttpOptions & { ca?: Buffer | undefined } = {}): Promise<HttpResponse> {
   const { ca, ...req } = opts;
-  return new GyreClient({ url: baseUrl, keepAlive: false, timeoutMs: requestTimeoutMs, ...(ca ? { ca } : {}) }).request({ ...req, method, path });
+  return new GyreClient({ failover: false, url: baseUrl, keepAlive: false, timeoutMs: requestTimeoutMs, ...(ca ? { ca } : {}) }).request({ ...req, method, path });
 }
 
 export { header };

@@ -69,7 +69,7 @@ function respInfo(ep: Endpoint): Promise<{ pid: number; http: string | undefined
 
 /** Every member of the Gyre cluster behind `http` (host:port) with its pid, by node id. */
 async function clusterPids(http: string, token: string | undefined, out: Map<string, number>): Promise<void> {
-  const client = (address: string) => new GyreClient({ url: `http://${address}`, token, keepAlive: false, timeoutMs: infoTimeoutMs });
+  const client = (address: string) => new GyreClient({ failover: false, url: `http://${address}`, token, keepAlive: false, timeoutMs: infoTimeoutMs });
   try {
     const status = await client(http).status();
     if (status.node.pid !== undefined && !out.has(status.node.id)) out.set(status.node.id, status.node.pid);

@@ -4,12 +4,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
+import { exitCodes, readValue, editSiblings, mergeWithCommand } from './client-commands.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { defaultConfig, type NodeConfig } from '../node/node.js';
 import { serveNode, type ServedNode } from '../start/serve-node.js';
 import { readSecretFile } from '../start/secret-files.js';
 import { GyreClient, GyreError, HttpError } from '../client/client.js';
+import { AuthError, SiblingsError, UnavailableError } from '../client/errors.js';
+import { jsonSetUnion, lastWriterWins, type Resolver } from '../client/resolvers.js';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
 import { LocalCluster } from './supervisor.js';
@@ -43,8 +46,32 @@ function nodeSecrets(o: { token?: string; tokenFile?: string; adminTokenFile?: s
   return { token: token || undefined, adminToken: adminToken || undefined };
 }
 
+/** The package's version, from the package.json beside the build (dist/node-core/src/cli -> root). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 const program = new Command();
-program.name('gyre').description('Gyre: a Dynamo-style leaderless key-value store').showHelpAfterError();
+program
+  .name('gyre')
+  .description('Gyre: a Dynamo-style leaderless key-value store')
+  .version(packageVersion(), '-V, --version', 'print the version')
+  .showHelpAfterError()
+  // Usage errors exit 2 (commander's default is 1, which here means "not found").
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitCodes.usage))
+  .addHelpText(
+    'after',
+    `
+Exit codes: 0 ok; 1 not found; 2 usage, configuration, or a node that cannot start;
+3 unavailable (no node answered, or fewer than R/W replicas did); 4 refused: the token is
+missing or wrong, or the call needs the admin token; 5 the node refused the request (bad
+context, too large...); 6 siblings where one value was needed (resolve them: gyre update).`,
+  );
 
 program
   .command('node')
@@ -166,7 +193,7 @@ program
     console.log(`gyre: ${cluster.nodes.length} nodes up (data in ${dir})`);
     for (const n of cluster.nodes) {
       // The RESP port is picked by the node: its /status names it.
-      const status = await new GyreClient({ url: cluster.url(n.id), token, keepAlive: false }).status().catch(() => undefined);
+      const status = await new GyreClient({ failover: false, url: cluster.url(n.id), token, keepAlive: false }).status().catch(() => undefined);
       console.log(`${n.id} ${cluster.url(n.id)}${status?.listeners?.resp ? ` resp ${status.listeners.resp}` : ''}`);
     }
     if (!o.foreground) return;
@@ -244,7 +271,7 @@ interface ClientOpts {
 
 function clientOptions(cmd: Command): Command {
   return cmd
-    .option('--url <url>', 'any node of the cluster', 'http://127.0.0.1:7070')
+    .option('--url <urls>', 'nodes of the cluster, comma-separated: tried in turn until one answers', 'http://127.0.0.1:7070')
     .option('--r <r>', 'read quorum for this request', int('r', 1, 16))
     .option('--w <w>', 'write quorum for this request', int('w', 1, 16))
     .option('--token <token>', 'token (default $GYRE_TOKEN; for leave and faults $GYRE_ADMIN_TOKEN first)')
@@ -274,7 +301,10 @@ function clientFor(o: ClientOpts, admin: boolean): GyreClient {
       fail(`cannot read the CA file ${o.ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
-  return new GyreClient({ url: o.url, token: clientToken(o, admin), keepAlive: false, ...(ca ? { ca } : {}) });
+  const urls = o.url.split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of urls) if (!/^https?:\/\/[^\s/]+/.test(u)) fail(`--url ${JSON.stringify(u)}: expected http://HOST:PORT or https://HOST:PORT`);
+  // Admin calls act on the node named first; the others are not tried for them.
+  return new GyreClient({ urls, token: clientToken(o, admin), keepAlive: false, failover: !admin, retry: { attempts: Math.max(3, urls.length) }, ...(ca ? { ca } : {}) });
 }
 
 /** Runs one client call; a node's error or an unreachable node ends the command with its message. */
@@ -282,10 +312,18 @@ async function call<T>(o: ClientOpts, fn: (c: GyreClient) => Promise<T>, admin =
   try {
     return await fn(clientFor(o, admin));
   } catch (e) {
-    if (e instanceof GyreError) fail(e.message);
-    if (e instanceof HttpError) fail(`cannot reach ${o.url}: ${e.message}`);
-    throw e;
+    failOn(e, o.url);
   }
+}
+
+/** Ends the command on a client error with its exit code and what to do next. */
+function failOn(e: unknown, url: string): never {
+  if (e instanceof AuthError) fail(`${e.message}\n  (set GYRE_TOKEN or pass --token-file; leave, faults and traces take GYRE_ADMIN_TOKEN where one is set)`, exitCodes.auth);
+  if (e instanceof UnavailableError) fail(`${e.message}\n  (is the cluster up? try more nodes in --url, or a lower --r/--w)`, exitCodes.unavailable);
+  if (e instanceof SiblingsError) fail(e.message, exitCodes.siblings);
+  if (e instanceof GyreError) fail(e.message, exitCodes.refused);
+  if (e instanceof HttpError) fail(`cannot reach ${url}: ${e.message}`, /CERT|SELF_SIGNED|VERIFY|EPROTO/.test(e.code) ? exitCodes.refused : exitCodes.unavailable);
+  throw e;
 }
 
 clientOptions(program.command('get <key>').description('read a key; the value goes to stdout, its context to stderr'))
@@ -293,9 +331,12 @@ clientOptions(program.command('get <key>').description('read a key; the value go
   .action(async (key: string, o: ClientOpts) => {
     const read = await call(o, (c) => c.get(key, { r: o.r, w: o.w }));
     if (read.context) console.error(`context: ${read.context}`);
-    if (read.status === 404) fail('not found', 1);
+    if (read.status === 404) {
+      if (o.json) console.log(JSON.stringify({ status: 404, context: read.context ?? null, siblings: [] }, null, 2));
+      fail('not found', exitCodes.notFound);
+    }
     if (read.status === 300 || o.json) {
-      const siblings = read.siblings.map((s) => ({ value: s.value.toString('base64'), contentType: s.contentType, deleted: s.deleted, text: s.value.toString('utf8') }));
+      const siblings = read.siblings.map((s) => ({ value: s.value.toString('base64'), contentType: s.contentType, deleted: s.deleted, lastModified: s.lastModified ?? null, text: s.value.toString('utf8') }));
       console.log(JSON.stringify({ status: read.status, context: read.context, siblings }, null, 2));
       return;
     }
@@ -303,25 +344,75 @@ clientOptions(program.command('get <key>').description('read a key; the value go
     if (process.stdout.isTTY) process.stdout.write('\n');
   });
 
-clientOptions(program.command('put <key> <value>').description('write a value; prints the new context'))
+clientOptions(program.command('put <key> [value]').description('write a value (the argument, --file, or standard input); prints the new context'))
   .option('--context <context>', 'context from a previous get (supersedes what it covers)')
-  .option('--content-type <type>', 'content type stored with the value', 'text/plain; charset=utf-8')
-  .action(async (key: string, value: string, o: ClientOpts & { context?: string; contentType: string }) => {
-    const { context } = await call(o, (c) => c.put(key, value, { context: o.context, r: o.r, w: o.w, contentType: o.contentType }));
-    console.log(context);
+  .option('--file <path>', 'the value is this file\'s bytes (- for standard input)')
+  .option('--content-type <type>', 'content type stored with the value (default text/plain for an argument, application/octet-stream for a file or stdin)')
+  .option('--json', 'print {"context": ...} as JSON')
+  .action(async (key: string, arg: string | undefined, o: ClientOpts & { context?: string; contentType?: string; file?: string }) => {
+    const value = await readValue(arg, o.file, fail);
+    const contentType = o.contentType ?? (arg !== undefined ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+    const { context } = await call(o, (c) => c.put(key, value, { context: o.context, r: o.r, w: o.w, contentType }));
+    console.log(o.json ? JSON.stringify({ context }) : context);
   });
 
 clientOptions(program.command('del <key>').description('delete a key (writes a tombstone)'))
   .option('--context <context>', 'context from a previous get (without it, the key is read first)')
+  .option('--json', 'print {"context": ...} as JSON')
   .action(async (key: string, o: ClientOpts & { context?: string }) => {
     const { context } = await call(o, (c) => c.delete(key, { context: o.context, r: o.r, w: o.w }));
-    console.log(context);
+    console.log(o.json ? JSON.stringify({ context }) : context);
   });
 
-clientOptions(program.command('leave').description('decommission the node at --url: it hands off every partition, then exits'))
+const builtInResolvers: Readonly<Record<string, Resolver>> = { lww: lastWriterWins, union: jsonSetUnion };
+
+clientOptions(
+  program
+    .command('update <key>')
+    .description('resolve a key\'s siblings (or edit its value) and write the result back with their context')
+    .addHelpText(
+      'after',
+      `
+Without --resolve or --merge, the value opens in $VISUAL or $EDITOR (else vi); siblings open
+one after another between conflict markers, as git shows a merge: keep what you want, delete
+the markers, save. An unchanged single value writes nothing.
+  --resolve lww      keep the version written last
+  --resolve union    JSON arrays merged as a set (no concurrent add is lost)
+  --merge CMD        run CMD (through sh) with the siblings as JSON on standard input
+                     ({"siblings":[{"value":"<base64>","text":...,"contentType":...}]});
+                     what it prints is the value written`,
+    ),
+)
+  .addOption(new Option('--resolve <name>', 'a built-in resolver').choices(Object.keys(builtInResolvers)))
+  .option('--merge <command>', 'a command that merges the siblings (see below)')
+  .option('--content-type <type>', 'content type of the value written (default: the one read)')
+  .option('--json', 'print {"context", "merged"} as JSON')
+  .action(async (key: string, o: ClientOpts & { resolve?: string; merge?: string; contentType?: string }) => {
+    if (o.resolve && o.merge) fail('give --resolve or --merge, not both');
+    const client = clientFor(o, false);
+    const resolve: Resolver = o.resolve ? builtInResolvers[o.resolve]! : o.merge ? mergeWithCommand(o.merge, fail) : (siblings) => editSiblings(siblings, fail);
+    try {
+      // update()'s steps, spelled out: an unchanged value is not written back (it would only bump its clock).
+      const cur = await client.getValue(key, { resolve, r: o.r });
+      if (!cur) fail(`${key}: not found (gyre put creates it)`, exitCodes.notFound);
+      const value = cur.merged > 1 || o.resolve || o.merge ? cur.value : editSiblings([{ value: cur.value, contentType: cur.contentType, deleted: false }], fail);
+      if (cur.merged === 1 && value.equals(cur.value)) {
+        console.error(o.resolve || o.merge ? 'one version, nothing to resolve: nothing written' : 'unchanged: nothing written');
+        if (o.json) console.log(JSON.stringify({ context: cur.context, merged: 1, written: false }));
+        return;
+      }
+      const { context } = await client.put(key, value, { context: cur.context, w: o.w, contentType: o.contentType ?? cur.contentType });
+      console.log(o.json ? JSON.stringify({ context, merged: cur.merged, written: true }) : context);
+    } catch (e) {
+      failOn(e, o.url);
+    }
+  });
+
+clientOptions(program.command('leave').description('decommission the node at --url (the first named): it hands off every partition, then exits'))
+  .option('--json', 'print {"leaving": URL} as JSON')
   .action(async (o: ClientOpts) => {
-    await call(o, (c) => c.leave(), true);
-    console.log(`${o.url}: leaving; watch \`gyre status\` for its partitions to move`);
+    const c = await call(o, async (c) => (await c.leave(), c), true);
+    console.log(o.json ? JSON.stringify({ leaving: c.url }) : `${c.url}: leaving; watch \`gyre status\` for its partitions to move`);
   });
 
 clientOptions(program.command('status').description("print a node's view of the cluster"))

@@ -209,7 +209,7 @@ export class LocalCluster {
   async waitUntilUp(timeoutMs = readyTimeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const ids = this.nodes.map((n) => n.id);
-    const clients = this.nodes.map((n) => new GyreClient({ url: this.url(n.id), token: this.token, keepAlive: false, timeoutMs: statusPollTimeoutMs }));
+    const clients = this.nodes.map((n) => new GyreClient({ failover: false, url: this.url(n.id), token: this.token, keepAlive: false, timeoutMs: statusPollTimeoutMs }));
     for (;;) {
       const views = await Promise.all(
         clients.map(async (c) => {

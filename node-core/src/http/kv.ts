@@ -75,7 +75,9 @@ function parseContentType(req: IncomingMessage): string {
 }
 
 const siblingsJson = (versions: readonly Version[]) =>
-  versions.map((v) => ({ value: Buffer.from(v.value).toString('base64'), contentType: v.contentType, deleted: v.deleted }));
+  // lastModified: the coordinator's wall clock when it wrote the version (its dot's time), for
+  // clients' last-writer-wins resolvers.
+  versions.map((v) => ({ value: Buffer.from(v.value).toString('base64'), contentType: v.contentType, deleted: v.deleted, lastModified: v.dot.ts }));
 
 /** /kv/{key}: the key and the timeout are checked before the method, so any method learns of a bad one. */
 export async function kvRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, path: string): Promise<number> {

@@ -67,7 +67,7 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
 export function httpSeedLookup(token: string | undefined, tls?: TlsMaterial, log?: Logger): SeedLookup {
   const said = new Set<string>();
   return async (seed) => {
-    const client = new GyreClient({ url: `${tls ? 'https' : 'http'}://${seed}`, token, keepAlive: false, timeoutMs: seedFetchTimeoutMs, ...(tls?.ca ? { ca: tls.ca } : {}) });
+    const client = new GyreClient({ failover: false, url: `${tls ? 'https' : 'http'}://${seed}`, token, keepAlive: false, timeoutMs: seedFetchTimeoutMs, ...(tls?.ca ? { ca: tls.ca } : {}) });
     try {
       const { node, listeners } = await client.status();
       if (!listeners) return undefined; // not a Gyre node's status: it names no internode address

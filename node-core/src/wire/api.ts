@@ -7,6 +7,8 @@ export interface SiblingJson {
   readonly value: string;
   readonly contentType: string;
   readonly deleted: boolean;
+  /** When the version was written (ms since the epoch, the coordinating node's clock). */
+  readonly lastModified?: number;
 }
 
 /** A read of several versions (300), or of one with `Accept: application/json` (200). */

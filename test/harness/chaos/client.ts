@@ -82,7 +82,7 @@ export class ChaosClient extends WorkloadClient {
   private send(base: string, path: string, method: string, headers: Record<string, string>, body: Buffer | undefined, timeoutMs: number): Promise<Reply> {
     let c = this.clients.get(base);
     if (!c) {
-      c = new GyreClient({ url: base, maxSockets: socketsPerNode, responseBytesMax });
+      c = new GyreClient({ failover: false, url: base, maxSockets: socketsPerNode, responseBytesMax });
       this.clients.set(base, c);
     }
     return c.request({ method, path, headers, timeoutMs, ...(body !== undefined ? { body } : {}) });

@@ -163,7 +163,7 @@ const netFaultWeights: readonly [number, NetFault][] = [
 ];
 
 async function json(base: string, path: string, token: string, init: { method?: string; body?: unknown } = {}, timeoutMs = adminTimeoutMs): Promise<{ status: number; body: unknown }> {
-  const client = new GyreClient({ url: base, token, keepAlive: false, timeoutMs });
+  const client = new GyreClient({ failover: false, url: base, token, keepAlive: false, timeoutMs });
   const res = await client.request({ method: init.method ?? 'GET', path, ...(init.body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.body) } : {}) });
   const text = res.body.toString('utf8');
   let body: unknown = text;
@@ -561,7 +561,7 @@ async function awaitConvergence(run: ChaosRun, healAt: number): Promise<Converge
 
 /** A client the history does not know overwrites every key with its current context. */
 async function sabotageOverwrite(run: ChaosRun): Promise<void> {
-  const saboteur = new GyreClient({ url: run.cluster.url(run.ids[0]!), token: run.token, keepAlive: false });
+  const saboteur = new GyreClient({ failover: false, url: run.cluster.url(run.ids[0]!), token: run.token, keepAlive: false });
   for (const key of run.keys) {
     // A failed sabotage write is only a weaker sabotage: the run goes on either way.
     const got = await saboteur.get(key).catch(() => undefined);
