@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (test/ensure-browser.mjs runs before the build, so it cannot be TypeScript).
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
