@@ -195,7 +195,7 @@ describe('secrets: files and rules at start', () => {
   });
 
   test('a weak token is refused where the network can reach the node, and the admin token must differ from the cluster token', () => {
-    const weak = gyre(['node', '--id', 'x2', '--dir', join(dir, 'x2'), '--port', '0', '--host', '0.0.0.0', '--token', 'hunter2'], {});
+    const weak = gyre(['node', '--id', 'x2', '--dir', join(dir, 'x2'), '--port', '0', '--host', '0.0.0.0', '--advertise', '127.0.0.1', '--token', 'hunter2'], {});
     assert.equal(weak.status, 2);
     assert.match(weak.stderr, /at least 16/);
     const same = gyre(['node', '--id', 'x3', '--dir', join(dir, 'x3'), '--port', '0', '--token-file', tokenFile('same', token, 0o600)], { GYRE_ADMIN_TOKEN: token });

@@ -7,13 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { exitCodes, readValue, editSiblings, mergeWithCommand } from './client-commands.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { defaultConfig, type NodeConfig } from '../node/node.js';
+import type { NodeConfig } from '../node/node.js';
+import { asConfigFile, nodeSettingTable, resolveNodeSettings, type NodeSettings } from './node-settings.js';
 import { serveNode, type ServedNode } from '../start/serve-node.js';
 import { readSecretFile } from '../start/secret-files.js';
 import { GyreClient, GyreError, HttpError } from '../client/client.js';
 import { AuthError, SiblingsError, UnavailableError } from '../client/errors.js';
 import { jsonSetUnion, lastWriterWins, type Resolver } from '../client/resolvers.js';
-import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../net/messages.js';
 import { LocalCluster } from './supervisor.js';
 import { addBenchCommand } from './bench-command.js';
@@ -73,95 +73,114 @@ missing or wrong, or the call needs the admin token; 5 the node refused the requ
 context, too large...); 6 siblings where one value was needed (resolve them: gyre update).`,
   );
 
-program
-  .command('node')
-  .description('run one node in the foreground')
-  .requiredOption('--id <id>', 'node id (letters, digits, - and _)')
-  .option('--dir <path>', 'data folder (default $GYRE_DIR/<id>)')
-  .requiredOption('--port <port>', 'client HTTP port', int('port', 0, 65535))
-  .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .option('--seeds <list>', 'other nodes, host:port of their client port, comma-separated', '')
-  .option('--internode-port <port>', 'internode listener port (default: any free port, announced in /status)', int('internode port', 0, 65535), 0)
-  .option('--resp-port <port>', 'RESP (Redis protocol) listener port (default: any free port, announced in /status as listeners.resp)', int('RESP port', 0, 65535), 0)
-  .option('--n <n>', 'replicas per key (fixed at cluster creation)', int('n', 1, 16), defaultConfig.n)
-  .option('--r <r>', 'default read quorum', int('r', 1, 16), defaultConfig.r)
-  .option('--w <w>', 'default write quorum', int('w', 1, 16), defaultConfig.w)
-  .option('--partitions <q>', 'ring partitions, a power of two (fixed at cluster creation)', int('partitions', 1, 65536), defaultConfig.partitions)
-  .option('--timeout-ms <ms>', 'request timeout', int('timeout', 1, 600_000), defaultConfig.requestTimeoutMs)
-  .addOption(new Option('--sync <mode>', 'SQLite sync: normal survives process crashes, full also power loss').choices(['normal', 'full']).default(defaultConfig.sync))
-  .option('--token <token>', 'cluster token (default $GYRE_TOKEN); prefer --token-file: ps shows argv')
-  .option('--token-file <file>', 'read the cluster token from this file (first line; mode 600)')
-  .option('--admin-token-file <file>', 'read the admin token from this file (default $GYRE_ADMIN_TOKEN): when set, only it opens /admin/*, faults, traces and leave')
-  .option('--allow-faults', 'accept fault injection (kill, pause, partition, latency, loss); refused with 403 without it')
-  .option('--tls-cert <file>', 'certificate (PEM) for every listener: HTTP becomes https, RESP and internode TLS')
-  .option('--tls-key <file>', 'the certificate\'s private key (PEM)')
-  .option('--tls-ca <file>', 'CA (PEM) peers\' certificates must chain to: internode connections become mutual TLS, and seeds are checked against it')
-  .option('--log-level <level>', 'log level', defaultConfig.logLevel)
-  .option('--no-control', 'serve no Socket.IO control plane (on by default, on the client port at /socket.io)')
-  .option('--tombstone-grace-ms <ms>', 'reap a deleted key this long after its delete, once every replica has the tombstone', int('grace', 0, 365 * 86_400_000), defaultConfig.tombstoneGraceMs)
-  .option('--reaped-retain-ms <ms>', 'remember reaped keys this long to drop stale copies', int('retention', 0, 3650 * 86_400_000), defaultConfig.reapedRetainMs)
-  .action(async (o: { id: string; tombstoneGraceMs: number; reapedRetainMs: number; dir?: string; port: number; host: string; seeds: string; internodePort: number; respPort: number; n: number; r: number; w: number; partitions: number; timeoutMs: number; sync: 'normal' | 'full'; token?: string; tokenFile?: string; adminTokenFile?: string; allowFaults?: boolean; tlsCert?: string; tlsKey?: string; tlsCa?: string; logLevel: string; control: boolean }) => {
-    const { token, adminToken } = nodeSecrets(o);
-    if (!isValidNodeId(o.id)) fail(`invalid node id ${JSON.stringify(o.id)}: use letters, digits, - and _ (at most 64)`);
-    if (!isValidPartitionCount(o.partitions)) fail(`--partitions must be a power of two, got ${o.partitions}`);
-    if (o.r > o.n || o.w > o.n) fail(`--r and --w must not exceed --n (${o.n})`);
-    const seeds = o.seeds.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const s of seeds) if (!/^[^:\s]+:\d+$/.test(s)) fail(`bad seed ${JSON.stringify(s)}: expected host:port`);
-    const config: NodeConfig = {
-      id: o.id,
-      dir: resolve(o.dir ?? join(defaultDir(), o.id)),
-      host: o.host,
-      port: o.port,
-      internodePort: o.internodePort,
-      seeds,
-      n: o.n,
-      r: o.r,
-      w: o.w,
-      partitions: o.partitions,
-      token,
-      adminToken,
-      allowFaults: o.allowFaults === true,
-      requestTimeoutMs: o.timeoutMs,
-      sync: o.sync,
-      logLevel: o.logLevel,
-      tombstoneGraceMs: o.tombstoneGraceMs,
-      reapedRetainMs: o.reapedRetainMs,
-    };
-    let shutdown: (sig: string) => void = () => process.exit(0);
-    const tlsFiles = o.tlsCert === undefined && o.tlsKey === undefined ? undefined : { certFile: o.tlsCert ?? fail('--tls-cert and --tls-key go together'), keyFile: o.tlsKey ?? fail('--tls-cert and --tls-key go together'), caFile: o.tlsCa };
-    if (!tlsFiles && o.tlsCa !== undefined) fail('--tls-ca needs --tls-cert and --tls-key');
-    let served: ServedNode;
+/** Declares one option per setting of the table (no defaults here: resolveNodeSettings knows them). */
+function nodeOptions(cmd: Command): Command {
+  for (const s of nodeSettingTable) {
+    if (s.key === 'control') cmd.option('--no-control', s.help);
+    else if (s.kind.t === 'bool') cmd.option(s.flag, s.help);
+    else cmd.option(`${s.flag} <value>`, s.help);
+  }
+  return cmd;
+}
+
+function readConfigFile(path: string): { name: string; folder: string; json: unknown } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    fail(`cannot read the config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return { name: path, folder: dirname(resolve(path)), json: JSON.parse(text) as unknown };
+  } catch (e) {
+    fail(`the config file ${path} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+const nodeCommand = nodeOptions(
+  program
+    .command('node')
+    .description('run one node in the foreground (settings: flags, then GYRE_* variables, then --config, then defaults; see docs/deploy.md)')
+    .option('--config <file>', 'read settings from this JSON file (keys as in --print-config; flags and GYRE_* variables override it)')
+    .option('--print-config', 'print the settings the node would run with, as a config file, and where each came from (stderr); start nothing')
+    .option('--token <token>', 'cluster token (default $GYRE_TOKEN); prefer --token-file: ps shows argv'),
+);
+nodeCommand.action(async (o: Record<string, unknown> & { config?: string; printConfig?: boolean; token?: string }) => {
+  const flags: Partial<Record<keyof NodeSettings, unknown>> = {};
+  for (const s of nodeSettingTable) if (nodeCommand.getOptionValueSource(s.key) === 'cli') flags[s.key] = o[s.key];
+  const r = resolveNodeSettings({ flags, env: process.env, file: o.config !== undefined ? readConfigFile(o.config) : undefined, resolvePath: resolve });
+  if (!r.ok) fail(`gyre node: the configuration is refused:\n  ${r.errors.join('\n  ')}`);
+  const s = r.settings;
+  if (o.printConfig) {
+    console.log(JSON.stringify(asConfigFile(s), null, 2));
+    for (const t of nodeSettingTable) if (s[t.key] !== undefined) console.error(`${t.key.padEnd(18)} ${r.sources[t.key]}`);
+    return;
+  }
+  const { token, adminToken } = nodeSecrets({ ...(o.token !== undefined ? { token: o.token } : {}), ...(s.tokenFile !== undefined ? { tokenFile: s.tokenFile } : {}), ...(s.adminTokenFile !== undefined ? { adminTokenFile: s.adminTokenFile } : {}) });
+  await runNode(nodeConfigOf(s, token, adminToken), s);
+});
+
+function nodeConfigOf(s: NodeSettings, token: string | undefined, adminToken: string | undefined): NodeConfig {
+  return {
+    id: s.id,
+    dir: resolve(s.dir ?? join(defaultDir(), s.id)),
+    host: s.host,
+    advertise: s.advertise,
+    port: s.port,
+    internodePort: s.internodePort,
+    seeds: s.seeds,
+    n: s.n,
+    r: s.r,
+    w: s.w,
+    partitions: s.partitions,
+    token,
+    adminToken,
+    allowFaults: s.allowFaults,
+    requestTimeoutMs: s.timeoutMs,
+    sync: s.sync,
+    logLevel: s.logLevel,
+    tombstoneGraceMs: s.tombstoneGraceMs,
+    reapedRetainMs: s.reapedRetainMs,
+  };
+}
+
+/** Serves the node until SIGTERM/SIGINT (or it has left the cluster); SIGHUP reloads TLS files. */
+async function runNode(config: NodeConfig, s: NodeSettings): Promise<void> {
+  let shutdown: (sig: string) => void = () => process.exit(0);
+  const tlsFiles = s.tlsCert === undefined || s.tlsKey === undefined ? undefined : { certFile: s.tlsCert, keyFile: s.tlsKey, caFile: s.tlsCa };
+  const log = s.logFile !== undefined ? { file: s.logFile, maxBytes: s.logMaxBytes, files: s.logFiles } : undefined;
+  let served: ServedNode;
+  try {
+    served = await serveNode(config, { control: s.control, respPort: s.respPort, tls: tlsFiles, log, onLeft: () => shutdown('left the cluster') });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const { node, addresses } = served;
+  node.log.info({ ...addresses, tls: tlsFiles ? (tlsFiles.caFile ? 'mutual internode' : 'on') : 'off', dir: config.dir }, 'node ready');
+  process.on('SIGHUP', () => {
     try {
-      served = await serveNode(config, { control: o.control, respPort: o.respPort, tls: tlsFiles, onLeft: () => shutdown('left the cluster') });
+      served.reloadTls();
+      node.log.info({}, tlsFiles ? 'TLS certificates reloaded' : 'SIGHUP: nothing to reload');
     } catch (e) {
-      fail((e as Error).message);
+      node.log.error({ err: (e as Error).message }, 'TLS reload failed; the old certificates stay in use');
     }
-    const { node, addresses } = served;
-    node.log.info({ ...addresses, tls: tlsFiles ? (tlsFiles.caFile ? 'mutual internode' : 'on') : 'off', dir: config.dir }, 'node ready');
-    process.on('SIGHUP', () => {
-      try {
-        served.reloadTls();
-        node.log.info({}, tlsFiles ? 'TLS certificates reloaded' : 'SIGHUP: nothing to reload');
-      } catch (e) {
-        node.log.error({ err: (e as Error).message }, 'TLS reload failed; the old certificates stay in use');
-      }
-    });
-    let stopping = false;
-    shutdown = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      node.log.info({ signal: sig }, 'shutting down');
-      served.stop().then(
-        () => process.exit(0),
-        (e: unknown) => {
-          node.log.error({ err: String(e) }, 'unclean shutdown');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
   });
+  let stopping = false;
+  shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    node.log.info({ signal: sig }, 'shutting down');
+    served.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        node.log.error({ err: String(e) }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
 
 program
   .command('up')

@@ -65,6 +65,8 @@ export const frameReceiveTimeoutMs = 30_000;
 
 export interface TcpTransportOptions {
   readonly host: string;
+  /** The host peers reach this node at (announced in gossip, bound into the handshake); default host. */
+  readonly advertise?: string | undefined;
   readonly port: number;
   readonly nodeId: string;
   readonly token?: string | undefined;
@@ -460,7 +462,7 @@ export class TcpTransport implements Transport {
       t.server.listen(opts.port, opts.host, () => resolve());
     });
     const a = t.server.address() as net.AddressInfo;
-    t.boundAddress = `${opts.host}:${a.port}`;
+    t.boundAddress = `${opts.advertise ?? opts.host}:${a.port}`;
     t.boundIp = a.address;
     return t;
   }

@@ -12,6 +12,11 @@ export interface NodeConfig {
   readonly id: string;
   readonly dir: string;
   readonly host: string;
+  /**
+   * The host other nodes and clients reach this node at, in every address it announces
+   * (gossip, /status, seeds); default host. Needed when host is a wildcard (0.0.0.0, ::).
+   */
+  readonly advertise?: string | undefined;
   readonly port: number;
   /** Internode listener port; 0 picks a free one (announced in /status and gossip). */
   readonly internodePort: number;

@@ -15,7 +15,8 @@ import type { GyreNode, NodeConfig } from '../node/node.js';
 import { createApiServer } from '../http/api.js';
 import { createRespServer, type RespServer } from '../resp/server.js';
 import { respNode, respObserver } from '../resp/backend.js';
-import { isLoopbackIp, startNode } from './start-node.js';
+import { isLoopbackIp, nodeLogger, startNode } from './start-node.js';
+import { RotatingLog, type RotatingLogOptions } from './rotating-log.js';
 import { TlsMaterial, type TlsFiles } from './tls.js';
 import { weakSecretProblem } from './secret-files.js';
 
@@ -26,6 +27,8 @@ export interface ServeOptions {
   readonly respPort: number;
   readonly tls?: TlsFiles | undefined;
   readonly onLeft?: () => void;
+  /** Log to this size-rotated file instead of standard output. */
+  readonly log?: RotatingLogOptions | undefined;
 }
 
 export interface ServedNode {
@@ -53,7 +56,8 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
   mkdirSync(config.dir, { recursive: true, mode: 0o700 });
   chmodSync(config.dir, 0o700);
   const material = opts.tls ? new TlsMaterial(opts.tls) : undefined;
-  const node = await startNode(config, { onLeft: opts.onLeft, tls: material });
+  const logFile = opts.log ? new RotatingLog(opts.log) : undefined;
+  const node = await startNode(config, { onLeft: opts.onLeft, tls: material, ...(logFile ? { log: nodeLogger(config, logFile) } : {}) });
   const exposed: string[] = [];
   const weak = [config.token === undefined ? undefined : weakSecretProblem('the cluster token', config.token), config.adminToken ? weakSecretProblem('the admin token', config.adminToken) : undefined].filter((w): w is string => w !== undefined);
   const guard = (what: string, ip: string) => {
@@ -69,7 +73,7 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
     const r = await listen(resp.server, opts.respPort, config.host);
     respPort = r.port;
     guard('RESP', r.address);
-    const respAddress = `${config.host}:${respPort}`;
+    const respAddress = `${config.advertise ?? config.host}:${respPort}`;
     server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing() });
     const h = await listen(server, config.port, config.host);
     guard('HTTP', h.address);
@@ -85,7 +89,7 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
       node,
       http: httpServer,
       resp,
-      addresses: { http: `${config.host}:${h.port}`, internode: node.self.internode, resp: respAddress },
+      addresses: { http: `${config.advertise ?? config.host}:${h.port}`, internode: node.self.internode, resp: respAddress },
       reloadTls: () => material?.reload(),
       stop: async () => {
         httpServer.close();

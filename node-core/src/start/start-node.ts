@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { GyreNode, type NodeConfig, type SeedLookup, seedFetchTimeoutMs } from '../node/node.js';
 import type { Store } from '../core/store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -14,10 +14,16 @@ import { GyreClient } from '../client/client.js';
 import type { TlsMaterial } from './tls.js';
 
 /** Starts a node on its data folder and listeners; resolves once it is listening and gossiping. */
+/** The node's pino logger (secrets and values redacted), to standard output or the given destination. */
+export function nodeLogger(config: NodeConfig, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, base: { node: config.id }, redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'value', '*.value'], censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
+}
+
 export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft?: () => void; tls?: TlsMaterial | undefined } = {}): Promise<GyreNode> {
   const material = opts.tls;
   // Logs carry ids, counts and reasons, never values or secrets; redaction is the safety net.
-  const log = opts.log ?? pino({ level: config.logLevel, base: { node: config.id }, redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'value', '*.value'], censor: '[redacted]' } });
+  const log = opts.log ?? nodeLogger(config);
   const store = new SqliteStore(config.dir, {
     nodeId: config.id,
     now: () => realEnv.now(),
@@ -37,6 +43,7 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
   try {
     transport = await TcpTransport.listen({
       host: cfg.host,
+      advertise: cfg.advertise,
       port: cfg.internodePort,
       nodeId: cfg.id,
       token: cfg.token,
@@ -53,7 +60,7 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
     await store.close();
     throw new Error(`refusing to serve internode on ${transport.boundIp} without a cluster token (protected mode): set GYRE_TOKEN or --token-file, or bind a loopback address`);
   }
-  const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token, material, log), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
+  const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.advertise ?? cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token, material, log), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
   node.begin();
   return node;
 }
