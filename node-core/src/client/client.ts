@@ -21,6 +21,9 @@ import { contextHeader, errorOf, jsonOf, parseReplicasDocument, parseSiblingsDoc
 import { type Attempt, GyreError, SiblingsError, UnavailableError } from './errors.js';
 import { HttpError, type RawRequest, type RawResponse, header, rawRequest, responseBytesMaxDefault } from './http.js';
 import { type Resolver, type ValueInput, toSibling } from './resolvers.js';
+import type { Sibling } from './sibling.js';
+
+export type { Sibling } from './sibling.js';
 
 export { HttpError, header, type RawRequest, type RawResponse } from './http.js';
 export { errorOf, parseErrorDocument, parseReplicasDocument, parseSiblingsDocument, parseStatusDocument } from './documents.js';
@@ -62,14 +65,6 @@ export interface GyreClientOptions {
   /** Pooled connections per node at most (with keepAlive). */
   readonly maxSockets?: number;
   readonly responseBytesMax?: number;
-}
-
-export interface Sibling {
-  readonly value: Buffer;
-  readonly contentType: string;
-  readonly deleted: boolean;
-  /** When its coordinator wrote it (ms since the epoch, that node's clock); absent from older nodes. */
-  readonly lastModified?: number;
 }
 
 export interface ReadResult {
