@@ -63,9 +63,15 @@ describe('Dynamo 4.5: replication through any coordinator', () => {
     const res = await cluster.get('n1', key, '', { accept: 'application/json' });
     assert.equal(res.status, 200);
     assert.match(header(res, 'content-type') ?? '', /^application\/json/);
+    const before = Date.now();
     const doc = parseSiblings(res);
     assert.equal(header(res, 'x-gyre-context'), doc.context);
-    assert.deepEqual(doc.siblings, [{ value: Buffer.from('solo').toString('base64'), contentType: 'text/x-solo', deleted: false }]);
+    const [only, ...rest] = doc.siblings;
+    assert.equal(rest.length, 0);
+    const { lastModified, ...sibling } = only!;
+    assert.deepEqual(sibling, { value: Buffer.from('solo').toString('base64'), contentType: 'text/x-solo', deleted: false });
+    // The coordinator's clock when it wrote the version (the client's lastWriterWins reads it).
+    assert.ok(typeof lastModified === 'number' && Math.abs(before - lastModified) < 60_000, `lastModified ${lastModified}`);
   });
 
   test('GET /replicas: after a w=3 write every replica holds one version with the same clock', async () => {
