@@ -6,13 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { faultToJson } from '../core/faults.js';
 import { runTrace } from '../control/trace-request.js';
 import { HttpError, readBody, sendError, sendJson } from './respond.js';
-import type { ApiContext } from './route.js';
+import type { ApiContext, PathParams } from './route.js';
 
 export const adminPrefix = '/admin/';
-export const faultsPath = '/admin/faults';
-export const faultsPrefix = '/admin/faults/';
 
-const faultRequestBytesMax = 64 * 1024;
+/** A fault spec is a small JSON object. */
+export const faultRequestBytesMax = 64 * 1024;
 /** A traced put carries a value: a value's limit plus room for the JSON around it (base64). */
 export const traceRequestBytesMax = 2 * 1024 * 1024;
 
@@ -38,30 +37,14 @@ export async function traceRoute(ctx: ApiContext, req: IncomingMessage, res: Ser
   return 200;
 }
 
-/** Fault injection: GET lists, POST injects one (JSON spec), DELETE heals all or one (by id). */
-export async function faultsRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _url: URL, path: string): Promise<number> {
-  const id = parseFaultId(path);
-  if (req.method === 'GET' && id === undefined) {
-    sendJson(res, 200, { version: ctx.node.faults.version, faults: ctx.node.faults.list().map((f) => faultToJson(f, ctx.node.env.now())) });
-    return 200;
-  }
-  if (req.method === 'POST' && id === undefined) return injectFault(ctx, req, res);
-  if (req.method === 'DELETE') return healFaults(ctx, res, id);
-  sendError(res, 405, 'method_not_allowed', `${req.method} is not supported on ${path}`, { allow: id === undefined ? 'GET, POST, DELETE' : 'DELETE' });
-  return 405;
+/** GET /admin/faults: the faults in force. */
+export async function listFaultsRoute(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse): Promise<number> {
+  sendJson(res, 200, { version: ctx.node.faults.version, faults: ctx.node.faults.list().map((f) => faultToJson(f, ctx.node.env.now())) });
+  return 200;
 }
 
-/** The id in /admin/faults/{id}; undefined for /admin/faults itself. */
-function parseFaultId(path: string): string | undefined {
-  if (path.length <= faultsPrefix.length) return undefined;
-  try {
-    return decodeURIComponent(path.slice(faultsPrefix.length));
-  } catch {
-    throw new HttpError(400, 'bad_fault_id', 'malformed percent-encoding in the fault id');
-  }
-}
-
-async function injectFault(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
+/** POST /admin/faults: injects one fault (a JSON spec) into the whole cluster. */
+export async function injectFaultRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const body = await readBody(req, faultRequestBytesMax);
   let raw: unknown;
   try {
@@ -74,6 +57,27 @@ async function injectFault(ctx: ApiContext, req: IncomingMessage, res: ServerRes
   const out = r.value;
   sendJson(res, 201, { fault: faultToJson(out.fault, ctx.node.env.now()), reached: out.reached, missed: out.missed });
   return 201;
+}
+
+/** DELETE /admin/faults: heals every fault this node knows of. */
+export function healAllFaultsRoute(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse): Promise<number> {
+  return healFaults(ctx, res, undefined);
+}
+
+/** DELETE /admin/faults/{id}: heals one fault; 404 when none by that id is in force. */
+export function healFaultRoute(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, _url: URL, params: PathParams): Promise<number> {
+  return healFaults(ctx, res, parseFaultId(params.id ?? ''));
+}
+
+/** The id in /admin/faults/{id}, percent-decoded. */
+function parseFaultId(raw: string): string {
+  // An empty id would otherwise read as "every fault": a heal-all must say so (DELETE /admin/faults).
+  if (raw === '') throw new HttpError(400, 'bad_fault_id', 'the fault id is empty (DELETE /admin/faults heals every fault)');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'bad_fault_id', 'malformed percent-encoding in the fault id');
+  }
 }
 
 /** Heals the fault `id`, or every fault when `id` is undefined. */

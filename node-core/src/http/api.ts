@@ -1,7 +1,9 @@
-// The client HTTP API of CONTRACT.md: the server, its router and what happens around every
-// request (guards, errors, metrics). The routes live by family in kv.ts, replicas.ts, admin.ts
-// and status.ts, the guards in guards.ts. Every input is parsed and validated once and
-// coordinator results are turned into statuses; the API holds no logic of its own.
+// The client HTTP API of CONTRACT.md: the server and what happens around every request
+// (guards, errors, metrics). Which handler answers is the route table's (routes.ts, the one
+// list of routes, which /openapi.json documents); the handlers live by family in kv.ts,
+// replicas.ts, admin.ts and status.ts, the guards in guards.ts. Every input is parsed and
+// validated once and coordinator results are turned into statuses; the API holds no logic of
+// its own.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -9,14 +11,11 @@ import type { TlsOptions } from 'node:tls';
 import { encodeContext } from '../core/context.js';
 import { ControlServer } from '../control/server.js';
 import type { GyreNode } from '../node/node.js';
-import { faultsPath, faultsPrefix, faultsRoute, leaveRoute, traceRoute } from './admin.js';
 import { HttpBudget } from './budget.js';
 import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireRole } from './guards.js';
-import { kvPrefix, kvRoute } from './kv.js';
-import { replicasPrefix, replicasRoute } from './replicas.js';
 import { HttpError, answerAfterBody, sendError } from './respond.js';
-import type { ApiContext, Op, RouteHandler } from './route.js';
-import { metricsPath, metricsRoute, statusPath, statusRoute } from './status.js';
+import type { ApiContext, Op } from './route.js';
+import { matchRoute } from './routes.js';
 
 export { decodeKeySegment } from './kv.js';
 export { isLoopbackHost } from './guards.js';
@@ -38,24 +37,6 @@ const msPerSecond = 1000;
 /** Only the path and query of a request target are read; the origin is a placeholder. */
 const urlBase = 'http://gyre.invalid';
 
-interface Route {
-  readonly op: Op;
-  readonly handle: RouteHandler;
-}
-
-/** The route for a request, tried in this order; undefined when none matches. */
-function findRoute(method: string | undefined, path: string): Route | undefined {
-  // Any method reaches the kv route, which answers 405 itself with the methods it allows.
-  if (path.startsWith(kvPrefix)) return { op: method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : 'get', handle: kvRoute };
-  if (path.startsWith(replicasPrefix) && method === 'GET') return { op: 'replicas', handle: replicasRoute };
-  if (path === '/admin/leave' && method === 'POST') return { op: 'admin', handle: leaveRoute };
-  if (path === '/admin/trace' && method === 'POST') return { op: 'admin', handle: traceRoute };
-  if (path === faultsPath || path.startsWith(faultsPrefix)) return { op: 'admin', handle: faultsRoute };
-  if (path === statusPath && method === 'GET') return { op: 'status', handle: statusRoute };
-  if (path === metricsPath && method === 'GET') return { op: 'metrics', handle: metricsRoute };
-  return undefined;
-}
-
 function parseTarget(rawUrl: string): URL {
   try {
     return new URL(rawUrl, urlBase);
@@ -71,13 +52,17 @@ async function serve(ctx: ApiContext, req: http.IncomingMessage, res: http.Serve
   const url = parseTarget(rawUrl);
   const refusedAdmin = refuseBrowserAdmin(ctx, req, res, path) ?? requireJsonAdminBody(ctx, req, res, path);
   if (refusedAdmin !== undefined) return refusedAdmin;
-  const route = findRoute(req.method, path);
-  if (route === undefined) {
+  const match = matchRoute(req.method, path);
+  if (match.kind === 'no_route') {
     sendError(res, 404, 'no_route', `no route for ${req.method} ${path}`);
     return 404;
   }
-  request.op = route.op;
-  return route.handle(ctx, req, res, url, path);
+  if (match.kind === 'method_not_allowed') {
+    sendError(res, 405, 'method_not_allowed', `${req.method} is not supported on ${match.path}`, { allow: match.allow.join(', ') });
+    return 405;
+  }
+  request.op = match.route.op;
+  return match.route.handle(ctx, req, res, url, match.params);
 }
 
 /** Answers a request whose guards or route threw, and returns the status it is counted under. */
@@ -127,11 +112,19 @@ interface RawSocket {
   end(data: string): void;
 }
 
+const headMethodPrefix = 'HEAD ';
+
+/** What Node's parser attaches to its error: the bytes it was reading when it gave up. */
+type ParserError = NodeJS.ErrnoException & { readonly rawPacket?: Buffer };
+
 /**
  * Requests the HTTP parser refuses (oversized headers, malformed syntax) still get the
- * contract's JSON error body, then the connection is closed.
+ * contract's JSON error body, then the connection is closed. An answer to HEAD has no body
+ * (a client reads none, and takes what follows for garbage): the method is known when the
+ * request line is among the bytes the parser was reading, as it is for a header block sent
+ * in one write.
  */
-function answerUnparsable(err: NodeJS.ErrnoException, socket: RawSocket): void {
+function answerUnparsable(err: ParserError, socket: RawSocket): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -139,7 +132,8 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: RawSocket): void {
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
   const status = tooLarge ? 431 : 400;
   const body = JSON.stringify({ error: tooLarge ? 'headers_too_large' : 'bad_request', message: tooLarge ? 'request headers are too large' : `malformed HTTP request (${err.code ?? 'parse error'})` });
-  socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const head = err.rawPacket?.subarray(0, headMethodPrefix.length).toString('latin1') === headMethodPrefix;
+  socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? '' : body}`);
 }
 
 /**

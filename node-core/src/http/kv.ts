@@ -1,20 +1,20 @@
-// The key-value routes of CONTRACT.md: GET, HEAD, PUT and DELETE on /kv/{key}. Every input (key,
-// value size, context, r/w, timeout, content type) is parsed and checked here, once; deciding
-// what the replicas say is the coordinator's.
+// The key-value routes of CONTRACT.md: GET, HEAD, PUT and DELETE on /kv/{key} (routes.ts; any
+// other method is answered 405 there). Every input (key, value size, context, r/w, timeout,
+// content type) is parsed and checked here, once; deciding what the replicas say is the
+// coordinator's.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keyBytesMax, valueBytesMax, contentTypeBytesMax } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import { emptyClock, type VClock } from '../core/vclock.js';
 import { HttpError, failureResponse, readBody, send, sendError, sendJson, versionId } from './respond.js';
-import type { ApiContext } from './route.js';
+import type { ApiContext, PathParams } from './route.js';
 import type { SiblingsDocument } from '../wire/api.js';
 
-export const kvPrefix = '/kv/';
 const contextHeader = 'x-gyre-context';
 const defaultContentType = 'application/octet-stream';
 /** The longest wait a client may ask for with `?timeout=`. */
-const requestTimeoutMsMax = 60_000;
+export const requestTimeoutMsMax = 60_000;
 const percentCharCode = 0x25; // '%'
 /** Code units below this are ASCII, one byte each; the rest are UTF-8 encoded. */
 const asciiCharCodeEnd = 0x80;
@@ -79,14 +79,14 @@ const siblingsJson = (versions: readonly Version[]) =>
   // clients' last-writer-wins resolvers.
   versions.map((v) => ({ value: Buffer.from(v.value).toString('base64'), contentType: v.contentType, deleted: v.deleted, lastModified: v.dot.ts }));
 
-/** /kv/{key}: the key and the timeout are checked before the method, so any method learns of a bad one. */
-export async function kvRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, path: string): Promise<number> {
-  const key = decodeKeySegment(path.slice(kvPrefix.length));
-  const timeoutMs = parseTimeout(url, ctx.config.requestTimeoutMs);
-  if (req.method === 'GET' || req.method === 'HEAD') return kvRead(ctx, req, res, url, key, timeoutMs);
-  if (req.method === 'PUT' || req.method === 'DELETE') return kvWrite(ctx, req, res, url, key, timeoutMs);
-  sendError(res, 405, 'method_not_allowed', `${req.method} is not supported on /kv/{key}`, { allow: 'GET, HEAD, PUT, DELETE' });
-  return 405;
+/** GET and HEAD /kv/{key}. */
+export function kvReadRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, params: PathParams): Promise<number> {
+  return kvRead(ctx, req, res, url, decodeKeySegment(params.key ?? ''), parseTimeout(url, ctx.config.requestTimeoutMs));
+}
+
+/** PUT and DELETE /kv/{key}. */
+export function kvWriteRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, params: PathParams): Promise<number> {
+  return kvWrite(ctx, req, res, url, decodeKeySegment(params.key ?? ''), parseTimeout(url, ctx.config.requestTimeoutMs));
 }
 
 async function kvRead(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, key: Buffer, timeoutMs: number): Promise<number> {

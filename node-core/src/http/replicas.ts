@@ -6,14 +6,12 @@ import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
 import { decodeKeySegment } from './kv.js';
 import { sendJson, versionId } from './respond.js';
-import type { ApiContext } from './route.js';
+import type { ApiContext, PathParams } from './route.js';
 import type { ReplicasDocument } from '../wire/api.js';
 import type { Documented } from './respond.js';
 
-export const replicasPrefix = '/replicas/';
-
-export async function replicasRoute(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, url: URL, path: string): Promise<number> {
-  const key = decodeKeySegment(path.slice(replicasPrefix.length));
+export async function replicasRoute(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, url: URL, params: PathParams): Promise<number> {
+  const key = decodeKeySegment(params.key ?? '');
   const { node, config } = ctx;
   const withValues = url.searchParams.get('values') === 'true' || url.searchParams.get('values') === '1';
   const toJson = (v: Version) => ({

@@ -22,7 +22,10 @@ export interface ApiContext {
 }
 
 /** The label a request is counted under in gyre_requests_total and gyre_request_duration_seconds. */
-export type Op = 'get' | 'put' | 'delete' | 'replicas' | 'admin' | 'status' | 'metrics' | 'other';
+export type Op = 'get' | 'put' | 'delete' | 'replicas' | 'admin' | 'status' | 'metrics' | 'openapi' | 'other';
+
+/** The path parameters of a route's template (routes.ts), still percent-encoded as the client sent them. */
+export type PathParams = Readonly<Record<string, string>>;
 
 /** A route: answers the request and returns the status it sent, for the metrics. */
-export type RouteHandler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, path: string) => Promise<number>;
+export type RouteHandler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL, params: PathParams) => Promise<number>;

@@ -11,7 +11,8 @@ import type { Documented } from './respond.js';
 export const statusPath = '/status';
 export const metricsPath = '/metrics';
 
-const nodeVersion = '0.1.0';
+/** The version /status reports, and /openapi.json's info.version. */
+export const nodeVersion = '0.1.0';
 /** Past this many partitions /status leaves out the owner of each, so the document stays small. */
 const statusRingOwnersPartitionsMax = 4096;
 
