@@ -39,7 +39,7 @@ const layers = [
   { from: nc(['start']), to: [nc(['core', 'store', 'net', 'node', 'client', 'http', 'resp', 'start']), npm(['msgpackr', 'pino']), builtin(['crypto', 'fs', 'tls', 'net', 'http'])] },
   // The load generator (gyre bench): sockets and /proc; the client only to read /status.
   { from: nc(['bench']), to: [nc(['bench', 'client']), npm(['hdr-histogram-js']), builtin(['net', 'fs', 'worker_threads'])] },
-  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'resp', 'bench', 'client', 'start', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
+  { from: nc(['cli']), to: [nc(['core', 'net', 'node', 'http', 'resp', 'bench', 'client', 'start', 'store', 'cli']), npm(['commander']), builtin(['os', 'fs', 'path', 'url', 'net', 'child_process', 'http'])] },
   // The console's backend (plain Node) and the Electron shell around it.
   {
     from: '^electron/backend/',

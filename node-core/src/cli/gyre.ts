@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { exitCodes, readValue, editSiblings, mergeWithCommand } from './client-commands.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import type { NodeConfig } from '../node/node.js';
+import { defaultConfig, type NodeConfig } from '../node/node.js';
+import { BackupError, backupNode, inspectBackup, restoreNode } from '../store/backup.js';
 import { asConfigFile, nodeSettingTable, resolveNodeSettings, type NodeSettings } from './node-settings.js';
 import { serveNode, type ServedNode } from '../start/serve-node.js';
 import { readSecretFile } from '../start/secret-files.js';
@@ -261,6 +262,57 @@ program
     const mod = (await import(pathToFileURL(entry).href)) as { runConsole?: (o: ConsoleOptions & { dir: string; token: string | undefined }) => Promise<void> };
     if (typeof mod.runConsole !== 'function') fail(`${entry} is not the console's entry`);
     await mod.runConsole({ ...o, dir: resolve(o.dir ?? defaultDir()), token: o.token ?? process.env.GYRE_TOKEN ?? undefined });
+  });
+
+function nodeDir(o: { dir?: string; id?: string }, command: string): string {
+  if (o.dir !== undefined) return resolve(o.dir);
+  if (o.id !== undefined && isValidNodeId(o.id)) return join(defaultDir(), o.id);
+  return fail(`gyre ${command}: give the node's data folder (--dir PATH) or its id (--id ID, for $GYRE_DIR/ID)`);
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+program
+  .command('backup')
+  .description("copy one node's database to a new file, consistently, while the node runs (see docs/deploy.md)")
+  .option('--dir <path>', "the node's data folder")
+  .option('--id <id>', 'the node id, for the data folder $GYRE_DIR/<id>')
+  .requiredOption('--out <file>', 'the backup file to write (never overwritten)')
+  .option('--json', 'print what was copied as JSON')
+  .action((o: { dir?: string; id?: string; out: string; json?: boolean }) => {
+    const dir = nodeDir(o, 'backup');
+    try {
+      const info = backupNode(dir, resolve(o.out), Date.now());
+      if (o.json) console.log(JSON.stringify({ file: resolve(o.out), ...info }));
+      else console.log(`backed up ${info.keys} keys and ${info.hints} hints from ${dir} to ${o.out} (${mib(info.bytes)})`);
+    } catch (e) {
+      if (e instanceof BackupError) fail(e.message, exitCodes.refused);
+      throw e;
+    }
+  });
+
+program
+  .command('restore')
+  .description("put a backup back into a stopped node's empty data folder; start the node after (see docs/deploy.md)")
+  .requiredOption('--from <file>', 'the backup file (from gyre backup)')
+  .option('--dir <path>', "the node's data folder")
+  .option('--id <id>', 'the node id, for the data folder $GYRE_DIR/<id>')
+  .option('--max-age-ms <ms>', 'refuse a backup older than this: keys deleted since would come back (default: the default --reaped-retain-ms)', int('max age', 0, Number.MAX_SAFE_INTEGER), defaultConfig.reapedRetainMs)
+  .option('--check', 'only check the backup file and say what it holds')
+  .action((o: { from: string; dir?: string; id?: string; maxAgeMs: number; check?: boolean }) => {
+    try {
+      if (o.check) {
+        const info = inspectBackup(resolve(o.from));
+        console.log(`${o.from}: a Gyre backup taken ${new Date(info.createdAtMs).toISOString()}, ${info.keys} keys, ${info.hints} hints, ${mib(info.bytes)}; it passes SQLite's integrity check`);
+        return;
+      }
+      const dir = nodeDir(o, 'restore');
+      const info = restoreNode(resolve(o.from), dir, { now: Date.now(), maxAgeMs: o.maxAgeMs });
+      console.log(`restored ${info.keys} keys from ${o.from} (taken ${new Date(info.createdAtMs).toISOString()}) into ${dir}; start the node with its --id and --dir: read repair and anti-entropy bring it what it missed`);
+    } catch (e) {
+      if (e instanceof BackupError) fail(e.message, exitCodes.refused);
+      throw e;
+    }
   });
 
 program

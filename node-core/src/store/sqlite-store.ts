@@ -25,6 +25,8 @@ import { type ChangeListener, type Space, type Store, type StoreStats, type Stor
 
 /** WAL file bytes kept after a reset (SQLite truncates a longer one). */
 const walBytesKept = 16 * 1024 * 1024;
+/** The node's database, in its data folder (backup.ts reads and writes it too). */
+export const databaseFileName = 'gyre.sqlite3';
 
 /** SQLite's page cache, in KiB (its memory counts in the node's RSS once used). */
 const pageCacheKiB = 32 * 1024;
@@ -91,7 +93,7 @@ export class SqliteStore implements Store {
     private readonly opts: SqliteStoreOptions,
   ) {
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'gyre.sqlite3');
+    const file = join(dir, databaseFileName);
     try {
       this.db = new Database(file);
       this.stmts = this.open();
