@@ -93,3 +93,17 @@ test('--print-config output read back as a config file gives the same settings',
   assert.deepEqual(again.settings, first.settings);
   for (const k of Object.keys(asConfigFile(first.settings))) assert.ok(nodeSettingTable.some((s) => s.key === k), k);
 });
+
+test('the internode and RESP ports follow the client port (+1000, +2000) unless given; port 0 leaves them free', () => {
+  const r = ok(base({ flags: { id: 'a', port: '7070' } }));
+  assert.equal(r.settings.internodePort, 8070);
+  assert.equal(r.settings.respPort, 9070);
+  assert.equal(r.sources.internodePort, 'default');
+  const given = ok(base({ flags: { id: 'a', port: '7070', internodePort: '7100' }, env: { GYRE_RESP_PORT: '0' } }));
+  assert.equal(given.settings.internodePort, 7100);
+  assert.equal(given.settings.respPort, 0);
+  const free = ok(base({ flags: { id: 'a', port: '0' } }));
+  assert.deepEqual([free.settings.internodePort, free.settings.respPort], [0, 0]);
+  assert.match(refused(base({ flags: { id: 'a', port: '65000' } })), /leaves no room for the default --internode-port[\s\S]*leaves no room for the default --resp-port/);
+  assert.match(refused(base({ flags: { id: 'a', port: '7070', respPort: '8070' } })), /must differ/);
+});

@@ -17,13 +17,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GyreClient, type RawRequest, type RawResponse, header, parseErrorDocument, parseReplicasDocument, parseSiblingsDocument, parseStatusDocument } from '../../node-core/src/client/client.js';
 import type { ErrorDocument, ReplicaVersionJson as WireReplicaVersionJson, ReplicasDocument, SiblingJson as WireSiblingJson, SiblingsDocument, StatusDocument } from '../../node-core/src/wire/api.js';
+import { internodePortOffset, respPortOffset } from '../../node-core/src/cli/node-settings.js';
 
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
 
 /** Ports are drawn from here, below Linux's default ephemeral range (32768+), so a port we
  *  picked is not handed to some outgoing connection before the node binds it. */
 const portLow = 20_000;
-const portHigh = 32_000;
+/** Below Linux's ephemeral range (32768+) with the node's derived ports (+1000, +2000) too. */
+const portHigh = 30_000;
 const portAttemptsMax = 200;
 export const upTimeoutMs = 30_000;
 /**
@@ -42,6 +44,8 @@ export const requestTimeoutMs = 15_000;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const portsTaken = new Set<number>();
+/** The ports a node takes relative to its client port when not told (node-settings.ts). */
+const nodePortOffsets = [0, internodePortOffset, respPortOffset] as const;
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -51,13 +55,17 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** A free loopback port in [portLow, portHigh) not handed out before by this process. */
+/**
+ * A free loopback port in [portLow, portHigh) not handed out before by this process, with the
+ * ports a node started on it takes by default (port + 1000 internode, port + 2000 RESP) free too.
+ */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < portAttemptsMax; i++) {
     const port = portLow + Math.floor(Math.random() * (portHigh - portLow));
-    if (portsTaken.has(port)) continue;
-    if (await portIsFree(port)) {
-      portsTaken.add(port);
+    const slot = nodePortOffsets.map((o) => port + o);
+    if (slot.some((p) => portsTaken.has(p))) continue;
+    if ((await Promise.all(slot.map(portIsFree))).every(Boolean)) {
+      for (const p of slot) portsTaken.add(p);
       return port;
     }
   }

@@ -60,6 +60,13 @@ export interface NodeSettings {
   readonly reapedRetainMs: number;
 }
 
+/**
+ * The internode and RESP ports follow the client port unless given, so a firewall rule or a
+ * Service can name them: port + 1000 and port + 2000 (7070: 8070 and 9070). A client port of 0
+ * (any free one) leaves them free too.
+ */
+export const internodePortOffset = 1000;
+export const respPortOffset = 2000;
 const portMax = 65535;
 export const logMaxBytesDefault = 10 * 1024 * 1024;
 export const logFilesDefault = 5;
@@ -78,8 +85,8 @@ export const nodeSettingTable: readonly Setting[] = [
   { key: 'host', flag: '--host', env: 'GYRE_HOST', kind: { t: 'string', check: checkHost }, help: 'address to listen on (0.0.0.0 or :: for every address, with --advertise)' },
   { key: 'advertise', flag: '--advertise', env: 'GYRE_ADVERTISE', kind: { t: 'string', check: checkHost }, help: 'the host peers and clients reach this node by (default: --host; required when --host is a wildcard)' },
   { key: 'port', flag: '--port', env: 'GYRE_PORT', kind: portKind, help: 'client HTTP port (the control plane shares it)' },
-  { key: 'internodePort', flag: '--internode-port', env: 'GYRE_INTERNODE_PORT', kind: portKind, help: 'internode port (default 0: a free one, announced in /status; give it where a firewall needs to know)' },
-  { key: 'respPort', flag: '--resp-port', env: 'GYRE_RESP_PORT', kind: portKind, help: 'RESP (Redis protocol) port (default 0: a free one, announced in /status as listeners.resp)' },
+  { key: 'internodePort', flag: '--internode-port', env: 'GYRE_INTERNODE_PORT', kind: portKind, help: `internode port (default --port + ${internodePortOffset}; 0 picks a free one, announced in /status)` },
+  { key: 'respPort', flag: '--resp-port', env: 'GYRE_RESP_PORT', kind: portKind, help: `RESP (Redis protocol) port (default --port + ${respPortOffset}; 0 picks a free one, announced in /status as listeners.resp)` },
   { key: 'seeds', flag: '--seeds', env: 'GYRE_SEEDS', kind: { t: 'list', check: checkSeed }, help: 'other nodes, host:port of their client port, comma-separated (a JSON array in the config file)' },
   { key: 'n', flag: '--n', env: 'GYRE_N', kind: { t: 'int', min: 1, max: 16 }, help: 'replicas per key (fixed at cluster creation)' },
   { key: 'r', flag: '--r', env: 'GYRE_R', kind: { t: 'int', min: 1, max: 16 }, help: 'default read quorum' },
@@ -106,8 +113,6 @@ type Raw = string | number | boolean | readonly string[];
 
 const fixedDefaults: Partial<Record<keyof NodeSettings, Raw>> = {
   host: '127.0.0.1',
-  internodePort: 0,
-  respPort: 0,
   seeds: [],
   n: defaultConfig.n,
   r: defaultConfig.r,
@@ -231,6 +236,14 @@ function fileEntries(json: unknown, name: string, errors: string[]): Map<string,
 
 /** Defaults that follow other settings, and the rules between settings. */
 function derive(values: Partial<Record<keyof NodeSettings, Raw>>, sources: Partial<Record<keyof NodeSettings, Source>>, errors: string[]): void {
+  const p = values.port as number;
+  for (const [key, offset, flag] of [['internodePort', internodePortOffset, '--internode-port'], ['respPort', respPortOffset, '--resp-port']] as const) {
+    if (values[key] !== undefined) continue;
+    const v = p === 0 ? 0 : p + offset;
+    if (v > portMax) errors.push(`--port ${p} leaves no room for the default ${flag} (--port + ${offset} = ${v}): give ${flag}`);
+    values[key] = v;
+    sources[key] = 'default';
+  }
   const host = values.host as string;
   if (values.advertise === undefined) {
     if (isWildcard(host)) errors.push(`--host ${host} listens on every address, but peers and clients need one they can reach: give --advertise HOST (this node's name or address on the network)`);

@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { GyreClient } from '../client/client.js';
+import { internodePortOffset, respPortOffset } from './node-settings.js';
 
 export interface LocalNodeSpec {
   readonly id: string;
@@ -71,13 +72,16 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /**
- * `count` consecutive free loopback ports (a local cluster uses PORT, PORT+1, ...), drawn
- * below Linux's ephemeral range (32768+) so an outgoing connection does not take one first.
+ * `count` consecutive free loopback ports (a local cluster uses PORT, PORT+1, ...), with the
+ * ports each node takes beside it (internode at +1000, RESP at +2000) free too, all drawn below
+ * Linux's ephemeral range (32768+) so an outgoing connection does not take one first.
  */
 export async function freePortRange(count: number, random: () => number = Math.random, attempts = 100): Promise<number> {
+  const span = respPortOffset + count;
   for (let i = 0; i < attempts; i++) {
-    const base = 20_000 + Math.floor(random() * (12_000 - count));
-    const checks = await Promise.all(Array.from({ length: count }, (_, j) => portFree(base + j)));
+    const base = 20_000 + Math.floor(random() * (12_000 - span));
+    const ports = [0, internodePortOffset, respPortOffset].flatMap((o) => Array.from({ length: count }, (_, j) => base + o + j));
+    const checks = await Promise.all(ports.map(portFree));
     if (checks.every(Boolean)) return base;
   }
   throw new Error(`no ${count} consecutive free ports found`);

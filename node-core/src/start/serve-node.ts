@@ -15,7 +15,7 @@ import type { GyreNode, NodeConfig } from '../node/node.js';
 import { createApiServer } from '../http/api.js';
 import { createRespServer, type RespServer } from '../resp/server.js';
 import { respNode, respObserver } from '../resp/backend.js';
-import { isLoopbackIp, nodeLogger, startNode } from './start-node.js';
+import { isLoopbackIp, listenProblem, nodeLogger, startNode } from './start-node.js';
 import { RotatingLog, type RotatingLogOptions } from './rotating-log.js';
 import { TlsMaterial, type TlsFiles } from './tls.js';
 import { weakSecretProblem } from './secret-files.js';
@@ -70,12 +70,16 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
   let respPort = 0;
   let server: http.Server | undefined;
   try {
-    const r = await listen(resp.server, opts.respPort, config.host);
+    const r = await listen(resp.server, opts.respPort, config.host).catch((e: unknown) => {
+      throw listenProblem(e, 'RESP', config.host, opts.respPort, '--resp-port');
+    });
     respPort = r.port;
     guard('RESP', r.address);
     const respAddress = `${config.advertise ?? config.host}:${respPort}`;
     server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing() });
-    const h = await listen(server, config.port, config.host);
+    const h = await listen(server, config.port, config.host).catch((e: unknown) => {
+      throw listenProblem(e, 'client HTTP', config.host, config.port, '--port');
+    });
     guard('HTTP', h.address);
     if (exposed.length > 0) throw new Error(`refusing to serve ${exposed.join(', ')} (protected mode): set a strong GYRE_TOKEN or --token-file, or bind a loopback address`);
     // On loopback a guessable token is allowed, and said.

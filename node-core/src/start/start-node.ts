@@ -52,7 +52,7 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
     });
   } catch (e) {
     await store.close();
-    throw e;
+    throw listenProblem(e, 'internode', cfg.host, cfg.internodePort, '--internode-port');
   }
   if (!cfg.token && !isLoopbackIp(transport.boundIp)) {
     // Protected mode, judged on the address the kernel bound (a name can resolve anywhere).
@@ -63,6 +63,15 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
   const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.advertise ?? cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token, material, log), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
   node.begin();
   return node;
+}
+
+/** A listener that could not bind, said with the flag that moves it (a port in use is the usual case). */
+export function listenProblem(e: unknown, what: string, host: string, port: number, flag: string): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new Error(`the ${what} port ${port} on ${host} is already in use (another node, or another program): stop it, or give ${flag}`);
+  if (code === 'EACCES') return new Error(`the ${what} port ${port} on ${host} needs privileges this process lacks (ports below 1024): give ${flag} 1024 or above`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`${host} is not an address of this machine (--host): give one of its addresses, or 0.0.0.0 with --advertise`);
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 /** Seeds are client HTTP addresses: GET /status of one tells the members' internode addresses. */
