@@ -20,7 +20,8 @@ const layers = [
   // Shared wire types: what crosses a process boundary (control plane, console API).
   { from: nc(['wire']), to: [nc(['core', 'wire'])] },
   // The HTTP API's one client (the CLI, the console, the bench, the chaos run and the tests use it): standalone, to be the public library.
-  { from: nc(['client']), to: [nc(['client', 'wire']), builtin(['http', 'https'])] },
+  // Isomorphic: node:http only in http.ts (the browser build swaps it out, package.json "browser"); Buffer from 'buffer' (Node's own, or the npm polyfill in a bundle).
+  { from: nc(['client']), to: [nc(['client', 'wire']), builtin(['http', 'https', 'buffer'])] },
   // Edges: storage engines and the transport behind core's interfaces.
   // The production edges' shared scheduler (end of the event loop's turn): timers, no I/O.
   { from: nc(['runtime']), to: [nc(['runtime'])] },

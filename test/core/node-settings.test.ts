@@ -107,3 +107,16 @@ test('the internode and RESP ports follow the client port (+1000, +2000) unless 
   assert.match(refused(base({ flags: { id: 'a', port: '65000' } })), /leaves no room for the default --internode-port[\s\S]*leaves no room for the default --resp-port/);
   assert.match(refused(base({ flags: { id: 'a', port: '7070', respPort: '8070' } })), /must differ/);
 });
+
+test('every setting is reachable by its flag: the flag, camel-cased, is the key commander stores it under', () => {
+  for (const s of nodeSettingTable) {
+    const camel = s.flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    assert.equal(camel, s.key, `${s.flag} would be stored as ${camel}, not ${s.key}`);
+    if (s.env) assert.equal(s.env, `GYRE_${s.flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`, `${s.flag}'s variable`);
+  }
+});
+
+test('--cors-origins takes origins only', () => {
+  assert.deepEqual(ok(base({ flags: { id: 'a', port: '1', corsOrigins: 'https://app.example.com,http://127.0.0.1:8080' } })).settings.corsOrigins, ['https://app.example.com', 'http://127.0.0.1:8080']);
+  for (const bad of ['https://app.example.com/', 'app.example.com', 'ftp://x', '*']) assert.match(refused(base({ flags: { id: 'a', port: '1', corsOrigins: bad } })), /--cors-origins/, bad);
+});

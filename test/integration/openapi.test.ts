@@ -17,7 +17,9 @@ import { type HttpResponse, TestCluster, bearer, header, httpRequest, sleep, uni
 import { schemaErrors } from '../helpers/json-schema.js';
 import { type DocOperation, type Json, deref, isObject, openApiMethods, openApiProblems, operationsOf } from '../helpers/openapi-check.js';
 
-const main = new TestCluster({ nodes: 3, adminToken: true });
+/** The one origin whose pages the main cluster answers (x-gyre-cors). */
+const pageOrigin = 'https://app.example';
+const main = new TestCluster({ nodes: 3, adminToken: true, args: ['--partitions', '16', '--cors-origins', pageOrigin] });
 const bare = new TestCluster({ nodes: 1, token: false, allowFaults: false, args: ['--partitions', '16', '--n', '1', '--r', '1', '--w', '1'] });
 
 const json = { 'content-type': 'application/json' };
@@ -474,6 +476,29 @@ describe('the server serves nothing the document does not describe', () => {
   test('a request the HTTP parser cannot read answers 400 bad_request as x-gyre-unparsable says', async () => {
     const res = await rawExchange(main.node('n1').port, 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n');
     expectUnrouted('x-gyre-unparsable', (doc['x-gyre-unparsable'] as Json).response, 400, res, 'a header name with a space');
+  });
+
+  test('x-gyre-cors: a page of the origin named gets the CORS headers the document lists and its preflight, before the token; others and /admin/* get none', async () => {
+    const cors = doc['x-gyre-cors'] as Json;
+    const key = uniqueKey('cors');
+    const preflight = await httpRequest(main.url('n1'), 'OPTIONS', `/kv/${key}`, { headers: { origin: pageOrigin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization, x-gyre-context' } });
+    assert.equal(preflight.status, 204, show(preflight));
+    assert.equal(header(preflight, 'access-control-allow-origin'), pageOrigin);
+    assert.equal(header(preflight, 'access-control-allow-methods'), cors.allowMethods);
+    assert.equal(header(preflight, 'access-control-allow-headers'), cors.allowHeaders);
+    const put = await httpRequest(main.url('n1'), 'PUT', `/kv/${key}`, { headers: { origin: pageOrigin, ...bearer(main.token) }, body: Buffer.from('v') });
+    assert.equal(put.status, 204, show(put));
+    assert.equal(header(put, 'access-control-allow-origin'), pageOrigin);
+    assert.equal(header(put, 'access-control-expose-headers'), cors.exposeHeaders);
+    const refused = await httpRequest(main.url('n1'), 'GET', `/kv/${key}`, { headers: { origin: pageOrigin } });
+    assert.equal(refused.status, 401, 'CORS opens nothing the token does not');
+    assert.equal(header(refused, 'access-control-allow-origin'), pageOrigin, 'the page may read why it was refused');
+    for (const [origin, path] of [['https://evil.example', `/kv/${key}`], [pageOrigin, '/admin/faults']] as const) {
+      const other = await httpRequest(main.url('n1'), 'OPTIONS', path, { headers: { origin, 'access-control-request-method': 'GET' } });
+      assert.notEqual(other.status, 204, `${origin} ${path}`);
+      assert.equal(header(other, 'access-control-allow-origin'), undefined, `${origin} ${path}`);
+    }
+    covered.add('x-gyre-cors');
   });
 
   test('x-gyre-socket-io: the path it names is Socket.IO (an Engine.IO 4 handshake answers)', async () => {

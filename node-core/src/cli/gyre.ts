@@ -130,6 +130,7 @@ function nodeConfigOf(s: NodeSettings, token: string | undefined, adminToken: st
     port: s.port,
     internodePort: s.internodePort,
     seeds: s.seeds,
+    corsOrigins: s.corsOrigins,
     n: s.n,
     r: s.r,
     w: s.w,

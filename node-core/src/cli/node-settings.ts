@@ -10,6 +10,7 @@
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../core/ids.js';
 import { defaultConfig } from '../node/config.js';
+import { corsOriginProblem } from '../http/cors.js';
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
 
@@ -39,6 +40,7 @@ export interface NodeSettings {
   readonly internodePort: number;
   readonly respPort: number;
   readonly seeds: readonly string[];
+  readonly corsOrigins: readonly string[];
   readonly n: number;
   readonly r: number;
   readonly w: number;
@@ -88,6 +90,7 @@ export const nodeSettingTable: readonly Setting[] = [
   { key: 'internodePort', flag: '--internode-port', env: 'GYRE_INTERNODE_PORT', kind: portKind, help: `internode port (default --port + ${internodePortOffset}; 0 picks a free one, announced in /status)` },
   { key: 'respPort', flag: '--resp-port', env: 'GYRE_RESP_PORT', kind: portKind, help: `RESP (Redis protocol) port (default --port + ${respPortOffset}; 0 picks a free one, announced in /status as listeners.resp)` },
   { key: 'seeds', flag: '--seeds', env: 'GYRE_SEEDS', kind: { t: 'list', check: checkSeed }, help: 'other nodes, host:port of their client port, comma-separated (a JSON array in the config file)' },
+  { key: 'corsOrigins', flag: '--cors-origins', env: 'GYRE_CORS_ORIGINS', kind: { t: 'list', check: (v) => corsOriginProblem(v) }, help: 'origins whose web pages may call the data routes with the client library, comma-separated (e.g. https://app.example.com); none by default' },
   { key: 'n', flag: '--n', env: 'GYRE_N', kind: { t: 'int', min: 1, max: 16 }, help: 'replicas per key (fixed at cluster creation)' },
   { key: 'r', flag: '--r', env: 'GYRE_R', kind: { t: 'int', min: 1, max: 16 }, help: 'default read quorum' },
   { key: 'w', flag: '--w', env: 'GYRE_W', kind: { t: 'int', min: 1, max: 16 }, help: 'default write quorum' },
@@ -114,6 +117,7 @@ type Raw = string | number | boolean | readonly string[];
 const fixedDefaults: Partial<Record<keyof NodeSettings, Raw>> = {
   host: '127.0.0.1',
   seeds: [],
+  corsOrigins: [],
   n: defaultConfig.n,
   r: defaultConfig.r,
   w: defaultConfig.w,

@@ -14,18 +14,18 @@
 // sibling of it (same context, another coordinator), which the next read resolves. Nothing is
 // lost that way and nothing is acknowledged twice; it is the price of not depending on one node.
 
-import http from 'node:http';
-import https from 'node:https';
+import { Buffer } from 'buffer';
 import type { ReplicasDocument, StatusDocument } from '../wire/api.js';
 import { contextHeader, errorOf, jsonOf, parseReplicasDocument, parseSiblingsDocument, parseStatusDocument, requiredContext } from './documents.js';
 import { type Attempt, GyreError, SiblingsError, UnavailableError } from './errors.js';
-import { HttpError, type RawRequest, type RawResponse, header, rawRequest, responseBytesMaxDefault } from './http.js';
+import { defaultTransport } from './default-transport.js';
+import { HttpError, type RawRequest, type RawResponse, type Transport, header, responseBytesMaxDefault } from './transport.js';
 import { type Resolver, type ValueInput, toSibling } from './resolvers.js';
 import type { Sibling } from './sibling.js';
 
 export type { Sibling } from './sibling.js';
 
-export { HttpError, header, type RawRequest, type RawResponse } from './http.js';
+export { HttpError, header, type RawRequest, type RawResponse, type Transport } from './transport.js';
 export { errorOf, parseErrorDocument, parseReplicasDocument, parseSiblingsDocument, parseStatusDocument } from './documents.js';
 
 export interface RetryOptions {
@@ -45,7 +45,7 @@ export interface GyreClientOptions {
   /** The cluster token (GYRE_TOKEN), sent as a bearer token. */
   readonly token?: string | undefined;
   /** Trusted CA certificates (PEM) for https URLs. */
-  readonly ca?: string | Buffer | undefined;
+  readonly ca?: string | Uint8Array | undefined;
   /** Deadline of one try (default 10 s for a cluster client, 30 s pinned); calls may override it. */
   readonly timeoutMs?: number | undefined;
   /** false: one node, one try, raw errors (see the top of this file). Default true. */
@@ -65,6 +65,8 @@ export interface GyreClientOptions {
   /** Pooled connections per node at most (with keepAlive). */
   readonly maxSockets?: number;
   readonly responseBytesMax?: number;
+  /** How requests travel (default: node:http in Node, fetch in a browser); see transport.ts. */
+  readonly transport?: Transport;
 }
 
 export interface ReadResult {
@@ -174,10 +176,7 @@ export class GyreClient {
   private readonly maxDelayMs: number;
   private readonly defaults: { readonly r: number | undefined; readonly w: number | undefined; readonly resolve: Resolver | undefined };
   private readonly onRetry: GyreClientOptions['onRetry'];
-  private readonly agentOptions: https.AgentOptions | undefined;
-  private readonly agents = new Map<string, http.Agent>();
-  private readonly responseBytesMax: number;
-  private readonly ca: string | Buffer | undefined;
+  private readonly transport: Transport;
   /** The nodes named, then those discovered; calls start at `next`. */
   private nodes: string[];
   private readonly seeds: readonly string[];
@@ -203,9 +202,7 @@ export class GyreClient {
     this.maxDelayMs = opts.retry?.maxDelayMs ?? maxDelayMsDefault;
     this.defaults = { r: opts.r, w: opts.w, resolve: opts.resolve };
     this.onRetry = opts.onRetry;
-    this.agentOptions = opts.keepAlive === false ? undefined : { keepAlive: true, maxSockets: opts.maxSockets ?? maxSocketsDefault, ...(opts.ca !== undefined ? { ca: opts.ca } : {}) };
-    this.responseBytesMax = opts.responseBytesMax ?? responseBytesMaxDefault;
-    this.ca = opts.ca;
+    this.transport = opts.transport ?? defaultTransport({ keepAlive: opts.keepAlive !== false, maxSockets: opts.maxSockets ?? maxSocketsDefault, responseBytesMax: opts.responseBytesMax ?? responseBytesMaxDefault, ca: opts.ca });
   }
 
   /** The nodes this client knows, in the order it tries them. */
@@ -311,8 +308,7 @@ export class GyreClient {
 
   /** Closes pooled connections. */
   close(): void {
-    for (const a of this.agents.values()) a.destroy();
-    this.agents.clear();
+    this.transport.close();
   }
 
   private resolveRead(key: string | Uint8Array, read: ReadResult, resolve: Resolver | undefined): Value | undefined {
@@ -330,19 +326,9 @@ export class GyreClient {
     return parts.length === 0 ? '' : `?${parts.join('&')}`;
   }
 
-  private agentFor(base: string): http.Agent | false {
-    if (!this.agentOptions) return false;
-    let a = this.agents.get(base);
-    if (!a) {
-      a = base.startsWith('https:') ? new https.Agent(this.agentOptions) : new http.Agent(this.agentOptions);
-      this.agents.set(base, a);
-    }
-    return a;
-  }
-
   private send(base: string, req: RawRequest): Promise<RawResponse> {
     const headers = { ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}), ...(req.headers ?? {}) };
-    return rawRequest(base, { ...req, headers, timeoutMs: req.timeoutMs ?? this.timeoutMs }, { agent: this.agentFor(base), responseBytesMax: this.responseBytesMax, ca: this.ca });
+    return this.transport.request(base, { ...req, headers, timeoutMs: req.timeoutMs ?? this.timeoutMs });
   }
 
   /** Runs one call: on the first node when pinned; else across nodes with backoff, as the top of the file says. */

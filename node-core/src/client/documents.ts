@@ -3,7 +3,7 @@
 
 import type { ErrorDocument, ReplicasDocument, SiblingsDocument, StatusDocument } from '../wire/api.js';
 import { AuthError, GyreError, UnavailableError } from './errors.js';
-import { type RawResponse, header } from './http.js';
+import { type RawResponse, header } from './transport.js';
 
 export const contextHeader = 'x-gyre-context';
 

@@ -6,23 +6,9 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { HttpError, type RawRequest, type RawResponse, type Transport, type TransportOptions, bodyBytes, parseBase, requestTimeoutMs } from './transport.js';
 
-export interface RawResponse {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-export interface RawRequest {
-  readonly method: string;
-  /** Path and query, sent as given (the caller percent-encodes). */
-  readonly path: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: Buffer | Uint8Array | string;
-  /** Send the body in chunks without Content-Length (chunked transfer encoding). */
-  readonly chunked?: boolean;
-  readonly timeoutMs?: number;
-}
+export { HttpError, header, requestTimeoutMs, responseBytesMaxDefault, type RawRequest, type RawResponse } from './transport.js';
 
 export interface ConnectionOptions {
   /** A keep-alive agent to pool connections on, or `false` for a fresh connection per request. */
@@ -30,37 +16,39 @@ export interface ConnectionOptions {
   /** Bytes of response body buffered at most; a longer body fails the request. */
   readonly responseBytesMax: number;
   /** Trusted CA certificates for https URLs (PEM). */
-  readonly ca?: string | Buffer | undefined;
+  readonly ca?: string | Uint8Array | undefined;
 }
 
-/** Default deadline of a request (the whole exchange): a node answers within its own request timeout (quorum waits) or not at all. */
-export const requestTimeoutMs = 30_000;
-/** A value is at most 1 MiB; a siblings document of up to 100 of them in base64 stays well under this. */
-export const responseBytesMaxDefault = 256 * 1024 * 1024;
 /** Body chunk size when sending chunked. */
 const chunkBytes = 64 * 1024;
 
-export class HttpError extends Error {
-  constructor(
-    message: string,
-    /** 'timeout', 'too_large', or the socket error code (ECONNREFUSED, ECONNRESET...). */
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
+/** The Node transport: one keep-alive agent per node (or none), TLS checked against `ca` where given. */
+export function nodeTransport(opts: TransportOptions): Transport {
+  const agents = new Map<string, http.Agent>();
+  const agentOptions: https.AgentOptions | undefined = opts.keepAlive ? { keepAlive: true, maxSockets: opts.maxSockets, ...(opts.ca !== undefined ? { ca: Buffer.from(opts.ca) } : {}) } : undefined;
+  const agentFor = (base: string): http.Agent | false => {
+    if (!agentOptions) return false;
+    let a = agents.get(base);
+    if (!a) {
+      a = base.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+      agents.set(base, a);
+    }
+    return a;
+  };
+  return {
+    request: (base, req) => rawRequest(base, req, { agent: agentFor(base), responseBytesMax: opts.responseBytesMax, ca: opts.ca }),
+    close: () => {
+      for (const a of agents.values()) a.destroy();
+      agents.clear();
+    },
+  };
 }
 
 export function rawRequest(baseUrl: string, req: RawRequest, conn: ConnectionOptions): Promise<RawResponse> {
-  let u: URL;
-  try {
-    u = new URL(baseUrl);
-  } catch {
-    return Promise.reject(new HttpError(`${JSON.stringify(baseUrl)} is not a URL`, 'bad_url'));
-  }
+  const u = parseBase(baseUrl);
+  if (u instanceof HttpError) return Promise.reject(u);
   const tls = u.protocol === 'https:';
-  if (!tls && u.protocol !== 'http:') return Promise.reject(new HttpError(`${baseUrl}: only http and https URLs`, 'bad_url'));
-  const body = req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body) : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+  const body = bodyBytes(req.body);
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
   if (body !== undefined && !req.chunked) headers['content-length'] = String(body.byteLength);
   const timeoutMs = req.timeoutMs ?? requestTimeoutMs;
@@ -73,7 +61,7 @@ export function rawRequest(baseUrl: string, req: RawRequest, conn: ConnectionOpt
       path: basePath + req.path,
       headers,
       agent: conn.agent,
-      ...(tls && conn.ca !== undefined ? { ca: conn.ca } : {}),
+      ...(tls && conn.ca !== undefined ? { ca: Buffer.from(conn.ca) } : {}),
     };
     const r = (tls ? https : http).request(options, (res) => {
       const chunks: Buffer[] = [];
@@ -106,9 +94,4 @@ function wrap(e: Error, req: RawRequest): Error {
   if (e instanceof HttpError) return e;
   const code = (e as NodeJS.ErrnoException).code ?? 'network';
   return new HttpError(`${req.method} ${req.path}: ${e.message}`, code);
-}
-
-export function header(res: RawResponse, name: string): string | undefined {
-  const v = res.headers[name.toLowerCase()];
-  return Array.isArray(v) ? v.join(', ') : v;
 }

@@ -3,6 +3,6 @@
 
 export { GyreClient, encodeKey, type CallOptions, type GyreClientOptions, type ReadResult, type ResolveOptions, type RetryOptions, type Sibling, type UpdateFunction, type UpdateOptions, type Value, type WriteOptions } from './client.js';
 export { AuthError, GyreError, SiblingsError, UnavailableError, type Attempt } from './errors.js';
-export { HttpError } from './http.js';
+export { HttpError, type RawRequest, type RawResponse, type Transport, type TransportOptions } from './transport.js';
 export { jsonMerge, jsonSetUnion, lastWriterWins, mergeWith, resolvers, type Resolver, type ValueInput } from './resolvers.js';
 export type { ReplicasDocument, StatusDocument, StatusMemberJson } from '../wire/api.js';

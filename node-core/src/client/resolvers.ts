@@ -3,6 +3,7 @@
 // the one value to write back over all of them; GyreClient.update writes it with the read's
 // context, so the siblings it merged are superseded and nothing written since is.
 
+import { Buffer } from 'buffer';
 import type { Sibling } from './sibling.js';
 
 /** What a resolver or an update function returns: bytes or text, and optionally their type. */

@@ -1,6 +1,8 @@
 // One version of a key as the client library hands it out (its own module: client.ts and
 // resolvers.ts both speak of it).
 
+import type { Buffer } from 'buffer';
+
 export interface Sibling {
   readonly value: Buffer;
   readonly contentType: string;

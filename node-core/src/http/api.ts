@@ -12,6 +12,7 @@ import { encodeContext } from '../core/context.js';
 import { ControlServer } from '../control/server.js';
 import type { GyreNode } from '../node/node.js';
 import { HttpBudget } from './budget.js';
+import { applyCors } from './cors.js';
 import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireRole } from './guards.js';
 import { HttpError, answerAfterBody, sendError } from './respond.js';
 import type { ApiContext, Op } from './route.js';
@@ -97,6 +98,11 @@ function handleRequest(ctx: ApiContext, req: http.IncomingMessage, res: http.Ser
   const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
   const request: { op: Op } = { op: 'other' };
   const finish = (status: number) => recordRequest(ctx, request.op, startedNs, status);
+  const preflight = applyCors(ctx.corsOrigins, req, res, path);
+  if (preflight !== undefined) {
+    finish(preflight);
+    return;
+  }
   const shed = admitToBudget(ctx, req, res, path);
   if (shed !== undefined) {
     finish(shed);
@@ -149,6 +155,7 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean; respA
     controlOn,
     respAddress: opts.respAddress,
     budget: new HttpBudget(),
+    corsOrigins: new Set(node.config.corsOrigins ?? []),
     contextFor: (clock, key) => encodeContext(clock, key, node.contextKeys()),
   };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(ctx, req, res);

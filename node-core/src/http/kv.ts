@@ -96,7 +96,9 @@ async function kvRead(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
     failureResponse(res, out);
     return out.status;
   }
-  const headers: Record<string, string> = out.context ? { 'X-Gyre-Context': ctx.contextFor(out.context, key) } : {};
+  // A read answers what the replicas hold now: 300 and 404 are cacheable by default (RFC 9111),
+  // and a browser or proxy that kept one would hand back siblings already resolved.
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...(out.context ? { 'X-Gyre-Context': ctx.contextFor(out.context, key) } : {}) };
   // The ids of the versions returned, in the order of the siblings: lets tools (the
   // chaos checker, the console) tell versions apart without decoding the context.
   if (out.versions.length > 0) headers['X-Gyre-Version'] = out.versions.map((v) => versionId(v.dot)).join(', ');

@@ -14,6 +14,7 @@ import type { MemberStatus, OpKind } from '../wire/control.js';
 import { faultRequestBytesMax, traceRequestBytesMax } from './admin.js';
 import { requestTimeoutMsMax } from './kv.js';
 import { nodeVersion } from './status.js';
+import { allowHeaders, allowMethods, exposeHeaders } from './cors.js';
 
 // --- the subset of OpenAPI 3.1 this document uses ------------------------------------------
 
@@ -125,6 +126,8 @@ export interface OpenApiDocument {
   };
   /** Served on the same port, but not by the REST router: the control plane. */
   readonly 'x-gyre-socket-io': { readonly path: string; readonly description: string; readonly protocol: string; readonly events: string };
+  /** Browsers: what a page of an origin in --cors-origins gets (http/cors.ts). */
+  readonly 'x-gyre-cors': { readonly description: string; readonly allowMethods: string; readonly allowHeaders: string; readonly exposeHeaders: string };
   /** What a request for no path of this document gets, after the guards. */
   readonly 'x-gyre-no-route': Unrouted;
   /** What a request the HTTP parser cannot read gets; it has no method or path to route by. */
@@ -623,5 +626,12 @@ export const openApiDocument: OpenApiDocument = {
     events: 'docs/api.md#control-plane-socketio; types in node-core/src/wire/control.ts',
   },
   'x-gyre-no-route': { description: 'Any other path, and a method not listed on a path without x-gyre-other-methods, answers 404 no_route (after the token and Host checks).', response: responseRef('NoRoute') },
+  'x-gyre-cors': {
+    description:
+      'Off unless the node runs with --cors-origins ORIGINS. A request whose Origin is one of them gets Access-Control-Allow-Origin (and Vary: Origin) on every route but /admin/*; its preflight (OPTIONS with Access-Control-Request-Method) is answered 204 before the token is checked. Other origins get no CORS header, and their preflights are routed like any OPTIONS request.',
+    allowMethods,
+    allowHeaders,
+    exposeHeaders,
+  },
   'x-gyre-unparsable': { description: 'A request the HTTP parser refuses (bad syntax), or whose target is not a URL path, answers 400 bad_request before any route is known; headers over the parser\'s limit answer 431 (listed on every operation).', response: responseRef('Unparsable') },
 };

@@ -17,6 +17,8 @@ export interface ApiContext {
   readonly respAddress: string | undefined;
   /** The node-wide budget of requests and body bytes in flight. */
   readonly budget: HttpBudget;
+  /** Origins whose pages may call the data routes (--cors-origins; cors.ts). */
+  readonly corsOrigins: ReadonlySet<string>;
   /** Seals `clock` as the opaque context a client sends back with its next write of `key`. */
   readonly contextFor: (clock: VClock, key: Buffer) => string;
 }

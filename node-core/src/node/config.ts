@@ -18,6 +18,8 @@ export interface NodeConfig {
    */
   readonly advertise?: string | undefined;
   readonly port: number;
+  /** Origins (scheme://host[:port]) whose web pages may call the data routes; none by default. */
+  readonly corsOrigins?: readonly string[] | undefined;
   /** Internode listener port; 0 picks a free one (announced in /status and gossip). */
   readonly internodePort: number;
   /** Seeds: other nodes' client HTTP addresses, host:port. */
