@@ -273,6 +273,16 @@ function nodeDir(o: { dir?: string; id?: string }, command: string): string {
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
+/** Runs a backup or restore step; its refusals (BackupError) exit 5 with their message. */
+function backupStep(run: () => void): void {
+  try {
+    run();
+  } catch (e) {
+    if (e instanceof BackupError) fail(e.message, exitCodes.refused);
+    throw e;
+  }
+}
+
 program
   .command('backup')
   .description("copy one node's database to a new file, consistently, while the node runs (see docs/deploy.md)")
@@ -282,14 +292,11 @@ program
   .option('--json', 'print what was copied as JSON')
   .action((o: { dir?: string; id?: string; out: string; json?: boolean }) => {
     const dir = nodeDir(o, 'backup');
-    try {
+    backupStep(() => {
       const info = backupNode(dir, resolve(o.out), Date.now());
       if (o.json) console.log(JSON.stringify({ file: resolve(o.out), ...info }));
       else console.log(`backed up ${info.keys} keys and ${info.hints} hints from ${dir} to ${o.out} (${mib(info.bytes)})`);
-    } catch (e) {
-      if (e instanceof BackupError) fail(e.message, exitCodes.refused);
-      throw e;
-    }
+    });
   });
 
 program
@@ -301,7 +308,7 @@ program
   .option('--max-age-ms <ms>', 'refuse a backup older than this: keys deleted since would come back (default: the default --reaped-retain-ms)', int('max age', 0, Number.MAX_SAFE_INTEGER), defaultConfig.reapedRetainMs)
   .option('--check', 'only check the backup file and say what it holds')
   .action((o: { from: string; dir?: string; id?: string; maxAgeMs: number; check?: boolean }) => {
-    try {
+    backupStep(() => {
       if (o.check) {
         const info = inspectBackup(resolve(o.from));
         console.log(`${o.from}: a Gyre backup taken ${new Date(info.createdAtMs).toISOString()}, ${info.keys} keys, ${info.hints} hints, ${mib(info.bytes)}; it passes SQLite's integrity check`);
@@ -310,10 +317,7 @@ program
       const dir = nodeDir(o, 'restore');
       const info = restoreNode(resolve(o.from), dir, { now: Date.now(), maxAgeMs: o.maxAgeMs });
       console.log(`restored ${info.keys} keys from ${o.from} (taken ${new Date(info.createdAtMs).toISOString()}) into ${dir}; start the node with its --id and --dir: read repair and anti-entropy bring it what it missed`);
-    } catch (e) {
-      if (e instanceof BackupError) fail(e.message, exitCodes.refused);
-      throw e;
-    }
+    });
   });
 
 program
