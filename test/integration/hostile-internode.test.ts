@@ -658,10 +658,13 @@ test('a hello relayed from a dead member\'s address to a live node is refused: t
   });
   const { host, port } = hostPort(address);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
-  t.after(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  let relayClosed: Promise<void> | undefined;
+  const closeRelay = () =>
+    (relayClosed ??= new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }));
+  t.after(closeRelay);
   const deadline = Date.now() + fakeWaitMs;
   while (Date.now() < deadline && outcomes.length === 0) {
     await servesWithoutVictim('n1', 'n2');
@@ -671,6 +674,8 @@ test('a hello relayed from a dead member\'s address to a live node is refused: t
   assert.ok(outcomes.length > 0, `no member's hello reached the relay within ${fakeWaitMs} ms (the test checks nothing without one)`);
   assert.ok(outcomes.every((o) => o === 'closed after nothing'), `the live node answered a relayed hello: ${JSON.stringify(outcomes)}`);
   assert.ok(cluster.isRunning('n1') && cluster.isRunning('n2'));
+  // The victim comes back on its own internode port (--port + 1000), which the relay holds.
+  await closeRelay();
   cluster.restart(victim);
   await cluster.waitUntilUp();
 });
