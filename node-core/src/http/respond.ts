@@ -75,55 +75,43 @@ export function readBody(req: IncomingMessage, bytesMax: number): Promise<Buffer
   });
 }
 
-/** Bytes of a refused body we read and discard so the client sees our answer; past this we answer and hang up. */
+/** Bytes of a refused body read and thrown away after the answer; past this the connection is cut. */
 const refusedBodyDrainBytesMax = 8 * 1024 * 1024;
-/** How long a refused request's body is drained before the answer goes anyway, unless it is arriving fast enough to end soon. */
-const refusedBodyWaitMs = 1000;
-/** However fast it arrives, a refused body is answered by then. */
-const refusedBodyWaitMaxMs = 3000;
+/** How long the rest of a refused body may take to arrive after the answer; then the connection is cut. */
+const refusedBodyLingerMs = 10_000;
 
 /**
- * Answers a refused request once its body has arrived (read and thrown away), or after
- * refusedBodyWaitMs or refusedBodyDrainBytesMax, whichever comes first. Answering at once and
- * closing while the client still sends makes its kernel reset the connection, and a reset
- * can discard our answer before the client reads it (the lingering-close problem).
+ * Answers a refused request at once, then reads and throws away the rest of its body before
+ * closing the connection: a lingering close, as nginx and Apache do. Closing while the client
+ * still sends would make our kernel reset the connection, and a reset can discard the answer
+ * before the client reads it (the client sees EPIPE or ECONNRESET instead of our 503 or 413).
+ * So the answer goes out as keep-alive (Node would otherwise close the socket under the unread
+ * body), and the connection is ended once the body is in; a body past refusedBodyDrainBytesMax
+ * or still arriving after refusedBodyLingerMs is cut off: only a client that ignores the answer
+ * meets a reset. Nothing of the body is kept.
  */
-export function answerAfterBody(req: IncomingMessage, answer: () => void): void {
-  let done = false;
+export function answerAfterBody(req: IncomingMessage, res: ServerResponse, answer: () => void): void {
+  const socket = req.socket;
   let drained = 0;
-  const started = Date.now();
-  let firstByteAt = 0;
-  const go = () => {
-    if (done) return; // end, error, close and the timer may all fire: answer once
-    done = true;
+  const cut = () => {
     clearTimeout(timer);
-    answer();
+    socket.destroy();
   };
-  // A body still streaming in at a rate that ends it within another wait is let finish (up to
-  // refusedBodyWaitMaxMs): answering mid-body closes the connection under a client that is
-  // still writing, which then never reads the answer. A trickle is answered at the first wait.
-  const announced = Number(req.headers['content-length']);
-  const onTimer = () => {
-    const now = Date.now();
-    const elapsed = now - started;
-    const left = announced - drained;
-    // The rate since the body's first byte (a client may send its headers well before its body).
-    const msToEnd = drained > 0 ? (left * Math.max(1, now - firstByteAt)) / drained : Infinity;
-    if (Number.isSafeInteger(announced) && left > 0 && msToEnd <= refusedBodyWaitMs && elapsed + msToEnd <= refusedBodyWaitMaxMs) timer = setTimeout(onTimer, Math.ceil(msToEnd) + 20);
-    else go();
+  const timer = setTimeout(cut, refusedBodyLingerMs);
+  timer.unref();
+  const finish = () => {
+    clearTimeout(timer);
+    // Our FIN after the answer: the client reads it, then end of stream. Nothing is left unread.
+    if (!socket.destroyed) socket.end();
   };
-  let timer = setTimeout(onTimer, refusedBodyWaitMs);
   req.on('data', (c: Buffer) => {
-    if (drained === 0) firstByteAt = Date.now();
     drained += c.byteLength;
-    if (drained > refusedBodyDrainBytesMax) {
-      go();
-      req.socket.destroySoon();
-    }
+    if (drained > refusedBodyDrainBytesMax) cut();
   });
-  req.once('end', go);
-  req.once('error', go);
-  req.once('close', go);
+  req.once('end', finish);
+  req.once('error', cut);
   req.resume();
-  if (req.readableEnded) go();
+  res.shouldKeepAlive = true;
+  answer();
+  if (req.readableEnded) finish();
 }
