@@ -128,3 +128,21 @@ describe('the gyre CLI against a real cluster', () => {
     assert.equal(failing.status, exit.usage, text(failing));
   });
 });
+
+test('gyre up --json prints every node with its URL and RESP address; gyre down stops them', async () => {
+  const { freePortRange } = await import('../../node-core/src/cli/supervisor.js');
+  const dir = mkdtempSync(join(tmpdir(), 'gyre-up-json-'));
+  const env = { ...process.env, GYRE_DIR: dir, GYRE_TOKEN: '' };
+  try {
+    const port = await freePortRange(3);
+    const up = spawnSync(process.execPath, [cliPath, 'up', '--port', String(port), '--json'], { env, encoding: 'utf8', timeout: 90_000 });
+    assert.equal(up.status, 0, `${up.stdout}\n${up.stderr}`);
+    const doc = JSON.parse(up.stdout) as { dir: string; nodes: { id: string; url: string; resp: string }[] };
+    assert.equal(doc.dir, dir);
+    assert.deepEqual(doc.nodes.map((n) => [n.id, n.url, n.resp]), [0, 1, 2].map((i) => [`n${i + 1}`, `http://127.0.0.1:${port + i}`, `127.0.0.1:${port + 2000 + i}`]));
+  } finally {
+    const down = spawnSync(process.execPath, [cliPath, 'down'], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(down.status, 0, down.stderr);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -191,7 +191,8 @@ program
   .option('--port <port>', 'client port of the first node; the others follow', int('port', 1, 65535), 7070)
   .option('--dir <path>', 'data folder of the cluster (default $GYRE_DIR)')
   .option('--foreground', 'stay in the foreground; Ctrl-C stops the cluster')
-  .action(async (o: { nodes: number; port: number; dir?: string; foreground?: boolean }) => {
+  .option('--json', 'print the nodes as JSON: {dir, nodes: [{id, url, resp}]}')
+  .action(async (o: { nodes: number; port: number; dir?: string; foreground?: boolean; json?: boolean }) => {
     const dir = resolve(o.dir ?? defaultDir());
     const token = process.env.GYRE_TOKEN || undefined;
     const existing = LocalCluster.load(dir, token);
@@ -199,7 +200,7 @@ program
     if (existing && existing.running().length > 0) {
       cluster = existing;
       for (const n of cluster.nodes) cluster.startNode(n.id);
-      console.log(`reusing the cluster in ${dir}`);
+      if (!o.json) console.log(`reusing the cluster in ${dir}`);
     } else {
       cluster = LocalCluster.create({ dir, nodes: o.nodes, port: o.port, token });
       cluster.start();
@@ -209,13 +210,18 @@ program
     } catch (e) {
       console.error(`gyre up: ${(e as Error).message}`);
       await cluster.stop();
-      process.exit(1);
+      process.exit(exitCodes.usage);
     }
-    console.log(`gyre: ${cluster.nodes.length} nodes up (data in ${dir})`);
+    const nodes: { id: string; url: string; resp: string | undefined }[] = [];
     for (const n of cluster.nodes) {
-      // The RESP port is picked by the node: its /status names it.
+      // Each node's /status names its listeners (the RESP port may have been set otherwise).
       const status = await new GyreClient({ failover: false, url: cluster.url(n.id), token, keepAlive: false }).status().catch(() => undefined);
-      console.log(`${n.id} ${cluster.url(n.id)}${status?.listeners?.resp ? ` resp ${status.listeners.resp}` : ''}`);
+      nodes.push({ id: n.id, url: cluster.url(n.id), resp: status?.listeners?.resp });
+    }
+    if (o.json) console.log(JSON.stringify({ dir, nodes }));
+    else {
+      console.log(`gyre: ${cluster.nodes.length} nodes up (data in ${dir})`);
+      for (const n of nodes) console.log(`${n.id} ${n.url}${n.resp ? ` resp ${n.resp}` : ''}`);
     }
     if (!o.foreground) return;
     console.log('Ctrl-C stops the cluster');
