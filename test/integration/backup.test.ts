@@ -7,7 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -79,6 +80,42 @@ describe('backup and restore of a node', () => {
     const values = parseSiblings(read).siblings.map((s) => Buffer.from(s.value, 'base64').toString()).sort();
     assert.ok(values.includes('after-restore'), `the write acknowledged after the restore is gone: ${JSON.stringify(values)}`);
     assert.ok(values.includes('v2'), `v2 is concurrent with the blind write: ${JSON.stringify(values)}`);
+  });
+
+  test('a backup is readable by its owner only; a crafted one cannot bring its schema (triggers, views) into the node', () => {
+    assert.equal(statSync(backup).mode & 0o077, 0, 'the backup holds every value: mode 600');
+    const crafted = join(dir, 'crafted.gyre-backup');
+    copyFileSync(backup, crafted);
+    const db = new Database(crafted);
+    // Would undo the actor retirement, and rewrite every later write.
+    db.exec("CREATE TRIGGER keep_actors AFTER DELETE ON actors BEGIN INSERT INTO actors VALUES (old.partition, old.actor); END");
+    db.exec("CREATE TRIGGER blank_writes AFTER INSERT ON kv BEGIN UPDATE kv SET data = x'00' WHERE key = new.key; END");
+    const actorsInBackup = (db.prepare('SELECT count(*) AS n FROM actors').get() as { n: number }).n;
+    db.close();
+    assert.ok(actorsInBackup > 0, 'the backup holds the actors n1 wrote with');
+    const into = join(dir, 'crafted-restore');
+    const r = gyre(['restore', '--from', crafted, '--dir', into]);
+    assert.equal(r.status, 0, text(r));
+    const restored = new Database(join(into, 'gyre.sqlite3'), { readonly: true });
+    try {
+      assert.equal((restored.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type IN ('trigger', 'view')").get() as { n: number }).n, 0, 'no trigger or view came along');
+      assert.equal((restored.prepare('SELECT count(*) AS n FROM actors').get() as { n: number }).n, 0, 'the actors are retired');
+      assert.equal((restored.prepare('SELECT count(*) AS n FROM kv').get() as { n: number }).n, keys.length + 1, 'every key came along');
+      assert.equal((restored.prepare("SELECT count(*) AS n FROM kv WHERE data = x'00'").get() as { n: number }).n, 0);
+    } finally {
+      restored.close();
+    }
+    assert.equal(statSync(join(into, 'gyre.sqlite3')).mode & 0o077, 0);
+    // A view where a table belongs is refused.
+    const viewed = join(dir, 'viewed.gyre-backup');
+    copyFileSync(backup, viewed);
+    const v = new Database(viewed);
+    v.exec('DROP TABLE hints; CREATE VIEW hints AS SELECT key AS target, key, partition, data FROM kv');
+    v.close();
+    const refusedView = gyre(['restore', '--from', viewed, '--dir', join(dir, 'viewed-restore')]);
+    assert.equal(refusedView.status, refused, text(refusedView));
+    assert.match(refusedView.stderr, /no table hints/);
+    assert.ok(!existsSync(join(dir, 'viewed-restore', 'gyre.sqlite3')));
   });
 
   test('restore refuses a folder with a database, a stale backup, a file that is not a backup, and a damaged one', () => {

@@ -311,9 +311,9 @@ program
   .requiredOption('--from <file>', 'the backup file (from gyre backup)')
   .option('--dir <path>', "the node's data folder")
   .option('--id <id>', 'the node id, for the data folder $GYRE_DIR/<id>')
-  .option('--max-age-ms <ms>', 'refuse a backup older than this: keys deleted since would come back (default: the default --reaped-retain-ms)', int('max age', 0, Number.MAX_SAFE_INTEGER), defaultConfig.reapedRetainMs)
+  .option('--max-age-ms <ms>', 'refuse a backup older than this: keys deleted since would come back (default: the --reaped-retain-ms the node recorded in the backup, else 7 days)', int('max age', 0, Number.MAX_SAFE_INTEGER))
   .option('--check', 'only check the backup file and say what it holds')
-  .action((o: { from: string; dir?: string; id?: string; maxAgeMs: number; check?: boolean }) => {
+  .action((o: { from: string; dir?: string; id?: string; maxAgeMs?: number; check?: boolean }) => {
     backupStep(() => {
       if (o.check) {
         const info = inspectBackup(resolve(o.from));
@@ -321,7 +321,7 @@ program
         return;
       }
       const dir = nodeDir(o, 'restore');
-      const info = restoreNode(resolve(o.from), dir, { now: Date.now(), maxAgeMs: o.maxAgeMs });
+      const info = restoreNode(resolve(o.from), dir, { now: Date.now(), maxAgeMs: o.maxAgeMs, defaultMaxAgeMs: defaultConfig.reapedRetainMs });
       console.log(`restored ${info.keys} keys from ${o.from} (taken ${new Date(info.createdAtMs).toISOString()}) into ${dir}; start the node with its --id and --dir: read repair and anti-entropy bring it what it missed`);
     });
   });

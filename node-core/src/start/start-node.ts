@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { retentionMeta } from '../store/backup.js';
 import { GyreNode, type NodeConfig, type SeedLookup, seedFetchTimeoutMs } from '../node/node.js';
 import type { Store } from '../core/store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -39,6 +40,8 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
   } else if (!shape) {
     await store.setMeta('shape', pack({ partitions: config.partitions, n: config.n }));
   }
+  // What a restore of this node's backup takes as its default age limit (store/backup.ts).
+  await store.setMeta(retentionMeta, Buffer.from(String(cfg.reapedRetainMs)));
   let transport: TcpTransport;
   try {
     transport = await TcpTransport.listen({

@@ -15,15 +15,20 @@
 //   are remembered by the other replicas only that long; a copy from before would bring them
 //   back through anti-entropy. The limit can be raised on purpose (maxAgeMs).
 //
-// Everything read from the backup file is checked first: it is a file from outside.
+// Everything read from the backup file is checked first: it is a file from outside. A restore
+// never keeps the backup's schema (a crafted file could carry triggers that put the actors back
+// or rewrite later writes): it builds a fresh database with the node's own schema and copies
+// the rows over, table by table. Backups are written mode 600, as the data folder is.
 
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { databaseFileName } from './sqlite-store.js';
+import { databaseFileName, restoredColumns, schemaSql } from './sqlite-store.js';
 
 /** The meta row a backup carries (removed again by a restore). */
 const backupMeta = 'gyreBackup';
+/** The meta row where a node records its --reaped-retain-ms at every start (start-node.ts): a restore's default age limit. */
+export const retentionMeta = 'reapedRetainMs';
 const backupFormat = 1;
 /** Tables a node's database has; a file without them is not one. */
 const requiredTables = ['kv', 'meta', 'actors', 'hints'] as const;
@@ -39,6 +44,8 @@ export interface BackupInfo {
   /** Hinted versions it held for other nodes. */
   readonly hints: number;
   readonly bytes: number;
+  /** The node's --reaped-retain-ms when the backup was taken, where it recorded one. */
+  readonly reapedRetainMs?: number | undefined;
 }
 
 function fsyncPath(path: string): void {
@@ -48,6 +55,25 @@ function fsyncPath(path: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A new empty file only we can read (VACUUM INTO and SQLite accept an empty file). */
+function createPrivate(path: string): void {
+  rmSync(path, { force: true });
+  closeSync(openSync(path, 'wx', 0o600));
+}
+
+/** Moves `partial` to `final`, which must not exist (a hard link fails where rename would overwrite), and syncs the folder. */
+function placeNew(partial: string, final: string): void {
+  fsyncPath(partial);
+  try {
+    linkSync(partial, final);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new BackupError(`${final} appeared meanwhile: it is left as it is`);
+    throw e;
+  }
+  unlinkSync(partial);
+  fsyncPath(dirname(final));
 }
 
 function count(db: Database.Database, table: string): number {
@@ -95,37 +121,41 @@ export function backupNode(dir: string, out: string, now: number): BackupInfo {
   const source = join(dir, databaseFileName);
   if (!existsSync(source)) throw new BackupError(`no Gyre database in ${dir} (expected ${databaseFileName}): is this a node's data folder?`);
   if (existsSync(out)) throw new BackupError(`${out} exists: a backup never overwrites a file; name a new one`);
-  mkdirSync(dirname(out), { recursive: true });
-  const partial = `${out}.partial`;
-  rmSync(partial, { force: true });
   const db = openChecked(source, true);
+  const partial = `${out}.partial`;
   try {
-    db.prepare('VACUUM INTO ?').run(partial);
-  } catch (e) {
-    rmSync(partial, { force: true });
-    throw new BackupError(`the copy of ${source} failed: ${(e as Error).message}`);
-  } finally {
-    db.close();
-  }
-  try {
+    mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
+    createPrivate(partial);
+    try {
+      db.prepare('VACUUM INTO ?').run(partial);
+    } finally {
+      db.close();
+    }
     const copy = openChecked(partial, false);
     let info: Omit<BackupInfo, 'bytes'>;
     try {
       const problem = integrityProblem(copy);
       if (problem) throw new BackupError(`the copy of ${source} fails SQLite's integrity check (${problem}); the node's own file may be damaged`);
-      info = { createdAtMs: now, keys: count(copy, 'kv'), hints: count(copy, 'hints') };
+      info = { createdAtMs: now, keys: count(copy, 'kv'), hints: count(copy, 'hints'), reapedRetainMs: storedRetention(copy) };
       copy.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(backupMeta, Buffer.from(JSON.stringify({ format: backupFormat, ...info })));
     } finally {
       copy.close();
     }
-    fsyncPath(partial);
-    renameSync(partial, out);
-    fsyncPath(dirname(out));
+    placeNew(partial, out);
     return { ...info, bytes: statSync(out).size };
   } catch (e) {
+    if (db.open) db.close();
     rmSync(partial, { force: true });
-    throw e;
+    if (e instanceof BackupError) throw e;
+    throw new BackupError(`the backup of ${source} to ${out} failed: ${(e as Error).message}`);
   }
+}
+
+/** The retention the node recorded, if it is a sane number of ms. */
+function storedRetention(db: Database.Database): number | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE name = ?').get(retentionMeta) as { value: unknown } | undefined;
+  const n = row === undefined ? NaN : Number(Buffer.isBuffer(row.value) ? row.value.toString('utf8') : String(row.value));
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 function readStamp(db: Database.Database, file: string): Omit<BackupInfo, 'bytes'> {
@@ -137,10 +167,10 @@ function readStamp(db: Database.Database, file: string): Omit<BackupInfo, 'bytes
   } catch {
     stamp = undefined;
   }
-  const s = stamp as Partial<Record<'format' | 'createdAtMs' | 'keys' | 'hints', unknown>> | undefined;
+  const s = stamp as Partial<Record<'format' | 'createdAtMs' | 'keys' | 'hints' | 'reapedRetainMs', unknown>> | undefined;
   const ok = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
   if (typeof s !== 'object' || s === null || s.format !== backupFormat || !ok(s.createdAtMs) || !ok(s.keys) || !ok(s.hints)) throw new BackupError(`${file} has an unreadable backup stamp (format ${backupFormat} expected)`);
-  return { createdAtMs: s.createdAtMs, keys: s.keys, hints: s.hints };
+  return { createdAtMs: s.createdAtMs, keys: s.keys, hints: s.hints, reapedRetainMs: ok(s.reapedRetainMs) ? s.reapedRetainMs : undefined };
 }
 
 /** What a backup file holds, after checking it whole. */
@@ -167,50 +197,60 @@ function duration(ms: number): string {
 
 export interface RestoreOptions {
   readonly now: number;
-  /** The oldest backup accepted (ms): the cluster's reaped-key retention. */
-  readonly maxAgeMs: number;
+  /** The oldest backup accepted (ms); default the retention the node recorded in it, else 7 days. */
+  readonly maxAgeMs?: number | undefined;
+  readonly defaultMaxAgeMs: number;
 }
 
 /** Restores `from` into the data folder `dir`, which must hold no database; the node is started afterwards. */
-export function restoreNode(from: string, dir: string, opts: RestoreOptions): BackupInfo {
+export function restoreNode(from: string, dir: string, opts: RestoreOptions): BackupInfo & { readonly maxAgeMs: number } {
   const target = join(dir, databaseFileName);
   for (const f of [target, `${target}-wal`]) if (existsSync(f)) throw new BackupError(`${f} exists: restore only into a stopped node's empty data folder (move the old database away first)`);
   const info = inspectBackup(from);
+  const maxAgeMs = opts.maxAgeMs ?? info.reapedRetainMs ?? opts.defaultMaxAgeMs;
   const ageMs = opts.now - info.createdAtMs;
-  if (ageMs > opts.maxAgeMs) {
+  if (ageMs > maxAgeMs) {
     throw new BackupError(
-      `${from} was taken ${duration(ageMs)} ago, beyond the ${duration(opts.maxAgeMs)} the cluster remembers reaped keys (--reaped-retain-ms): keys deleted since would come back. Start the node empty instead (anti-entropy refills it), or raise --max-age-ms knowing that`,
+      `${from} was taken ${duration(ageMs)} ago, beyond the ${duration(maxAgeMs)} the cluster remembers reaped keys (--reaped-retain-ms): keys deleted since would come back. Start the node empty instead (anti-entropy refills it), or raise --max-age-ms knowing that`,
     );
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const partial = `${target}.restoring`;
-  rmSync(partial, { force: true });
-  const src = openChecked(from, true);
   try {
-    src.prepare('VACUUM INTO ?').run(partial);
-  } finally {
-    src.close();
-  }
-  try {
-    const db = openChecked(partial, false);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    createPrivate(partial);
+    const db = new Database(partial);
     try {
+      // Nothing in the backup's schema runs here: its triggers, views and functions stay behind.
+      db.pragma('trusted_schema = OFF');
+      db.exec(schemaSql);
+      db.prepare('ATTACH DATABASE ? AS backup').run(from);
+      const objects = db.prepare("SELECT name, type FROM backup.sqlite_master WHERE name IN (SELECT value FROM json_each(?))").all(JSON.stringify(Object.keys(restoredColumns))) as { name: string; type: string }[];
+      for (const table of Object.keys(restoredColumns)) {
+        const type = objects.find((o) => o.name === table)?.type;
+        if (type !== 'table' && !(type === undefined && (table === 'reaped' || table === 'quarantine'))) throw new BackupError(`${from}: ${table} is ${type === undefined ? 'missing' : `a ${type}`}, not a table`);
+      }
       db.transaction(() => {
-        db.prepare('DELETE FROM actors').run();
-        const last = db.prepare("SELECT value FROM meta WHERE name = 'lastActorMs'").get() as { value: Buffer } | undefined;
-        const stored = last ? Number(Buffer.from(last.value).toString()) : 0;
+        for (const [table, columns] of Object.entries(restoredColumns)) {
+          if (!objects.some((o) => o.name === table)) continue;
+          const list = columns.join(', ');
+          const skip = table === 'meta' ? ` WHERE name NOT IN ('${backupMeta}', 'lastActorMs')` : '';
+          db.prepare(`INSERT INTO main.${table} (${list}) SELECT ${list} FROM backup.${table}${skip}`).run();
+        }
+        // Actors retired (the table stays empty); new ones are minted after every old one.
+        const last = db.prepare("SELECT value FROM backup.meta WHERE name = 'lastActorMs'").get() as { value: unknown } | undefined;
+        const stored = last === undefined ? 0 : Number(Buffer.isBuffer(last.value) ? last.value.toString('utf8') : String(last.value));
         const ms = Math.max(opts.now, Number.isSafeInteger(stored) ? stored + 1 : 0);
-        db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('lastActorMs', ?)").run(Buffer.from(String(ms)));
-        db.prepare('DELETE FROM meta WHERE name = ?').run(backupMeta);
+        db.prepare("INSERT INTO main.meta (name, value) VALUES ('lastActorMs', ?)").run(Buffer.from(String(ms)));
       })();
+      db.prepare('DETACH DATABASE backup').run();
     } finally {
       db.close();
     }
-    fsyncPath(partial);
-    renameSync(partial, target);
-    fsyncPath(dir);
-    return info;
+    placeNew(partial, target);
+    return { ...info, maxAgeMs };
   } catch (e) {
     rmSync(partial, { force: true });
-    throw e;
+    if (e instanceof BackupError) throw e;
+    throw new BackupError(`restoring ${from} into ${dir} failed (nothing was left there): ${(e as Error).message}`);
   }
 }

@@ -25,6 +25,49 @@ import { type ChangeListener, type Space, type Store, type StoreStats, type Stor
 
 /** WAL file bytes kept after a reset (SQLite truncates a longer one). */
 const walBytesKept = 16 * 1024 * 1024;
+/**
+ * The node's tables. backup.ts builds a restored database from it (never from the backup's own
+ * schema, which is a file from outside) and copies the rows over, table by table.
+ */
+export const schemaSql = `
+  CREATE TABLE IF NOT EXISTS kv (
+    key BLOB PRIMARY KEY,
+    partition INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    bytes INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS kv_partition ON kv (partition, key);
+  CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+  CREATE TABLE IF NOT EXISTS actors (partition INTEGER PRIMARY KEY, actor TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS hints (
+    target TEXT NOT NULL,
+    key BLOB NOT NULL,
+    partition INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (target, key)
+  );
+  CREATE TABLE IF NOT EXISTS reaped (key BLOB PRIMARY KEY, clock BLOB NOT NULL, at INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS reaped_at ON reaped (at);
+  CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    space TEXT NOT NULL,
+    key BLOB NOT NULL,
+    partition INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+`;
+
+/** The columns of each table a restore copies (actors are not: a restore retires them). */
+export const restoredColumns = {
+  kv: ['key', 'partition', 'data', 'bytes'],
+  meta: ['name', 'value'],
+  hints: ['target', 'key', 'partition', 'data'],
+  reaped: ['key', 'clock', 'at'],
+  quarantine: ['space', 'key', 'partition', 'data', 'reason', 'at'],
+} as const;
+
 /** The node's database, in its data folder (backup.ts reads and writes it too). */
 export const databaseFileName = 'gyre.sqlite3';
 
@@ -122,35 +165,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`wal_autocheckpoint = ${backstopCheckpointPages}`);
     // After a checkpoint that resets the log, a WAL file larger than this is truncated back.
     this.db.pragma(`journal_size_limit = ${walBytesKept}`);
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS kv (
-        key BLOB PRIMARY KEY,
-        partition INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        bytes INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS kv_partition ON kv (partition, key);
-      CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS actors (partition INTEGER PRIMARY KEY, actor TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS hints (
-        target TEXT NOT NULL,
-        key BLOB NOT NULL,
-        partition INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (target, key)
-      );
-      CREATE TABLE IF NOT EXISTS reaped (key BLOB PRIMARY KEY, clock BLOB NOT NULL, at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS reaped_at ON reaped (at);
-      CREATE TABLE IF NOT EXISTS quarantine (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        space TEXT NOT NULL,
-        key BLOB NOT NULL,
-        partition INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        reason TEXT NOT NULL,
-        at INTEGER NOT NULL
-      );
-    `);
+    this.db.exec(schemaSql);
     const stmts = {
       get: this.db.prepare<[Buffer], { data: Buffer; bytes: number; partition: number }>('SELECT data, bytes, partition FROM kv WHERE key = ?'),
       getHintRow: this.db.prepare<[string, Buffer], { data: Buffer; partition: number }>('SELECT data, partition FROM hints WHERE target = ? AND key = ?'),
