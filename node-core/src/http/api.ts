@@ -14,7 +14,7 @@ import type { GyreNode } from '../node/node.js';
 import { HttpBudget } from './budget.js';
 import { applyCors } from './cors.js';
 import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireRole } from './guards.js';
-import { HttpError, answerAfterBody, sendError } from './respond.js';
+import { HttpError, answerAfterBody, isLingering, sendError } from './respond.js';
 import type { ApiContext, Op } from './route.js';
 import { matchRoute } from './routes.js';
 
@@ -70,7 +70,7 @@ async function serve(ctx: ApiContext, req: http.IncomingMessage, res: http.Serve
 function answerFailure(ctx: ApiContext, req: http.IncomingMessage, res: http.ServerResponse, path: string, e: unknown): number {
   if (e instanceof HttpError) {
     // A 413 comes while the body may still be arriving: answered at once, the rest drained (see answerAfterBody).
-    if (e.status === 413) answerAfterBody(req, res, () => sendError(res, e.status, e.code, e.message));
+    if (e.status === 413) answerAfterBody(req, () => sendError(res, e.status, e.code, e.message, { connection: 'close' }));
     else sendError(res, e.status, e.code, e.message);
     return e.status;
   }
@@ -98,6 +98,11 @@ function handleRequest(ctx: ApiContext, req: http.IncomingMessage, res: http.Ser
   const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
   const request: { op: Op } = { op: 'other' };
   const finish = (status: number) => recordRequest(ctx, request.op, startedNs, status);
+  if (isLingering(req.socket)) {
+    // A request after a refused one on the same connection, which is closing: not served.
+    req.socket.destroy();
+    return;
+  }
   const preflight = applyCors(ctx.corsOrigins, req, res, path);
   if (preflight !== undefined) {
     finish(preflight);

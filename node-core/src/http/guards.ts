@@ -32,7 +32,7 @@ export function admitToBudget(ctx: ApiContext, req: IncomingMessage, res: Server
   const admitted = ctx.budget.admit(declaredBodyBytes(req));
   if (!admitted.ok) {
     ctx.node.metrics.httpShed.inc();
-    answerAfterBody(req, res, () => sendError(res, 503, 'overloaded', admitted.message, { 'retry-after': String(overloadedRetryAfterSeconds) }));
+    answerAfterBody(req, () => sendError(res, 503, 'overloaded', admitted.message, { 'retry-after': String(overloadedRetryAfterSeconds), connection: 'close' }));
     return 503;
   }
   // 'close' comes once the response is sent or the client went away, whichever is first.

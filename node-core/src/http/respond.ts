@@ -80,18 +80,28 @@ const refusedBodyDrainBytesMax = 8 * 1024 * 1024;
 /** How long the rest of a refused body may take to arrive after the answer; then the connection is cut. */
 const refusedBodyLingerMs = 10_000;
 
+/** Connections closing after a refused request: whatever else arrives on them is not served. */
+const lingering = new WeakSet<object>();
+
+/** Whether `socket` carried a refused request and is closing (api.ts drops any later request on it). */
+export function isLingering(socket: object): boolean {
+  return lingering.has(socket);
+}
+
 /**
- * Answers a refused request at once, then reads and throws away the rest of its body before
- * closing the connection: a lingering close, as nginx and Apache do. Closing while the client
- * still sends would make our kernel reset the connection, and a reset can discard the answer
- * before the client reads it (the client sees EPIPE or ECONNRESET instead of our 503 or 413).
- * So the answer goes out as keep-alive (Node would otherwise close the socket under the unread
- * body), and the connection is ended once the body is in; a body past refusedBodyDrainBytesMax
- * or still arriving after refusedBodyLingerMs is cut off: only a client that ignores the answer
- * meets a reset. Nothing of the body is kept.
+ * Answers a refused request at once with `Connection: close` (the caller's headers say it),
+ * then reads and throws away the rest of its body before the connection closes: a lingering
+ * close, as nginx and Apache do. Node closes such an answer with socket.destroySoon(), which,
+ * with body bytes still unread, makes the kernel reset the connection, and a reset can discard
+ * the answer before the client reads it (the client sees EPIPE or ECONNRESET instead of our 503
+ * or 413). So on this socket destroySoon only ends our side; the connection closes when the
+ * client, having read the answer, closes its side, or is cut once the body passes
+ * refusedBodyDrainBytesMax or the client holds it past refusedBodyLingerMs. Nothing of the body
+ * is kept, and nothing sent after it is served.
  */
-export function answerAfterBody(req: IncomingMessage, res: ServerResponse, answer: () => void): void {
-  const socket = req.socket;
+export function answerAfterBody(req: IncomingMessage, answer: () => void): void {
+  const socket = req.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
+  lingering.add(socket);
   let drained = 0;
   const cut = () => {
     clearTimeout(timer);
@@ -99,19 +109,15 @@ export function answerAfterBody(req: IncomingMessage, res: ServerResponse, answe
   };
   const timer = setTimeout(cut, refusedBodyLingerMs);
   timer.unref();
-  const finish = () => {
-    clearTimeout(timer);
-    // Our FIN after the answer: the client reads it, then end of stream. Nothing is left unread.
-    if (!socket.destroyed) socket.end();
+  socket.once('close', () => clearTimeout(timer));
+  socket.destroySoon = () => {
+    if (!socket.writableEnded) socket.end();
   };
   req.on('data', (c: Buffer) => {
     drained += c.byteLength;
     if (drained > refusedBodyDrainBytesMax) cut();
   });
-  req.once('end', finish);
   req.once('error', cut);
   req.resume();
-  res.shouldKeepAlive = true;
   answer();
-  if (req.readableEnded) finish();
 }
