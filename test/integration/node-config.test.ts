@@ -94,3 +94,29 @@ describe('gyre node settings', () => {
     assert.match(readFileSync(join(dir, 'c1.log'), 'utf8'), /"msg":"shutting down"/);
   });
 });
+
+test('a token file named in the config file gives way to GYRE_TOKEN, as every setting from the file gives way to a variable', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gyre-config-token-'));
+  const [fileToken, envToken] = [randomBytes(24).toString('base64url'), randomBytes(24).toString('base64url')];
+  writeFileSync(join(dir, 'token'), `${fileToken}\n`);
+  chmodSync(join(dir, 'token'), 0o600);
+  const port = await freePort();
+  writeFileSync(join(dir, 'node.json'), JSON.stringify({ id: 't1', dir: 't1', port, n: 1, r: 1, w: 1, tokenFile: 'token' }));
+  const child = spawn(process.execPath, [cliPath, 'node', '--config', join(dir, 'node.json')], { env: { ...cleanEnv(), GYRE_TOKEN: envToken }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const statusWith = (t: string) => httpRequest(url, 'GET', '/status', { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status, () => 0);
+    let up = 0;
+    for (let i = 0; i < 150 && up !== 200; i++) {
+      up = await statusWith(envToken);
+      if (up !== 200) await sleep(100);
+    }
+    assert.equal(up, 200, 'GYRE_TOKEN opens the node');
+    assert.equal(await statusWith(fileToken), 401, "the config file's token file was set aside");
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -117,9 +117,23 @@ nodeCommand.action(async (o: Record<string, unknown> & { config?: string; printC
     for (const t of nodeSettingTable) if (s[t.key] !== undefined) console.error(`${t.key.padEnd(18)} ${r.sources[t.key]}`);
     return;
   }
-  const { token, adminToken } = nodeSecrets({ ...(o.token !== undefined ? { token: o.token } : {}), ...(s.tokenFile !== undefined ? { tokenFile: s.tokenFile } : {}), ...(s.adminTokenFile !== undefined ? { adminTokenFile: s.adminTokenFile } : {}) });
+  const { tokenFile, adminTokenFile } = secretFilesInForce(s, r.sources, o.token, process.env);
+  const { token, adminToken } = nodeSecrets({ ...(o.token !== undefined ? { token: o.token } : {}), ...(tokenFile !== undefined ? { tokenFile } : {}), ...(adminTokenFile !== undefined ? { adminTokenFile } : {}) });
   await runNode(nodeConfigOf(s, token, adminToken), s);
 });
+
+/**
+ * Which token files count, by the settings' precedence (flags > GYRE_* > the config file): a
+ * token file named in the config file gives way to GYRE_TOKEN (GYRE_ADMIN_TOKEN) and to
+ * --token, as any other setting from the file gives way to a variable or a flag.
+ */
+function secretFilesInForce(s: NodeSettings, sources: Readonly<Record<keyof NodeSettings, string>>, tokenFlag: string | undefined, env: NodeJS.ProcessEnv): { tokenFile: string | undefined; adminTokenFile: string | undefined } {
+  const beaten = (source: string, byEnv: boolean, byFlag: boolean) => (source === 'file' && (byEnv || byFlag)) || (source === 'env' && byFlag);
+  return {
+    tokenFile: s.tokenFile !== undefined && !beaten(sources.tokenFile, Boolean(env.GYRE_TOKEN), tokenFlag !== undefined) ? s.tokenFile : undefined,
+    adminTokenFile: s.adminTokenFile !== undefined && !beaten(sources.adminTokenFile, Boolean(env.GYRE_ADMIN_TOKEN), false) ? s.adminTokenFile : undefined,
+  };
+}
 
 function nodeConfigOf(s: NodeSettings, token: string | undefined, adminToken: string | undefined): NodeConfig {
   return {
