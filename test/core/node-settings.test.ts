@@ -120,3 +120,17 @@ test('--cors-origins takes origins only', () => {
   assert.deepEqual(ok(base({ flags: { id: 'a', port: '1', corsOrigins: 'https://app.example.com,http://127.0.0.1:8080' } })).settings.corsOrigins, ['https://app.example.com', 'http://127.0.0.1:8080']);
   for (const bad of ['https://app.example.com/', 'app.example.com', 'ftp://x', '*']) assert.match(refused(base({ flags: { id: 'a', port: '1', corsOrigins: bad } })), /--cors-origins/, bad);
 });
+
+test('hosts: names, IPv4 and IPv6 (announced in brackets); no ports, no shorthands; every spelling of a wildcard needs --advertise', () => {
+  const v6 = ok(base({ flags: { id: 'a', port: '7070', host: '::', advertise: 'fd00::1' } }));
+  assert.equal(v6.settings.advertise, '[fd00::1]', 'an IPv6 address beside a port goes in brackets');
+  assert.equal(v6.settings.host, '::');
+  const loop6 = ok(base({ flags: { id: 'a', port: '7070', host: '[::1]' } }));
+  assert.deepEqual([loop6.settings.host, loop6.settings.advertise], ['::1', '[::1]']);
+  assert.equal(ok(base({ flags: { id: 'a', port: '1', advertise: 'gyre-1.example' } })).settings.advertise, 'gyre-1.example');
+  for (const bad of ['10.0.0.5:7070', 'gyre-1:7070', '127.1', '0', 'http://x', 'a b']) assert.match(refused(base({ flags: { id: 'a', port: '1', advertise: bad } })), /--advertise: must be a host/, bad);
+  for (const wildcard of ['0.0.0.0', '::', '[::]', '::0', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0']) {
+    assert.match(refused(base({ flags: { id: 'a', port: '1', host: wildcard } })), /give --advertise/, wildcard);
+    assert.match(refused(base({ flags: { id: 'a', port: '1', host: '127.0.0.1', advertise: wildcard } })), /is a wildcard/, wildcard);
+  }
+});

@@ -7,6 +7,7 @@
 // The cluster token is not a config key: a file that holds settings is copied and shown far
 // more than a secret should be. It comes from --token-file (or tokenFile), GYRE_TOKEN or --token.
 
+import { isIPv4, isIPv6 } from 'node:net';
 import { isValidPartitionCount } from '../core/partitioner.js';
 import { isValidNodeId } from '../core/ids.js';
 import { defaultConfig } from '../node/config.js';
@@ -74,8 +75,19 @@ export const logMaxBytesDefault = 10 * 1024 * 1024;
 export const logFilesDefault = 5;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const hostPattern = /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
-const checkHost = (v: string) => (hostPattern.test(v) ? undefined : 'must be a host name or an IP address (no port, no scheme)');
+const hostNamePattern = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const unbracket = (v: string) => (v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1) : v);
+/**
+ * A host: a name, an IPv4 address, or an IPv6 address (bare or in brackets). Not a port (an
+ * address with one is no host), and not the digits-and-dots shorthands (0, 127.1) the resolver
+ * would take for addresses nobody reads them as.
+ */
+function checkHost(v: string): string | undefined {
+  const ip = unbracket(v);
+  if (isIPv6(ip) || (ip === v && isIPv4(v))) return undefined;
+  if (hostNamePattern.test(v) && !/^[\d.]+$/.test(v)) return undefined;
+  return /^[^/]+:\d+$/.test(v) && !isIPv6(v) ? 'must be a host without a port (the ports are --port, --internode-port and --resp-port)' : 'must be a host name or an IP address (no port, no scheme; IPv4 as four numbers)';
+}
 const checkSeed = (v: string) => (/^[^:\s/]+:\d{1,5}$/.test(v) || /^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(v) ? undefined : `${JSON.stringify(v)} is not host:port`);
 const portKind: Kind = { t: 'int', min: 0, max: portMax };
 const ms = (max: number): Kind => ({ t: 'int', min: 0, max });
@@ -181,7 +193,17 @@ export interface SettingsInput {
 
 export type SettingsResult = { readonly ok: true; readonly settings: NodeSettings; readonly sources: Readonly<Record<keyof NodeSettings, Source>> } | { readonly ok: false; readonly errors: readonly string[] };
 
-const isWildcard = (h: string) => h === '0.0.0.0' || h === '::' || h === '[::]' || h === '::0';
+/** 0.0.0.0, ::, or any spelling of them (::0, 0:0:0:0:0:0:0:0, ::ffff:0.0.0.0). */
+function isWildcard(h: string): boolean {
+  const ip = unbracket(h);
+  if (isIPv4(ip)) return ip === '0.0.0.0';
+  if (!isIPv6(ip)) return false;
+  const normal = new URL(`http://[${ip}]/`).hostname;
+  return normal === '[::]' || normal === '[::ffff:0:0]';
+}
+
+/** How an address is written beside a port: IPv6 in brackets. */
+const hostForAddress = (h: string) => (isIPv6(unbracket(h)) ? `[${unbracket(h)}]` : h);
 
 /** Merges flags > environment > file > defaults, then checks what only the whole can tell. */
 export function resolveNodeSettings(input: SettingsInput): SettingsResult {
@@ -251,9 +273,12 @@ function derive(values: Partial<Record<keyof NodeSettings, Raw>>, sources: Parti
   const host = values.host as string;
   if (values.advertise === undefined) {
     if (isWildcard(host)) errors.push(`--host ${host} listens on every address, but peers and clients need one they can reach: give --advertise HOST (this node's name or address on the network)`);
-    values.advertise = host;
+    values.advertise = hostForAddress(host);
     sources.advertise = 'default';
   } else if (isWildcard(values.advertise as string)) errors.push(`--advertise ${values.advertise as string} is a wildcard: name the address peers and clients reach this node by`);
+  else values.advertise = hostForAddress(values.advertise as string);
+  // The listener takes an IPv6 address bare.
+  values.host = unbracket(host);
   if (!isValidPartitionCount(values.partitions as number)) errors.push(`--partitions must be a power of two, got ${values.partitions as number}`);
   if ((values.r as number) > (values.n as number) || (values.w as number) > (values.n as number)) errors.push(`--r and --w must not exceed --n (${values.n as number})`);
   const ports = [values.port, values.internodePort, values.respPort].filter((x) => x !== 0);

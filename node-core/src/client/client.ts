@@ -139,6 +139,15 @@ export function encodeKey(key: string | Uint8Array): string {
   return out;
 }
 
+function isUrl(u: string): boolean {
+  try {
+    new URL(u);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function normalizeUrl(u: string): string {
   let parsed: URL;
   try {
@@ -400,7 +409,9 @@ export class GyreClient {
       const learned = status.members
         .filter((m) => m.status !== 'down' && m.status !== 'leaving' && /^[^\s/@?#]+:\d{1,5}$/.test(m.address))
         .slice(0, discoveredMax)
-        .map((m) => `${scheme}://${m.address}`);
+        .map((m) => `${scheme}://${m.address}`)
+        // What a node names is input: a member whose address makes no URL is skipped, not tried.
+        .filter(isUrl);
       // The nodes named stay first and stay known, whatever a node says.
       this.nodes = [...new Set([...this.seeds, ...learned])];
       this.next %= this.nodes.length;
