@@ -30,6 +30,8 @@ const backupMeta = 'gyreBackup';
 /** The meta row where a node records its --reaped-retain-ms at every start (start-node.ts): a restore's default age limit. */
 export const retentionMeta = 'reapedRetainMs';
 const backupFormat = 1;
+/** SqliteStore's record of the last actor time it minted (core/store.ts storeMetaReserved). */
+const lastActorMeta = 'lastActorMs';
 /** Tables a node's database has; a file without them is not one. */
 const requiredTables = ['kv', 'meta', 'actors', 'hints'] as const;
 const busyTimeoutMs = 5000;
@@ -74,6 +76,19 @@ function placeNew(partial: string, final: string): void {
   }
   unlinkSync(partial);
   fsyncPath(dirname(final));
+}
+
+/** A meta row's value as text (`schema`: main, or an attached database), undefined where there is none. */
+function metaText(db: Database.Database, name: string, schema = 'main'): string | undefined {
+  const row = db.prepare(`SELECT value FROM ${schema}.meta WHERE name = ?`).get(name) as { value: unknown } | undefined;
+  if (row === undefined) return undefined;
+  return Buffer.isBuffer(row.value) ? row.value.toString('utf8') : String(row.value);
+}
+
+/** A meta row holding a count of ms, if it holds a sane one. */
+function metaMs(db: Database.Database, name: string, schema = 'main'): number | undefined {
+  const n = Number(metaText(db, name, schema) ?? NaN);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 function count(db: Database.Database, table: string): number {
@@ -136,7 +151,7 @@ export function backupNode(dir: string, out: string, now: number): BackupInfo {
     try {
       const problem = integrityProblem(copy);
       if (problem) throw new BackupError(`the copy of ${source} fails SQLite's integrity check (${problem}); the node's own file may be damaged`);
-      info = { createdAtMs: now, keys: count(copy, 'kv'), hints: count(copy, 'hints'), reapedRetainMs: storedRetention(copy) };
+      info = { createdAtMs: now, keys: count(copy, 'kv'), hints: count(copy, 'hints'), reapedRetainMs: metaMs(copy, retentionMeta) };
       copy.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(backupMeta, Buffer.from(JSON.stringify({ format: backupFormat, ...info })));
     } finally {
       copy.close();
@@ -151,19 +166,12 @@ export function backupNode(dir: string, out: string, now: number): BackupInfo {
   }
 }
 
-/** The retention the node recorded, if it is a sane number of ms. */
-function storedRetention(db: Database.Database): number | undefined {
-  const row = db.prepare('SELECT value FROM meta WHERE name = ?').get(retentionMeta) as { value: unknown } | undefined;
-  const n = row === undefined ? NaN : Number(Buffer.isBuffer(row.value) ? row.value.toString('utf8') : String(row.value));
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
 function readStamp(db: Database.Database, file: string): Omit<BackupInfo, 'bytes'> {
-  const row = db.prepare('SELECT value FROM meta WHERE name = ?').get(backupMeta) as { value: unknown } | undefined;
-  if (row === undefined) throw new BackupError(`${file} is not a Gyre backup (no backup stamp): make one with gyre backup; a copied gyre.sqlite3 may be mid-write`);
+  const text = metaText(db, backupMeta);
+  if (text === undefined) throw new BackupError(`${file} is not a Gyre backup (no backup stamp): make one with gyre backup; a copied gyre.sqlite3 may be mid-write`);
   let stamp: unknown;
   try {
-    stamp = JSON.parse(Buffer.isBuffer(row.value) ? row.value.toString('utf8') : String(row.value));
+    stamp = JSON.parse(text);
   } catch {
     stamp = undefined;
   }
@@ -224,23 +232,18 @@ export function restoreNode(from: string, dir: string, opts: RestoreOptions): Ba
       db.pragma('trusted_schema = OFF');
       db.exec(schemaSql);
       db.prepare('ATTACH DATABASE ? AS backup').run(from);
-      const objects = db.prepare("SELECT name, type FROM backup.sqlite_master WHERE name IN (SELECT value FROM json_each(?))").all(JSON.stringify(Object.keys(restoredColumns))) as { name: string; type: string }[];
-      for (const table of Object.keys(restoredColumns)) {
-        const type = objects.find((o) => o.name === table)?.type;
-        if (type !== 'table' && !(type === undefined && (table === 'reaped' || table === 'quarantine'))) throw new BackupError(`${from}: ${table} is ${type === undefined ? 'missing' : `a ${type}`}, not a table`);
-      }
+      // inspectBackup saw kv, meta and hints as tables; older backups may lack reaped and quarantine.
+      const tables = new Set((db.prepare("SELECT name FROM backup.sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
       db.transaction(() => {
         for (const [table, columns] of Object.entries(restoredColumns)) {
-          if (!objects.some((o) => o.name === table)) continue;
+          if (!tables.has(table)) continue;
           const list = columns.join(', ');
-          const skip = table === 'meta' ? ` WHERE name NOT IN ('${backupMeta}', 'lastActorMs')` : '';
+          const skip = table === 'meta' ? ` WHERE name NOT IN ('${backupMeta}', '${lastActorMeta}')` : '';
           db.prepare(`INSERT INTO main.${table} (${list}) SELECT ${list} FROM backup.${table}${skip}`).run();
         }
         // Actors retired (the table stays empty); new ones are minted after every old one.
-        const last = db.prepare("SELECT value FROM backup.meta WHERE name = 'lastActorMs'").get() as { value: unknown } | undefined;
-        const stored = last === undefined ? 0 : Number(Buffer.isBuffer(last.value) ? last.value.toString('utf8') : String(last.value));
-        const ms = Math.max(opts.now, Number.isSafeInteger(stored) ? stored + 1 : 0);
-        db.prepare("INSERT INTO main.meta (name, value) VALUES ('lastActorMs', ?)").run(Buffer.from(String(ms)));
+        const ms = Math.max(opts.now, (metaMs(db, lastActorMeta, 'backup') ?? -1) + 1);
+        db.prepare('INSERT INTO main.meta (name, value) VALUES (?, ?)').run(lastActorMeta, Buffer.from(String(ms)));
       })();
       db.prepare('DETACH DATABASE backup').run();
     } finally {
