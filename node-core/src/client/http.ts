@@ -16,7 +16,7 @@ export interface ConnectionOptions {
   /** Bytes of response body buffered at most; a longer body fails the request. */
   readonly responseBytesMax: number;
   /** Trusted CA certificates for https URLs (PEM). */
-  readonly ca?: string | Uint8Array | undefined;
+  readonly ca?: string | Buffer | undefined;
 }
 
 /** Body chunk size when sending chunked. */
@@ -25,7 +25,9 @@ const chunkBytes = 64 * 1024;
 /** The Node transport: one keep-alive agent per node (or none), TLS checked against `ca` where given. */
 export function nodeTransport(opts: TransportOptions): Transport {
   const agents = new Map<string, http.Agent>();
-  const agentOptions: https.AgentOptions | undefined = opts.keepAlive ? { keepAlive: true, maxSockets: opts.maxSockets, ...(opts.ca !== undefined ? { ca: Buffer.from(opts.ca) } : {}) } : undefined;
+  // The CA as node:tls takes it, made once for every agent and request.
+  const ca = opts.ca === undefined || typeof opts.ca === 'string' ? opts.ca : Buffer.from(opts.ca.buffer, opts.ca.byteOffset, opts.ca.byteLength);
+  const agentOptions: https.AgentOptions | undefined = opts.keepAlive ? { keepAlive: true, maxSockets: opts.maxSockets, ...(ca !== undefined ? { ca } : {}) } : undefined;
   const agentFor = (base: string): http.Agent | false => {
     if (!agentOptions) return false;
     let a = agents.get(base);
@@ -36,7 +38,7 @@ export function nodeTransport(opts: TransportOptions): Transport {
     return a;
   };
   return {
-    request: (base, req) => rawRequest(base, req, { agent: agentFor(base), responseBytesMax: opts.responseBytesMax, ca: opts.ca }),
+    request: (base, req) => rawRequest(base, req, { agent: agentFor(base), responseBytesMax: opts.responseBytesMax, ca }),
     close: () => {
       for (const a of agents.values()) a.destroy();
       agents.clear();
@@ -61,7 +63,7 @@ export function rawRequest(baseUrl: string, req: RawRequest, conn: ConnectionOpt
       path: basePath + req.path,
       headers,
       agent: conn.agent,
-      ...(tls && conn.ca !== undefined ? { ca: Buffer.from(conn.ca) } : {}),
+      ...(tls && conn.ca !== undefined ? { ca: conn.ca } : {}),
     };
     const r = (tls ? https : http).request(options, (res) => {
       const chunks: Buffer[] = [];

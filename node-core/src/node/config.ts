@@ -46,6 +46,11 @@ export interface NodeConfig {
   readonly reapedRetainMs: number;
 }
 
+/** The host a node is reached by, in every address it announces: --advertise, else the bound host. */
+export function advertisedHost(c: Pick<NodeConfig, 'host' | 'advertise'>): string {
+  return c.advertise ?? c.host;
+}
+
 export const defaultConfig = {
   n: 3,
   r: 2,

@@ -67,7 +67,7 @@ import { type ContextCheck, ContextKeys } from './context-keys.js';
 
 
 // What drivers import with GyreNode (the rest of the configuration lives in config.ts).
-export { type NodeConfig, type NodeParts, type SeedLookup, defaultConfig, seedFetchTimeoutMs } from './config.js';
+export { type NodeConfig, type NodeParts, type SeedLookup, advertisedHost, defaultConfig, seedFetchTimeoutMs } from './config.js';
 import { type NodeConfig, type NodeParts, type SeedLookup, gossipIntervalMs, gossipTimeoutMs } from './config.js';
 import { replicaMerge } from '../core/replica-merge.js';
 

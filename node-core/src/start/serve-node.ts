@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
-import type { GyreNode, NodeConfig } from '../node/node.js';
+import { type GyreNode, type NodeConfig, advertisedHost } from '../node/node.js';
 import { createApiServer } from '../http/api.js';
 import { createRespServer, type RespServer } from '../resp/server.js';
 import { respNode, respObserver } from '../resp/backend.js';
@@ -75,7 +75,7 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
     });
     respPort = r.port;
     guard('RESP', r.address);
-    const respAddress = `${config.advertise ?? config.host}:${respPort}`;
+    const respAddress = `${advertisedHost(config)}:${respPort}`;
     server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing() });
     const h = await listen(server, config.port, config.host).catch((e: unknown) => {
       throw listenProblem(e, 'client HTTP', config.host, config.port, '--port');
@@ -93,7 +93,7 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
       node,
       http: httpServer,
       resp,
-      addresses: { http: `${config.advertise ?? config.host}:${h.port}`, internode: node.self.internode, resp: respAddress },
+      addresses: { http: `${advertisedHost(config)}:${h.port}`, internode: node.self.internode, resp: respAddress },
       reloadTls: () => material?.reload(),
       stop: async () => {
         httpServer.close();

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { retentionMeta } from '../store/backup.js';
-import { GyreNode, type NodeConfig, type SeedLookup, seedFetchTimeoutMs } from '../node/node.js';
+import { GyreNode, type NodeConfig, type SeedLookup, advertisedHost, seedFetchTimeoutMs } from '../node/node.js';
 import type { Store } from '../core/store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { TcpTransport } from '../net/tcp-transport.js';
@@ -41,12 +41,13 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
     await store.setMeta('shape', pack({ partitions: config.partitions, n: config.n }));
   }
   // What a restore of this node's backup takes as its default age limit (store/backup.ts).
-  await store.setMeta(retentionMeta, Buffer.from(String(cfg.reapedRetainMs)));
+  const retention = String(cfg.reapedRetainMs);
+  if (Buffer.from(store.getMeta(retentionMeta) ?? []).toString() !== retention) await store.setMeta(retentionMeta, Buffer.from(retention));
   let transport: TcpTransport;
   try {
     transport = await TcpTransport.listen({
       host: cfg.host,
-      advertise: cfg.advertise,
+      advertise: advertisedHost(cfg),
       port: cfg.internodePort,
       nodeId: cfg.id,
       token: cfg.token,
@@ -63,7 +64,7 @@ export async function startNode(config: NodeConfig, opts: { log?: Logger; onLeft
     await store.close();
     throw new Error(`refusing to serve internode on ${transport.boundIp} without a cluster token (protected mode): set GYRE_TOKEN or --token-file, or bind a loopback address`);
   }
-  const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${cfg.advertise ?? cfg.host}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token, material, log), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
+  const node = new GyreNode({ config: cfg, store, transport, env: realEnv, log, httpAddress: `${advertisedHost(cfg)}:${cfg.port}`, seedLookup: httpSeedLookup(cfg.token, material, log), defaultMetrics: true, onLeft: opts.onLeft, processControl: realProcessControl, randomBytes: (n) => randomBytes(n) });
   node.begin();
   return node;
 }
