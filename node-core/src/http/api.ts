@@ -14,7 +14,7 @@ import type { GyreNode } from '../node/node.js';
 import { HttpBudget } from './budget.js';
 import { applyCors } from './cors.js';
 import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireRole } from './guards.js';
-import { HttpError, answerAfterBody, isLingering, sendError } from './respond.js';
+import { HttpError, answerAndLinger, isLingering, sendError } from './respond.js';
 import type { ApiContext, Op } from './route.js';
 import { matchRoute } from './routes.js';
 
@@ -69,8 +69,8 @@ async function serve(ctx: ApiContext, req: http.IncomingMessage, res: http.Serve
 /** Answers a request whose guards or route threw, and returns the status it is counted under. */
 function answerFailure(ctx: ApiContext, req: http.IncomingMessage, res: http.ServerResponse, path: string, e: unknown): number {
   if (e instanceof HttpError) {
-    // A 413 comes while the body may still be arriving: answered at once, the rest drained (see answerAfterBody).
-    if (e.status === 413) answerAfterBody(req, () => sendError(res, e.status, e.code, e.message, { connection: 'close' }));
+    // A 413 comes while the body may still be arriving: answered at once, the rest drained (see answerAndLinger).
+    if (e.status === 413) answerAndLinger(req, res, e.status, e.code, e.message);
     else sendError(res, e.status, e.code, e.message);
     return e.status;
   }

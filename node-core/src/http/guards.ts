@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { roleOf } from '../node/secrets.js';
 import { valueBytesMax } from '../core/codec.js';
 import { adminPrefix, traceRequestBytesMax } from './admin.js';
-import { answerAfterBody, sendError } from './respond.js';
+import { answerAndLinger, sendError } from './respond.js';
 import type { ApiContext } from './route.js';
 import { metricsPath, statusPath } from './status.js';
 
@@ -32,7 +32,7 @@ export function admitToBudget(ctx: ApiContext, req: IncomingMessage, res: Server
   const admitted = ctx.budget.admit(declaredBodyBytes(req));
   if (!admitted.ok) {
     ctx.node.metrics.httpShed.inc();
-    answerAfterBody(req, () => sendError(res, 503, 'overloaded', admitted.message, { 'retry-after': String(overloadedRetryAfterSeconds), connection: 'close' }));
+    answerAndLinger(req, res, 503, 'overloaded', admitted.message, { 'retry-after': String(overloadedRetryAfterSeconds) });
     return 503;
   }
   // 'close' comes once the response is sent or the client went away, whichever is first.

@@ -89,7 +89,7 @@ export function isLingering(socket: object): boolean {
 }
 
 /**
- * Answers a refused request at once with `Connection: close` (the caller's headers say it),
+ * Answers a refused request at once with its error and `Connection: close`,
  * then reads and throws away the rest of its body before the connection closes: a lingering
  * close, as nginx and Apache do. Node closes such an answer with socket.destroySoon(), which,
  * with body bytes still unread, makes the kernel reset the connection, and a reset can discard
@@ -99,14 +99,11 @@ export function isLingering(socket: object): boolean {
  * refusedBodyDrainBytesMax or the client holds it past refusedBodyLingerMs. Nothing of the body
  * is kept, and nothing sent after it is served.
  */
-export function answerAfterBody(req: IncomingMessage, answer: () => void): void {
+export function answerAndLinger(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   const socket = req.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
   lingering.add(socket);
   let drained = 0;
-  const cut = () => {
-    clearTimeout(timer);
-    socket.destroy();
-  };
+  const cut = () => socket.destroy();
   const timer = setTimeout(cut, refusedBodyLingerMs);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
@@ -119,5 +116,5 @@ export function answerAfterBody(req: IncomingMessage, answer: () => void): void 
   });
   req.once('error', cut);
   req.resume();
-  answer();
+  sendError(res, status, code, message, { ...headers, connection: 'close' });
 }
