@@ -48,7 +48,7 @@ const layers = [
   },
   { from: '^electron/[^/]+$', to: ['^electron/', nc(['wire']), npm(['electron']), builtin(['os', 'path', 'url', 'util', 'fs', 'fs/promises', 'module', 'child_process'])] },
   // The renderer runs in a browser: its own code, browser libraries, node-core's wire types (types only, below).
-  { from: '^renderer/', to: ['^renderer/', nc(['wire']), npm(['svelte', 'uplot', 'socket.io-client', 'esm-env', 'clsx'])] },
+  { from: '^renderer/', to: ['^renderer/', nc(['wire']), npm(['svelte', 'uplot', 'socket.io-client', 'esm-env', 'clsx', 'msgpackr'])] },
   { from: '^renderer/vite\\.config\\.ts$', to: [npm(['vite', '@sveltejs']), builtin(['path', 'url'])] },
   // The verification harness (simulator, chaos run): runs the node's own code; not shipped.
   { from: '^test/harness/', to: ['^test/harness/', nc(['core', 'wire', 'net', 'store', 'replication', 'node', 'client', 'start', 'cli']), npm(['msgpackr', 'pino']), builtin(['crypto', 'util', 'path', 'os', 'http', 'fs'])] },
