@@ -19,6 +19,8 @@ const layers = [
   { from: nc(['core']), to: [nc(['core']), npm(['msgpackr']), builtin(['crypto'])] },
   // Shared wire types: what crosses a process boundary (control plane, console API).
   { from: nc(['wire']), to: [nc(['core', 'wire'])] },
+  // The consistency checker, its history and the recording client (the simulator, the chaos run and the console's experiments): pure like core; requests and pauses come in.
+  { from: nc(['verify']), to: [nc(['core', 'wire', 'verify'])] },
   // The HTTP API's one client (the CLI, the console, the bench, the chaos run and the tests use it): standalone, to be the public library.
   // Isomorphic: node:http only in http.ts (the browser build swaps it out, package.json "browser"); Buffer from 'buffer' (Node's own, or the npm polyfill in a bundle).
   { from: nc(['client']), to: [nc(['client', 'wire']), builtin(['http', 'https', 'buffer'])] },
@@ -44,14 +46,14 @@ const layers = [
   // The console's backend (plain Node) and the Electron shell around it.
   {
     from: '^electron/backend/',
-    to: ['^electron/backend/', nc(['wire', 'core', 'client']), '^node-core/src/cli/supervisor\\.ts$', npm(['socket.io', 'socket.io-client', 'sqlite3']), builtin(['crypto', 'fs', 'path', 'http', 'https'])],
+    to: ['^electron/backend/', nc(['wire', 'core', 'client', 'verify']), '^node-core/src/cli/supervisor\\.ts$', npm(['socket.io', 'socket.io-client', 'sqlite3']), builtin(['crypto', 'fs', 'path', 'http', 'https'])],
   },
   { from: '^electron/[^/]+$', to: ['^electron/', nc(['wire']), npm(['electron']), builtin(['os', 'path', 'url', 'util', 'fs', 'fs/promises', 'module', 'child_process'])] },
   // The renderer runs in a browser: its own code, browser libraries, node-core's wire types (types only, below).
   { from: '^renderer/', to: ['^renderer/', nc(['wire']), npm(['svelte', 'uplot', 'socket.io-client', 'esm-env', 'clsx', 'msgpackr'])] },
   { from: '^renderer/vite\\.config\\.ts$', to: [npm(['vite', '@sveltejs']), builtin(['path', 'url'])] },
   // The verification harness (simulator, chaos run): runs the node's own code; not shipped.
-  { from: '^test/harness/', to: ['^test/harness/', nc(['core', 'wire', 'net', 'store', 'replication', 'node', 'client', 'start', 'cli']), npm(['msgpackr', 'pino']), builtin(['crypto', 'util', 'path', 'os', 'http', 'fs'])] },
+  { from: '^test/harness/', to: ['^test/harness/', nc(['core', 'wire', 'verify', 'net', 'store', 'replication', 'node', 'client', 'start', 'cli']), npm(['msgpackr', 'pino']), builtin(['crypto', 'util', 'path', 'os', 'http', 'fs'])] },
   // Tests and benchmarks (not the harness: it has its own rule above) may reach anything but the Electron shell and the renderer.
   {
     from: '^test/(?!harness/)',

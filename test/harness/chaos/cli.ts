@@ -6,7 +6,7 @@
 // Prints each violation (rule, key, the key's last events) and one summary line; exits 1 on any.
 
 import { parseArgs } from 'node:util';
-import { ruleNumber } from '../sim/checker.js';
+import { ruleNumber } from '../../../node-core/src/verify/checker.js';
 import { runChaos } from './run.js';
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@
 // them, drops and delays their messages and pauses them. Then everything heals, the run waits
 // for the replicas to converge, reads every key from every node with r=N, snapshots every
 // replica through /replicas, and hands the history to the simulator's checker (same rules,
-// same code). Bounded in time and requests; it stops only the processes it started.
+// same code, node-core/src/verify/). Bounded in time and requests; it stops only the processes it started.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -13,12 +13,14 @@ import { join } from 'node:path';
 import { sleep } from '../../../node-core/src/core/env.js';
 import { realEnv } from '../../../node-core/src/start/real-env.js';
 import { LocalCluster, freePortRange } from '../../../node-core/src/cli/supervisor.js';
-import { type CheckStats, type FinalKey, type Violation, check } from '../sim/checker.js';
-import { History, type VersionSeen, tombstoneTypePrefix, writerOf } from '../sim/history.js';
-import { FaultLog, type FaultInterval } from '../sim/nemesis.js';
+import { type CheckStats, type FinalKey, type Violation, check } from '../../../node-core/src/verify/checker.js';
+import { History } from '../../../node-core/src/verify/history.js';
+import { FaultLog, type FaultInterval } from '../../../node-core/src/verify/fault-log.js';
+import { ObservedVersions } from '../../../node-core/src/verify/observed.js';
+import { finalKeysOf, identifyTombstones, replicasDiffer } from '../../../node-core/src/verify/final-state.js';
+import type { ReplicasDocument } from '../../../node-core/src/wire/api.js';
 import { Rng } from '../sim/random.js';
 import { ChaosClient, type ChaosClientOptions } from './client.js';
-import { ObservedVersions } from './observed.js';
 import { GyreClient } from '../../../node-core/src/client/client.js';
 
 export interface ChaosOptions {
@@ -173,46 +175,6 @@ async function json(base: string, path: string, token: string, init: { method?: 
     // not JSON: keep the text
   }
   return { status: res.status, body };
-}
-
-interface ReplicasDoc {
-  preferenceList: string[];
-  replicas: { node: string; reachable: boolean; versions: { version: string; deleted: boolean; contentType: string; context: string; value?: string }[] }[];
-}
-
-/** The node that coordinated a version: its actor is `node.tenure` or `node~oneshot`. */
-function actorNode(dot: string): string {
-  const actor = dot.slice(0, dot.lastIndexOf(':'));
-  return actor.split(/[.~]/)[0]!;
-}
-
-/**
- * Names the writers of tombstones that reads saw without one; returns the keys where some
- * stayed nameless. Each delete names at most one tombstone.
- */
-function identifyTombstones(history: History, observed: ObservedVersions): Set<string> {
-  const unidentified = new Set<string>();
-  const reads = history.reads().filter((r) => r.versions?.some((v) => v.writeId === undefined));
-  for (const op of reads) op.versions = op.versions!.map((v) => (v.writeId !== undefined ? v : { ...v, writeId: observed.version(op.key, v.dot)?.writeId }));
-  const named = new Set<string>();
-  for (const k of observed.keys()) for (const v of observed.versionsOf(k)) if (v.writeId) named.add(v.writeId);
-  const firstSeen = new Map<string, { key: string; dot: string; at: number }>();
-  for (const op of reads) for (const v of op.versions!) if (v.writeId === undefined && !firstSeen.has(`${op.key} ${v.dot}`)) firstSeen.set(`${op.key} ${v.dot}`, { key: op.key, dot: v.dot, at: op.completedAt ?? op.invokedAt });
-  const assigned = new Map<string, string>();
-  for (const t of [...firstSeen.values()].sort((a, b) => a.at - b.at)) {
-    const candidates = history.writes().filter((w) => w.key === t.key && w.kind === 'delete' && w.outcome !== 'ok' && !named.has(w.writeId) && w.invokedAt <= t.at);
-    const byNode = candidates.filter((w) => w.node === actorNode(t.dot));
-    const pick = byNode.length === 1 ? byNode[0] : candidates.length === 1 ? candidates[0] : undefined;
-    if (!pick) {
-      unidentified.add(t.key);
-      continue;
-    }
-    named.add(pick.writeId);
-    assigned.set(`${t.key} ${t.dot}`, pick.writeId);
-    observed.add({ key: t.key, dot: t.dot, deleted: true, contentType: `${tombstoneTypePrefix}${pick.writeId}`, value: Buffer.alloc(0), context: undefined, at: t.at, node: pick.node });
-  }
-  for (const op of reads) op.versions = op.versions!.map((v) => (v.writeId !== undefined ? v : { ...v, writeId: assigned.get(`${op.key} ${v.dot}`) }));
-  return unidentified;
 }
 
 /** What every phase of one run shares: the cluster, the run's clock, and what it records. */
@@ -486,7 +448,7 @@ async function heal(run: ChaosRun): Promise<number> {
     if (state.get(id) === 'killed') cluster.startNode(id);
     state.set(id, 'up');
   }
-  for (const i of run.faults.intervals) if (i.to === Infinity || i.to > healAt) i.to = healAt;
+  run.faults.healAll(healAt);
   for (const id of ids) {
     // Processes that died without the nemesis killing them are crashes.
     if (!cluster.running().some((x) => x.id === id)) {
@@ -501,12 +463,12 @@ async function heal(run: ChaosRun): Promise<number> {
 }
 
 /** Every key's replicas as the first node's /replicas shows them. */
-async function snapshotReplicas(run: ChaosRun, withValues: boolean): Promise<Map<string, ReplicasDoc>> {
-  const out = new Map<string, ReplicasDoc>();
+async function snapshotReplicas(run: ChaosRun, withValues: boolean): Promise<Map<string, ReplicasDocument>> {
+  const out = new Map<string, ReplicasDocument>();
   for (const key of run.keys) {
     const res = await json(run.cluster.url(run.ids[0]!), `/replicas/${encodeURIComponent(key)}${withValues ? '?values=1' : ''}`, run.token, {}, replicasTimeoutMs);
     if (res.status !== 200) throw new Error(`/replicas/${key}: ${res.status}`);
-    out.set(key, res.body as ReplicasDoc);
+    out.set(key, res.body as ReplicasDocument);
   }
   return out;
 }
@@ -527,8 +489,8 @@ async function whyNotConverged(run: ChaosRun): Promise<string[]> {
   }
   if (why.length > 0) return why;
   for (const [key, doc] of await snapshotReplicas(run, false)) {
-    const sets = doc.replicas.map((x) => (x.reachable ? x.versions.map((v) => v.version).sort().join(' ') : '(unreachable)'));
-    if (new Set(sets).size > 1) why.push(`${key}: replicas differ (${doc.replicas.map((x, i) => `${x.node}=[${sets[i]}]`).join(' ')})`);
+    const differ = replicasDiffer(key, doc);
+    if (differ) why.push(differ);
   }
   return why;
 }
@@ -572,25 +534,6 @@ async function sabotageOverwrite(run: ChaosRun): Promise<void> {
 
 // --- the final state, the final reads (r=N from every node), the state again.
 
-/** A /replicas snapshot in the checker's shape; every version in it is observed at `at`. */
-function toFinal(run: ChaosRun, snap: Map<string, ReplicasDoc>, at: number): FinalKey[] {
-  return [...snap].map(([key, doc]) => ({
-    key,
-    pref: doc.preferenceList,
-    replicas: doc.replicas.map((rep) => ({
-      node: rep.node,
-      left: false,
-      hints: [],
-      reaped: undefined,
-      data: rep.versions.map((v): VersionSeen => {
-        const value = Buffer.from(v.value ?? '', 'base64');
-        run.observed.add({ key, dot: v.version, deleted: v.deleted, contentType: v.contentType, value, context: v.context, at, node: rep.node });
-        return { dot: v.version, writeId: writerOf({ deleted: v.deleted, contentType: v.contentType, value }), deleted: v.deleted };
-      }),
-    })),
-  }));
-}
-
 interface FinalState {
   readonly final: FinalKey[];
   readonly atFinalReads: FinalKey[];
@@ -599,11 +542,11 @@ interface FinalState {
 /** Snapshots the replicas, reads every key from every node with r=N, snapshots them again. */
 async function readFinalState(run: ChaosRun, clients: ChaosClient[]): Promise<FinalState> {
   const { history, observed, keys, ids, cluster } = run;
-  const final = toFinal(run, await snapshotReplicas(run, true), run.now());
+  const final = finalKeysOf(await snapshotReplicas(run, true), observed, run.now());
   const reader = new ChaosClient('final', () => undefined, history, run.rng.fork('final'), run.copts, run.now, (x) => observed.add(x));
   for (const key of keys) for (const id of ids) await reader.read(key, n, true, { id, url: cluster.url(id) });
   reader.close();
-  const atFinalReads = toFinal(run, await snapshotReplicas(run, true), run.now());
+  const atFinalReads = finalKeysOf(await snapshotReplicas(run, true), observed, run.now());
   for (const c of clients) c.close();
   return { final, atFinalReads };
 }

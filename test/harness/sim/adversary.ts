@@ -11,7 +11,7 @@ import { sleep } from '../../../node-core/src/core/env.js';
 import { packState } from '../../../node-core/src/net/messages.js';
 import { gossipCounterLimit } from '../../../node-core/src/core/gossip.js';
 import type { VClock } from '../../../node-core/src/core/vclock.js';
-import { adversaryKeyPrefix } from './checker.js';
+import { adversaryKeyPrefix } from '../../../node-core/src/verify/checker.js';
 import type { SimCluster } from './cluster.js';
 import { simEnv } from './env.js';
 import { SimTransport } from './network.js';

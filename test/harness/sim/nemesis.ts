@@ -11,6 +11,7 @@
 //   heavy reordering, or a mix of the last three.
 // Everything heals at `healAt`.
 
+import type { FaultLog } from '../../../node-core/src/verify/fault-log.js';
 import type { SimCluster } from './cluster.js';
 import type { LinkFaults } from './network.js';
 import type { Rng } from './random.js';
@@ -121,47 +122,6 @@ export function planFaults(rng: Rng, o: PlanOptions): FaultPlan {
     t = skipQuiet(until + 500 + rng.int(3500));
   }
   return { steps, healAt: o.healAt };
-}
-
-/** A fault as it was in force, for the checker. `to` is when it ended (healAt at the latest). */
-export interface FaultInterval {
-  readonly kind: NodeFaultKind | NetFaultKind | 'join' | 'leave' | 'latency';
-  readonly nodes: readonly string[];
-  /** Whether it stops messages between running nodes (cuts, loss) or stops a node (pause). */
-  readonly disruptive: boolean;
-  readonly from: number;
-  to: number;
-}
-
-export class FaultLog {
-  readonly intervals: FaultInterval[] = [];
-
-  open(i: Omit<FaultInterval, 'to'>): FaultInterval {
-    const full: FaultInterval = { ...i, to: Infinity };
-    this.intervals.push(full);
-    return full;
-  }
-
-  /** Nodes down (crashed, not yet restarted) at time t. */
-  downAt(t: number): Set<string> {
-    const out = new Set<string>();
-    for (const i of this.intervals) if ((i.kind === 'crash' || i.kind === 'wipe') && i.from <= t && t < i.to) for (const n of i.nodes) out.add(n);
-    return out;
-  }
-
-  /** Whether any fault other than duplication or reordering (or a join or leave) was in force during [from, to]. */
-  disruptedDuring(from: number, to: number): boolean {
-    return this.intervals.some((i) => i.disruptive && i.from <= to && from < i.to);
-  }
-
-  /** Whether some node crashed or restarted during [from, to]. */
-  membershipChangedDuring(from: number, to: number): boolean {
-    return this.intervals.some((i) => (i.kind === 'crash' || i.kind === 'wipe') && ((from <= i.from && i.from <= to) || (from <= i.to && i.to <= to)));
-  }
-
-  wasWiped(): boolean {
-    return this.intervals.some((i) => i.kind === 'wipe');
-  }
 }
 
 /** Schedules the plan's faults on the cluster; everything still in force ends at healAt. */

@@ -1,13 +1,8 @@
 // Simulated clients. Each client runs one operation at a time against a node it picks at
 // random, calling the coordinator exactly as the HTTP API does (`coordinator.get`,
 // `coordinator.put` with the context decoded from the opaque token the API would have handed
-// out). On a small hot key set, so writes conflict:
-// - get (r mostly 2, sometimes 1 or N);
-// - put with the context of the client's last read or write of the key;
-// - blind put (no context): concurrent with whatever is there;
-// - read-modify-write: a get, then a put with its context;
-// - delete: a get, then a tombstone with its context (the API's DELETE without a context).
-// Values are unique per write ("c3-w17"); a tombstone names its write in its content type.
+// out). The operation mix and the contexts writes carry are every workload client's
+// (node-core/src/verify/workload-client.ts).
 
 import { encodeContext } from '../../../node-core/src/core/context.js';
 import { sleep } from '../../../node-core/src/core/env.js';
@@ -15,8 +10,10 @@ import type { Payload } from '../../../node-core/src/core/siblings.js';
 import { emptyClock, type VClock } from '../../../node-core/src/core/vclock.js';
 import type { SimCluster } from './cluster.js';
 import { simEnv } from './env.js';
-import { type Basis, type History, type ReadOp, type WriteOp, seen, tombstoneTypePrefix } from './history.js';
+import { type Basis, type History, type ReadOp, type WriteOp, seen, tombstoneTypePrefix } from '../../../node-core/src/verify/history.js';
 import type { Rng } from './random.js';
+import { WorkloadClient, opWeights } from '../../../node-core/src/verify/workload-client.js';
+
 
 export interface WorkloadOptions {
   readonly clients: number;
@@ -32,85 +29,7 @@ export interface WorkloadOptions {
 }
 
 
-export type OpKind = 'get' | 'put' | 'blind' | 'rmw' | 'delete';
-
-export const opWeights: readonly (readonly [number, OpKind])[] = [
-  [30, 'get'],
-  [20, 'put'],
-  [10, 'blind'],
-  [28, 'rmw'],
-  [12, 'delete'],
-];
-
-interface Known {
-  readonly token: string | undefined;
-  readonly basis: Basis;
-}
-
-/**
- * What every workload client does, whatever carries its requests (the coordinator in the
- * simulator, HTTP in the chaos run): which operation, which quorum, and which context a write
- * carries (its basis: the versions its client had seen).
- */
-export abstract class WorkloadClient {
-  protected writes = 0;
-  /** Per key: the context of this client's last read or write, and what it stood for. */
-  protected readonly known = new Map<string, Known>();
-
-  constructor(
-    protected readonly rng: Rng,
-    private readonly quorums: () => { readonly n: number; readonly r: number; readonly w: number },
-  ) {}
-
-  protected pickR(): number {
-    const q = this.quorums();
-    return this.rng.weighted([
-      [80, q.r],
-      [10, 1],
-      [10, q.n],
-    ]);
-  }
-
-  protected pickW(): number {
-    const q = this.quorums();
-    return this.rng.weighted([
-      [85, q.w],
-      [15, q.n],
-    ]);
-  }
-
-  /** A get; `final` marks the reads of the settled state. */
-  abstract read(key: string, r: number, final: boolean): Promise<ReadOp>;
-
-  protected abstract write(kind: 'put' | 'delete', key: string, basis: Basis, token: string | undefined): Promise<WriteOp | undefined>;
-
-  protected async step(kind: OpKind, key: string): Promise<void> {
-    switch (kind) {
-      case 'get':
-        await this.read(key, this.pickR(), false);
-        return;
-      case 'put': {
-        const k = this.known.get(key);
-        await this.write('put', key, k?.basis ?? { kind: 'none' }, k?.token);
-        return;
-      }
-      case 'blind':
-        await this.write('put', key, { kind: 'none' }, undefined);
-        return;
-      case 'rmw':
-      case 'delete': {
-        const r = await this.read(key, this.pickR(), false);
-        if (r.outcome !== 'ok' || !r.versions) return;
-        // The API's DELETE of a key with nothing to delete answers 404 without writing.
-        if (kind === 'delete' && r.versions.length === 0) return;
-        await this.write(kind === 'rmw' ? 'put' : 'delete', key, { kind: 'read', op: r.op, dots: r.versions.map((v) => v.dot) }, r.context);
-        return;
-      }
-    }
-  }
-}
-
-export class Client extends WorkloadClient {
+export class Client extends WorkloadClient<Rng> {
   stopped = false;
   inFlight = 0;
 

@@ -1,13 +1,13 @@
-// The chaos checker's index of versions: everything a black-box client was shown (reads,
-// write acknowledgements, the final /replicas snapshot), in the shape the simulator's
-// oracle gives the checker. A version is known by its id (`X-Gyre-Version`); its clock only
+// A black-box run's index of versions (the chaos run's, the console experiments'): everything
+// a black-box client was shown (reads, write acknowledgements, the final /replicas snapshot),
+// in the shape the simulator's oracle gives the checker. A version is known by its id (`X-Gyre-Version`); its clock only
 // where a context for exactly that version was handed out (an acknowledged write's, or
 // /replicas'). The same id shown with two different contents is a reused dot.
 
-import { readContextUnverified } from '../../../node-core/src/core/context.js';
-import type { DotConflict, KnownVersion, VersionIndex } from '../sim/history.js';
-import { writerOf } from '../sim/history.js';
-import type { Observed } from './client.js';
+import { readContextUnverified } from '../core/context.js';
+import type { DotConflict, KnownVersion, VersionIndex } from './history.js';
+import { writerOf } from './history.js';
+import type { Observed } from './recorder.js';
 
 function parseDot(dot: string): { actor: string; counter: number } | undefined {
   const i = dot.lastIndexOf(':');
@@ -15,6 +15,9 @@ function parseDot(dot: string): { actor: string; counter: number } | undefined {
   if (i <= 0 || !Number.isSafeInteger(counter) || counter < 1) return undefined;
   return { actor: dot.slice(0, i), counter };
 }
+
+/** Malformed version ids remembered at most (the first ones say enough). */
+const malformedKeptMax = 100;
 
 export class ObservedVersions implements VersionIndex {
   readonly conflicts: DotConflict[] = [];
@@ -26,7 +29,7 @@ export class ObservedVersions implements VersionIndex {
   add(o: Observed): void {
     const event = parseDot(o.dot);
     if (!event) {
-      if (this.malformed.length < 100) this.malformed.push(`${o.key}: ${o.dot}`);
+      if (this.malformed.length < malformedKeptMax) this.malformed.push(`${o.key}: ${o.dot}`);
       return;
     }
     // A black-box judge holds no context key: it reads the clock a context names unverified.
