@@ -24,8 +24,31 @@ const methods = [
   'startWorkload',
   'stopWorkload',
   'workloadStatus',
+  'nodeDetails',
+  'nodeLog',
+  'planMembership',
+  'commitMembership',
+  'membershipProgress',
+  'history',
+  'historyCsv',
+  'listAudit',
+  'alertRules',
+  'saveAlertRules',
+  'alerts',
+  'listKeys',
+  'causalGraph',
+  'partitionsDetail',
+  'repairPartition',
+  'whatIf',
+  'listScenarios',
+  'saveScenario',
+  'deleteScenario',
+  'runScenario',
+  'stopRun',
+  'listRuns',
+  'getRun',
 ];
-const pushes = ['cluster', 'events', 'connection', 'workload'];
+const pushes = ['cluster', 'events', 'connection', 'workload', 'membership', 'alerts', 'experiment'];
 
 const call = (method: string, args: unknown[]): Promise<unknown> => {
   if (!methods.includes(method)) return Promise.resolve({ ok: false, error: `no console method ${method}` });

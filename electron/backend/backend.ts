@@ -11,9 +11,13 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../node-core/src/wire/control.js';
 import { partitionOf } from '../../node-core/src/core/partitioner.js';
-import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
+import { LocalCluster, freePortRange, tailFile } from '../../node-core/src/cli/supervisor.js';
 import { ProfileStore, type TokenSealer, keyFileSealer } from './profiles.js';
-import type { Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, Profile, TraceResult } from '../../node-core/src/wire/console.js';
+import type { AlertRule, AlertState, Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, NodeDetails, NodeLogPage, NodeLogQuery, Profile, TraceResult } from '../../node-core/src/wire/console.js';
+import { MembershipChanges, checkChange } from './membership.js';
+import { type Observation, checkAlertRules, defaultAlertRules, evaluate, observe, windowMs } from './alerts.js';
+import type { PartitionSize } from '../../node-core/src/core/membership-plan.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Workload, checkWorkloadSpec } from './workload.js';
 import { GyreClient } from '../../node-core/src/client/client.js';
 
@@ -83,6 +87,65 @@ function readCa(path: string | null): Buffer | undefined {
   }
 }
 
+const logLinesMax = 1000;
+const logLineCharsMax = 8192;
+/** A node page's log reads at most this much of a local log file per request. */
+const logReadBytesMax = 1 << 20;
+
+export function checkLogQuery(v: unknown): NodeLogQuery {
+  const o = (v ?? {}) as Record<string, unknown>;
+  const lines = o.lines ?? 200;
+  if (!Number.isInteger(lines) || (lines as number) < 1 || (lines as number) > logLinesMax) throw new Error(`lines is an integer from 1 to ${logLinesMax}`);
+  const filter = o.filter ?? null;
+  if (filter !== null && (typeof filter !== 'string' || filter.length > 200)) throw new Error('filter is text of at most 200 characters');
+  const after = o.after ?? null;
+  if (after !== null && (!Number.isSafeInteger(after) || (after as number) < 0)) throw new Error('after is a non-negative integer');
+  return { lines: lines as number, filter: filter === '' ? null : (filter as string | null), after: after as number | null };
+}
+
+/**
+ * A page of a local node's log file. A line's seq is its byte offset in the file, so `next`
+ * (the end of the last whole line read) follows the file as it grows; a file that shrank
+ * (rotated, truncated) is read again from its start.
+ */
+export function readLogFile(node: string, path: string, q: NodeLogQuery): NodeLogPage {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return { node, source: 'file', lines: [], next: 0, dropped: false };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    let start = q.after === null || q.after > size ? Math.max(0, size - 256 * 1024) : q.after;
+    let dropped = false;
+    if (size - start > logReadBytesMax) {
+      start = size - logReadBytesMax;
+      dropped = q.after !== null;
+    }
+    const buf = Buffer.alloc(size - start);
+    readSync(fd, buf, 0, buf.length, start);
+    let pos = 0;
+    // Reading from the middle of the file: skip to the first whole line.
+    if (start > 0 && (q.after === null || dropped)) {
+      const nl = buf.indexOf(10);
+      pos = nl < 0 ? buf.length : nl + 1;
+    }
+    const lines: { seq: number; text: string }[] = [];
+    const needle = q.filter?.toLowerCase() ?? null;
+    for (;;) {
+      const nl = buf.indexOf(10, pos);
+      if (nl < 0) break;
+      const text = buf.subarray(pos, nl).toString('utf8');
+      if (text && (!needle || text.toLowerCase().includes(needle))) lines.push({ seq: start + pos, text: text.slice(0, logLineCharsMax) });
+      pos = nl + 1;
+    }
+    return { node, source: 'file', lines: lines.slice(-q.lines), next: start + pos, dropped };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class ConsoleBackend {
   private local: LocalCluster | undefined;
   private launchedHere = false;
@@ -95,6 +158,10 @@ export class ConsoleBackend {
   private readonly workload: Workload;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly membership: MembershipChanges;
+  private alertRulesNow: AlertRule[] = [...defaultAlertRules];
+  private alertStates: AlertState[] = [];
+  private observations: Observation[] = [];
 
   private constructor(
     private readonly opts: BackendOptions,
@@ -106,6 +173,45 @@ export class ConsoleBackend {
       () => this.target?.ca,
       (s) => this.emit('workload', s),
     );
+    this.membership = new MembershipChanges({
+      snapshot: () => this.last,
+      partitionSizes: () => this.partitionSizes(),
+      nextLocalNode: () => this.requireLocal('launching a node').nextNodeId(),
+      launchNode: async () => (await this.requireLocal('launching a node').addNode()).id,
+      leave: (node) => this.leaveNode(node),
+      retire: async (node) => {
+        if (this.target?.local && this.local?.nodes.some((n) => n.id === node)) await this.local.removeNode(node);
+      },
+      push: (p) => this.emit('membership', p),
+      log: (l) => this.opts.log(l),
+    });
+    void this.profiles.setting('alertRules').then((v) => {
+      if (v === undefined) return;
+      try {
+        this.alertRulesNow = checkAlertRules(JSON.parse(v));
+      } catch (e) {
+        this.opts.log(`stored alert rules ignored: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  /** Every snapshot from the attached cluster goes through here. */
+  private onSnapshot(s: ClusterSnapshot): void {
+    this.last = s;
+    this.emit('cluster', s);
+    this.membership.observe(s);
+    this.evaluateAlerts(s);
+  }
+
+  private evaluateAlerts(s: ClusterSnapshot): void {
+    const o = observe(s);
+    const keep = windowMs(this.alertRulesNow);
+    this.observations.push(o);
+    while (this.observations.length > 0 && this.observations[0]!.at < o.at - keep) this.observations.shift();
+    const next = evaluate(this.alertRulesNow, this.alertStates, o, this.observations);
+    const changed = next.length !== this.alertStates.length || next.some((x, i) => x.state !== this.alertStates[i]?.state || x.ruleId !== this.alertStates[i]?.ruleId || x.message !== this.alertStates[i]?.message);
+    this.alertStates = next;
+    if (changed) this.emit('alerts', next);
   }
 
   static async open(opts: BackendOptions): Promise<ConsoleBackend> {
@@ -240,18 +346,13 @@ export class ConsoleBackend {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            if (snap.ok) {
-              this.last = snap.value;
-              this.emit('cluster', snap.value);
-            }
+            if (snap.ok) this.onSnapshot(snap.value);
             resolve(client);
           });
         });
       });
       client.on('cluster', (s) => {
-        if (this.client !== client) return;
-        this.last = s;
-        this.emit('cluster', s);
+        if (this.client === client) this.onSnapshot(s);
       });
       client.on('events', (e) => {
         if (this.client === client) this.emit('events', e);
@@ -289,6 +390,8 @@ export class ConsoleBackend {
     this.target = undefined;
     this.via = null;
     this.last = undefined;
+    this.observations = [];
+    this.alertStates = [];
     c?.close();
     this.setState({ state: 'detached' });
   }
@@ -308,8 +411,13 @@ export class ConsoleBackend {
 
   private async http(path: string): Promise<{ status: number; body: unknown; headers: Headers }> {
     if (!this.via) throw new Error('not attached to a cluster');
-    const client = new GyreClient({ failover: false, url: this.via, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs: httpTimeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
-    const res = await client.request({ method: 'GET', path, headers: { accept: 'application/json' } });
+    return this.httpTo(this.via, 'GET', path);
+  }
+
+  /** A request to one node (`base`: its URL), answered as parsed JSON when it is JSON. */
+  private async httpTo(base: string, method: string, path: string, json?: unknown, timeoutMs = httpTimeoutMs): Promise<{ status: number; body: unknown; headers: Headers }> {
+    const client = new GyreClient({ failover: false, url: base, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
+    const res = await client.request({ method, path, headers: { accept: 'application/json', ...(json !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
     const text = res.body.toString('utf8');
     let body: unknown = text;
     try {
@@ -328,9 +436,71 @@ export class ConsoleBackend {
     if (t?.environment === 'production' && confirm !== t.name) throw new Error(`${what} on the production cluster "${t.name}": type the cluster's name to confirm`);
   }
 
-  private requireLocal(): LocalCluster {
-    if (!this.target?.local || !this.local) throw new Error('kill and restart work on a local cluster this console launched');
+  private requireLocal(what = 'kill and restart'): LocalCluster {
+    if (!this.target?.local || !this.local) throw new Error(`${what} works on the local cluster this console launched${what === 'launching a node' ? '; on a remote cluster start `gyre node --seeds <a member>` on the new host: it joins by itself, and Membership follows it' : ''}`);
     return this.local;
+  }
+
+  /** The URL of member `id` as the attached node last reported it. */
+  private nodeUrl(id: string): string {
+    const m = this.last?.members.find((x) => x.id === id);
+    if (!m) throw new Error(`no member ${id} in the cluster's view`);
+    return memberUrl(this.target, m.address);
+  }
+
+  private async leaveNode(node: string): Promise<void> {
+    const r = await this.httpTo(this.nodeUrl(node), 'POST', '/admin/leave');
+    if (r.status !== 202) throw new Error(`${node} refused to leave (${r.status}): ${(r.body as { message?: string })?.message ?? String(r.body).slice(0, 200)}`);
+  }
+
+  /** What every member that answers holds per partition (GET /admin/partitions). */
+  private async partitionSizes(): Promise<Map<string, Map<number, PartitionSize>>> {
+    const out = new Map<string, Map<number, PartitionSize>>();
+    const members = (this.last?.members ?? []).filter((m) => m.status === 'up').slice(0, 256);
+    await Promise.all(
+      members.map(async (m) => {
+        try {
+          const r = await this.httpTo(memberUrl(this.target, m.address), 'GET', '/admin/partitions', undefined, 5000);
+          const parts = (r.body as { partitions?: unknown })?.partitions;
+          if (r.status !== 200 || !Array.isArray(parts)) return;
+          const map = new Map<number, PartitionSize>();
+          for (const p of parts.slice(0, 1 << 16) as { partition?: unknown; keys?: unknown; bytes?: unknown }[]) {
+            if (Number.isInteger(p?.partition) && Number.isFinite(p.keys) && Number.isFinite(p.bytes)) map.set(p.partition as number, { keys: p.keys as number, bytes: p.bytes as number });
+          }
+          out.set(m.id, map);
+        } catch {
+          // a node that does not answer leaves its sizes unknown in the plan
+        }
+      }),
+    );
+    return out;
+  }
+
+  async nodeDetails(id: string): Promise<NodeDetails> {
+    let status: Record<string, unknown> | null = null;
+    let error: string | null = null;
+    try {
+      const r = await this.httpTo(this.nodeUrl(id), 'GET', '/status', undefined, 5000);
+      if (r.status === 200 && typeof r.body === 'object' && r.body !== null) status = r.body as Record<string, unknown>;
+      else error = `/status answered ${r.status}`;
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    const spec = this.target?.local ? this.local?.nodes.find((n) => n.id === id) : undefined;
+    return { id, status, error, local: spec ? { pid: spec.pid ?? null, log: spec.log, dir: spec.dir, port: spec.port } : null };
+  }
+
+  async nodeLog(id: string, q: NodeLogQuery): Promise<NodeLogPage> {
+    const spec = this.target?.local ? this.local?.nodes.find((n) => n.id === id) : undefined;
+    if (spec) return readLogFile(id, spec.log, q);
+    const params = new URLSearchParams({ lines: String(q.lines) });
+    if (q.filter) params.set('filter', q.filter);
+    if (q.after !== null) params.set('after', String(q.after));
+    const r = await this.httpTo(this.nodeUrl(id), 'GET', `/admin/log?${params}`, undefined, 5000);
+    const b = r.body as { lines?: unknown; next?: unknown; dropped?: unknown };
+    if (r.status !== 200 || !Array.isArray(b?.lines)) throw new Error(`${id}'s /admin/log answered ${r.status}: ${(r.body as { message?: string })?.message ?? ''}`);
+    const lines = (b.lines as { seq?: unknown; text?: unknown }[]).slice(0, logLinesMax).filter((l) => Number.isInteger(l?.seq) && typeof l.text === 'string').map((l) => ({ seq: l.seq as number, text: (l.text as string).slice(0, logLineCharsMax) }));
+    return { node: id, source: 'node', lines, next: Number.isInteger(b.next) ? (b.next as number) : (lines.at(-1)?.seq ?? 0) + 1, dropped: b.dropped === true };
   }
 
   async inspectKey(key: string): Promise<KeyInspection> {
@@ -444,6 +614,30 @@ export class ConsoleBackend {
         return this.workload.stop();
       case 'workloadStatus':
         return this.workload.status();
+      case 'nodeDetails':
+        return this.nodeDetails(str(0, 'node'));
+      case 'nodeLog':
+        return this.nodeLog(str(0, 'node'), checkLogQuery(args[1]));
+      case 'planMembership':
+        return this.membership.plan(checkChange(args[0]));
+      case 'commitMembership':
+        this.confirm(optStr(1), 'changing membership');
+        return this.membership.commit(str(0, 'plan id'));
+      case 'membershipProgress':
+        return this.membership.progress();
+      case 'alertRules':
+        return this.alertRulesNow;
+      case 'saveAlertRules': {
+        const rules = checkAlertRules(args[0]);
+        await this.profiles.setSetting('alertRules', JSON.stringify(rules));
+        this.alertRulesNow = rules;
+        this.alertStates = [];
+        return rules;
+      }
+      case 'alerts':
+        return this.alertStates;
+      default:
+        throw new Error(`${method} is not available in this console backend yet`);
     }
   }
 

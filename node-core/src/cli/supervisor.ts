@@ -3,7 +3,7 @@
 // (who runs where, with which pid). Plain Node, no Electron: `gyre up` and the console use it.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, fstatSync, readSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
@@ -39,6 +39,27 @@ export const readyTimeoutMs = 30_000;
 export const stopTimeoutMs = 10_000;
 /** A node that does not answer GET /status this fast counts as not up yet. */
 const statusPollTimeoutMs = 1000;
+
+/** The last `lines` lines of a file, reading at most its last `maxBytes` bytes (a partial first line is dropped). */
+export function tailFile(path: string, lines: number, maxBytes = 1 << 20): string[] {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const all = buf.toString('utf8').split('\n');
+    if (len < size) all.shift();
+    return all.filter(Boolean).slice(-lines);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export function isAlive(pid: number | undefined): boolean {
   if (!pid) return false;
@@ -174,6 +195,37 @@ export class LocalCluster {
     for (const n of this.nodes) this.startNode(n.id);
   }
 
+  /** The id the next node added would get (n1, n2, ...: one more than the highest). */
+  nextNodeId(): string {
+    const taken = this.nodes.map((n) => Number(/^n(\d+)$/.exec(n.id)?.[1] ?? 0));
+    return `n${Math.max(0, ...taken) + 1}`;
+  }
+
+  /**
+   * Adds a node to the cluster file and starts it with every other node as a seed: it joins
+   * (Dynamo 4.8.1, an explicit join) and claims its share. Takes the port after the highest in
+   * use when it and its internode and RESP ports are free, else any free range.
+   */
+  async addNode(): Promise<LocalNodeSpec> {
+    const id = this.nextNodeId();
+    const next = Math.max(...this.nodes.map((n) => n.port)) + 1;
+    const free = (await Promise.all([next, next + internodePortOffset, next + respPortOffset].map(portFree))).every(Boolean);
+    const port = free ? next : await freePortRange(1);
+    const spec: LocalNodeSpec = { id, port, dir: join(this.dir, id), log: join(this.dir, `${id}.log`), pid: undefined };
+    this.nodes.push(spec);
+    this.save();
+    this.startNode(id);
+    return spec;
+  }
+
+  /** Stops a node that left the cluster and drops it from the cluster file (its data folder stays). */
+  async removeNode(id: string): Promise<void> {
+    await this.stopNode(id);
+    const i = this.nodes.findIndex((n) => n.id === id);
+    if (i >= 0) this.nodes.splice(i, 1);
+    this.save();
+  }
+
   /** Sends a signal to one node: SIGTERM to stop cleanly, SIGKILL to crash it, SIGSTOP/SIGCONT to pause. */
   signal(id: string, sig: NodeJS.Signals): void {
     const n = this.node(id);
@@ -201,12 +253,9 @@ export class LocalCluster {
     this.startNode(id);
   }
 
-  /** The last `lines` lines of a node's log. */
-  tail(id: string, lines = 50): string[] {
-    const n = this.node(id);
-    if (!existsSync(n.log)) return [];
-    const text = readFileSync(n.log, 'utf8');
-    return text.split('\n').filter(Boolean).slice(-lines);
+  /** The last `lines` lines of a node's log (read from its last `maxBytes` bytes at most). */
+  tail(id: string, lines = 50, maxBytes = 1 << 20): string[] {
+    return tailFile(this.node(id).log, lines, maxBytes);
   }
 
   /** Waits until every node reports every other node `up` in GET /status. */

@@ -91,6 +91,263 @@ export interface KeyPosition {
   readonly preferenceList: readonly string[];
 }
 
+/** One node as the node page shows it: its own /status (as JSON), and what the console knows locally. */
+export interface NodeDetails {
+  readonly id: string;
+  /** The node's GET /status document, or null when it did not answer (then `error`). */
+  readonly status: Readonly<Record<string, unknown>> | null;
+  readonly error: string | null;
+  /** A node of the local cluster this console launched: its pid, log file and data folder. */
+  readonly local: { readonly pid: number | null; readonly log: string; readonly dir: string; readonly port: number } | null;
+}
+
+export interface LogLine {
+  readonly seq: number;
+  readonly text: string;
+}
+
+export interface NodeLogPage {
+  readonly node: string;
+  /** Where the lines come from: the local log file, or the node's GET /admin/log. */
+  readonly source: 'file' | 'node';
+  readonly lines: readonly LogLine[];
+  /** Pass as `after` to follow. */
+  readonly next: number;
+  /** Lines between `after` and the first returned were no longer kept. */
+  readonly dropped: boolean;
+}
+
+export interface NodeLogQuery {
+  readonly lines: number;
+  readonly filter: string | null;
+  readonly after: number | null;
+}
+
+/** A membership change to plan: launch a new local node, or leave. */
+export type MembershipChange = { readonly kind: 'join' } | { readonly kind: 'leave'; readonly node: string };
+
+export interface PlannedMove {
+  readonly partition: number;
+  readonly from: string;
+  readonly to: string;
+  /** What the current owner holds of the partition (from its GET /admin/partitions; null when it did not say). */
+  readonly keys: number | null;
+  readonly bytes: number | null;
+}
+
+export interface MembershipPlan {
+  readonly id: string;
+  readonly change: MembershipChange;
+  /** The node that joins (its id) or leaves. */
+  readonly node: string;
+  readonly createdAt: number;
+  readonly moves: readonly PlannedMove[];
+  readonly totals: { readonly partitions: number; readonly keys: number; readonly bytes: number; readonly unknown: number };
+  /** Moves per (from, to). */
+  readonly flows: readonly { readonly from: string; readonly to: string; readonly partitions: number; readonly bytes: number }[];
+  /** Partitions whose preference list changes: while they move, a replica is being rebuilt. */
+  readonly atRisk: readonly { readonly partition: number; readonly before: readonly string[]; readonly after: readonly string[] }[];
+  /** Preference-list partitions per node, before and after. */
+  readonly load: readonly { readonly node: string; readonly before: number; readonly after: number }[];
+  readonly warnings: readonly string[];
+}
+
+export interface MembershipProgress {
+  readonly planId: string;
+  readonly node: string;
+  readonly kind: MembershipChange['kind'];
+  readonly state: 'starting' | 'moving' | 'done' | 'failed';
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly partitionsTotal: number;
+  readonly partitionsMoved: number;
+  readonly message: string;
+}
+
+export interface HistoryQuery {
+  readonly from: number;
+  readonly to: number;
+  /** 'cluster': the cluster-wide series; {node}: that node's series. */
+  readonly scope: 'cluster' | { readonly node: string };
+  readonly maxPoints: number;
+}
+
+export interface HistorySeries {
+  readonly t: readonly number[];
+  readonly series: Readonly<Record<string, readonly (number | null)[]>>;
+  readonly stepMs: number;
+  readonly tier: string;
+  /** Node ids with series in the range. */
+  readonly nodes: readonly string[];
+}
+
+export interface AuditEntry {
+  readonly id: number;
+  readonly at: number;
+  readonly cluster: string;
+  readonly action: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly result: 'ok' | 'error';
+  readonly error: string | null;
+}
+
+export type AlertMetric = 'nodesDown' | 'hintsGrowing' | 'p99' | 'siblingsGrowing' | 'merkleDisagree';
+
+export interface AlertRule {
+  readonly id: string;
+  readonly metric: AlertMetric;
+  /** nodesDown: nodes; hintsGrowing: hints gained over the window; p99: ms; siblingsGrowing: keys gained; merkleDisagree: partitions. */
+  readonly threshold: number;
+  /** How long the condition must hold before the alert fires (s). */
+  readonly forSeconds: number;
+  readonly enabled: boolean;
+}
+
+export interface AlertState {
+  readonly ruleId: string;
+  readonly metric: AlertMetric;
+  readonly state: 'ok' | 'pending' | 'firing';
+  readonly value: number | null;
+  readonly since: number | null;
+  readonly message: string;
+}
+
+export interface KeyListQuery {
+  readonly prefix: string | null;
+  readonly cursor: string | null;
+  readonly limit: number;
+  readonly tombstones: boolean;
+}
+
+export interface KeyListEntry {
+  /** The key as text, or null when it is not printable UTF-8 (then key64 names it). */
+  readonly key: string | null;
+  readonly key64: string;
+  readonly siblings: number;
+  readonly bytes: number;
+  readonly deleted: boolean;
+  readonly partition: number;
+}
+
+export interface KeyPage {
+  readonly keys: readonly KeyListEntry[];
+  /** null: the end of the listing. */
+  readonly cursor: string | null;
+  readonly scanned: { readonly partitions: number; readonly total: number };
+  readonly unavailable: readonly number[];
+  readonly elapsedMs: number;
+}
+
+export interface PartitionReplicaState {
+  readonly node: string;
+  readonly keys: number | null;
+  readonly bytes: number | null;
+  /** When the replica last compared this partition with a peer (ms since the epoch). */
+  readonly lastExchangeMs: number | null;
+  readonly keysRepaired: number | null;
+  readonly merkleRoot: string | null;
+}
+
+export interface PartitionDetail {
+  readonly partition: number;
+  readonly preferenceList: readonly string[];
+  readonly merkleAgree: boolean | null;
+  readonly replicas: readonly PartitionReplicaState[];
+}
+
+export interface RepairReport {
+  readonly partitions: readonly { readonly partition: number; readonly node: string; readonly peers: readonly string[]; readonly keysRepaired: number }[];
+  readonly errors: readonly string[];
+}
+
+export interface WhatIfPartition {
+  readonly partition: number;
+  readonly replicasLeft: number;
+  readonly strictRead: boolean;
+  readonly strictWrite: boolean;
+  readonly sloppyWrite: boolean;
+  readonly sloppyRead: boolean;
+  readonly standIns: readonly string[];
+}
+
+export interface WhatIfView {
+  readonly failed: readonly string[];
+  readonly durationMs: number;
+  readonly partitions: readonly WhatIfPartition[];
+  readonly summary: {
+    readonly strictReadLost: number;
+    readonly strictWriteLost: number;
+    readonly sloppyWriteLost: number;
+    readonly sloppyReadLost: number;
+    readonly keysAtRisk: number;
+    readonly expectedHints: number;
+    readonly hintsByStandIn: Readonly<Record<string, number>>;
+  };
+}
+
+export interface CausalNodeView {
+  readonly id: string;
+  readonly kind: 'version' | 'ancestor';
+  readonly clock: Readonly<Record<string, number>>;
+  readonly deleted?: boolean;
+  readonly heldBy?: readonly string[];
+  readonly sibling: boolean;
+  readonly layer: number;
+}
+
+export interface CausalGraphView {
+  readonly key: string;
+  readonly nodes: readonly CausalNodeView[];
+  readonly edges: readonly { readonly from: string; readonly to: string }[];
+}
+
+export type ScenarioFault =
+  | { readonly kind: 'partition'; readonly sides: readonly [readonly string[], readonly string[]]; readonly oneWay?: boolean }
+  | { readonly kind: 'latency'; readonly nodes: readonly string[]; readonly delayMs: number; readonly jitterMs?: number }
+  | { readonly kind: 'loss'; readonly nodes: readonly string[]; readonly probability: number }
+  | { readonly kind: 'pause'; readonly node: string }
+  | { readonly kind: 'kill'; readonly node: string };
+
+export interface ScenarioStep {
+  readonly atMs: number;
+  readonly durationMs: number;
+  readonly fault: ScenarioFault;
+}
+
+export interface ScenarioSpec {
+  readonly id?: string;
+  readonly name: string;
+  readonly workload: { readonly enabled: boolean; readonly ratePerSecond: number; readonly keys: number; readonly getRatio: number };
+  readonly steps: readonly ScenarioStep[];
+  readonly settleMs: number;
+  readonly schedule: null | { readonly everyMinutes: number };
+}
+
+export type Scenario = ScenarioSpec & { readonly id: string; readonly nextRunAt?: number | null };
+
+export interface RunVerdict {
+  readonly ok: boolean;
+  readonly violations: readonly { readonly rule: string; readonly key: string | null | undefined; readonly message: string }[];
+  readonly countsByRule: Readonly<Record<string, number>>;
+  readonly acknowledgedWrites: number;
+  readonly lostWrites: number;
+  readonly divergence: boolean;
+  readonly availability: { readonly attempted: number; readonly ok: number; readonly ratio: number };
+  readonly durationMs: number;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly scenarioId: string;
+  readonly scenarioName: string;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly state: 'running' | 'passed' | 'failed' | 'error' | 'stopped';
+  readonly verdict: RunVerdict | null;
+  readonly log: readonly { readonly at: number; readonly what: string }[];
+  readonly error: string | null;
+}
+
 /** Every request the renderer can make: name, arguments, result. */
 export interface ConsoleMethods {
   connection: { args: []; result: ConnectionState };
@@ -112,6 +369,30 @@ export interface ConsoleMethods {
   startWorkload: { args: [spec: WorkloadSpec]; result: WorkloadStatus };
   stopWorkload: { args: []; result: WorkloadStatus };
   workloadStatus: { args: []; result: WorkloadStatus };
+  nodeDetails: { args: [node: string]; result: NodeDetails };
+  nodeLog: { args: [node: string, query: NodeLogQuery]; result: NodeLogPage };
+  planMembership: { args: [change: MembershipChange]; result: MembershipPlan };
+  /** Carries out a plan made by planMembership (the plan is kept by the backend for a while). */
+  commitMembership: { args: [planId: string, confirm: string | null]; result: MembershipProgress };
+  membershipProgress: { args: []; result: MembershipProgress | null };
+  history: { args: [query: HistoryQuery]; result: HistorySeries };
+  historyCsv: { args: [query: HistoryQuery]; result: string };
+  listAudit: { args: [query: { limit: number; before: number | null }]; result: AuditEntry[] };
+  alertRules: { args: []; result: AlertRule[] };
+  saveAlertRules: { args: [rules: AlertRule[]]; result: AlertRule[] };
+  alerts: { args: []; result: AlertState[] };
+  listKeys: { args: [query: KeyListQuery]; result: KeyPage };
+  causalGraph: { args: [key: string]; result: CausalGraphView };
+  partitionsDetail: { args: []; result: PartitionDetail[] };
+  repairPartition: { args: [partition: number | null]; result: RepairReport };
+  whatIf: { args: [failed: string[], durationMs: number]; result: WhatIfView };
+  listScenarios: { args: []; result: Scenario[] };
+  saveScenario: { args: [spec: ScenarioSpec]; result: Scenario };
+  deleteScenario: { args: [id: string]; result: null };
+  runScenario: { args: [id: string, confirm: string | null]; result: RunRecord };
+  stopRun: { args: [id: string]; result: RunRecord | null };
+  listRuns: { args: [query: { limit: number }]; result: RunRecord[] };
+  getRun: { args: [id: string]; result: RunRecord | null };
 }
 
 export type ConsoleMethod = keyof ConsoleMethods;
@@ -135,6 +416,29 @@ export const consoleMethods = [
   'startWorkload',
   'stopWorkload',
   'workloadStatus',
+  'nodeDetails',
+  'nodeLog',
+  'planMembership',
+  'commitMembership',
+  'membershipProgress',
+  'history',
+  'historyCsv',
+  'listAudit',
+  'alertRules',
+  'saveAlertRules',
+  'alerts',
+  'listKeys',
+  'causalGraph',
+  'partitionsDetail',
+  'repairPartition',
+  'whatIf',
+  'listScenarios',
+  'saveScenario',
+  'deleteScenario',
+  'runScenario',
+  'stopRun',
+  'listRuns',
+  'getRun',
 ] as const satisfies readonly ConsoleMethod[];
 
 /** What the backend pushes. */
@@ -143,10 +447,13 @@ export interface ConsolePushes {
   events: readonly ControlEvent[];
   connection: ConnectionState;
   workload: WorkloadStatus;
+  membership: MembershipProgress;
+  alerts: readonly AlertState[];
+  experiment: RunRecord;
 }
 
 export type ConsolePush = keyof ConsolePushes;
-export const consolePushes = ['cluster', 'events', 'connection', 'workload'] as const satisfies readonly ConsolePush[];
+export const consolePushes = ['cluster', 'events', 'connection', 'workload', 'membership', 'alerts', 'experiment'] as const satisfies readonly ConsolePush[];
 
 export type CallResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
