@@ -8,6 +8,7 @@ import type { Version } from './siblings.js';
 import { invariant } from './assert.js';
 import { keyBytesMax } from './codec.js';
 import { partitionsMax } from './partitioner.js';
+import type { KeyRange, ReplicaListing } from './listing.js';
 
 export interface UpdateTools {
   /**
@@ -96,7 +97,21 @@ export interface Store {
   /** Rejects (RangeError) a name in storeMetaReserved. */
   setMeta(name: string, value: Uint8Array): Promise<void>;
   stats(): StoreStats;
+  /**
+   * The smallest keys of `range` (data space), in key order, values left out (core/listing.ts):
+   * at most `range.limit`, and fewer once the rows read pass `rowBytesMax` (then `more`). For
+   * GET /keys; a store without it (the simulator's) lists nothing.
+   */
+  listKeys?(range: KeyRange, rowBytesMax: number): ReplicaListing;
+  /** Keys and stored bytes per partition held (GET /admin/partitions), from counters, not a scan. */
+  partitionUsage?(): Map<number, PartitionUsage>;
   close(): Promise<void>;
+}
+
+/** What a store holds of one partition: keys, and the bytes of their rows as stored. */
+export interface PartitionUsage {
+  readonly keys: number;
+  readonly bytes: number;
 }
 
 /** A key and partition a row may have: what the node derives from a key it parsed at the boundary. */

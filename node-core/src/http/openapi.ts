@@ -14,6 +14,7 @@ import type { MemberStatus, OpKind } from '../wire/control.js';
 import { faultRequestBytesMax, traceRequestBytesMax } from './admin.js';
 import { requestTimeoutMsMax } from './kv.js';
 import { nodeVersion } from './status.js';
+import { costHeader, listKeysMax, listLimitDefault, listPartitionsPerRequestMax, listPrefixBytesMax, listResponseBytesMax, listTimeBudgetMs } from './keys.js';
 import { allowHeaders, allowMethods, exposeHeaders } from './cors.js';
 
 // --- the subset of OpenAPI 3.1 this document uses ------------------------------------------
@@ -91,6 +92,8 @@ export interface Operation {
   readonly requestBody?: RequestBody;
   readonly security?: readonly SecurityRequirement[];
   readonly responses: Readonly<Record<string, Response | Ref>>;
+  /** What a request costs the cluster beyond its node: `scan` reads every replica of every partition it walks (and says so in X-Gyre-Cost). */
+  readonly 'x-gyre-cost'?: { readonly cost: 'scan'; readonly description: string };
 }
 
 /** The methods the API serves; OpenAPI names them in lower case. */
@@ -339,6 +342,23 @@ const schemas: Readonly<Record<string, Schema>> = {
     },
     ['context', 'version', 'siblings', 'error'],
   ),
+  ListedKey: closed({
+    key: { type: ['string', 'null'], description: 'the key as text; null when it is not valid printable UTF-8 (key64 has the bytes)' },
+    key64: { type: 'string', contentEncoding: 'base64', description: 'the key\'s bytes' },
+    siblings: integer('live (not deleted) versions, merged over the replicas that answered'),
+    bytes: integer('value bytes of the live versions'),
+    deleted: { type: 'boolean', description: 'only tombstones are left (listed with tombstones=1 only)' },
+    partition: integer(),
+  }),
+  KeyListing: {
+    ...closed({
+      keys: { type: 'array', items: schemaRef('ListedKey'), maxItems: listKeysMax },
+      cursor: { type: ['string', 'null'], description: 'opaque: pass as `cursor` for the next page (with the same prefix); null: the listing is complete' },
+      scanned: closed({ partitions: integer('partitions walked so far: those before the cursor'), total: integer('partitions of the cluster (Q)', 1) }),
+      unavailable: { type: 'array', items: integer(), description: 'partitions of this page no replica answered for: their keys are missing from the listing' },
+    }),
+    description: 'One page of the cluster\'s keys, in partition order, then key order within a partition.',
+  },
   OpenApiDocument: { type: 'object', required: ['openapi', 'info', 'paths', 'components'], description: 'This document.', properties: { openapi: { type: 'string', pattern: '^3\\.1\\.\\d+$' } } },
 };
 
@@ -508,6 +528,31 @@ const paths: Readonly<Record<string, PathItem>> = {
       description: 'Reads the key from each node of its preference list directly, without merging or repairing: for tools that watch replicas diverge and converge.',
       parameters: [{ name: 'values', in: 'query', description: 'true or 1: include each version\'s value (base64).', schema: { enum: ['true', '1', 'false', '0'] } }],
       responses: withGuards({ '200': jsonResponse('One entry per preference-list node.', schemaRef('ReplicasDocument')), '400': errorResponse('A bad key.', ['bad_key', 'key_too_long']) }, { shed: true }),
+    },
+  },
+  '/keys': {
+    get: {
+      operationId: 'listKeys',
+      summary: 'List the cluster\'s keys, a page at a time',
+      tags: ['kv'],
+      description: `Walks the partitions in order from the cursor; for each, asks every reachable replica of its preference list for its smallest keys after the cursor and merges what they answer (the versions of a key seen on several replicas are merged as a read would). A page ends when it holds \`limit\` keys, or after about ${listTimeBudgetMs} ms or ${listPartitionsPerRequestMax} partitions, and at most ${listResponseBytesMax} bytes of JSON; follow \`cursor\` until it is null. A page may hold fewer keys than \`limit\`, or none, before the end.`,
+      parameters: [
+        { name: 'prefix', in: 'query', description: `Only keys starting with these bytes (percent-decoded; \`+\` is a space), at most ${listPrefixBytesMax} bytes.`, schema: { type: 'string' } },
+        { name: 'limit', in: 'query', description: `Keys per page, 1 to ${listKeysMax}; default ${listLimitDefault}.`, schema: { type: 'integer', minimum: 1, maximum: listKeysMax } },
+        { name: 'cursor', in: 'query', description: 'From the previous page; absent: from the start.', schema: { type: 'string' } },
+        { name: 'tombstones', in: 'query', description: '1 or true: also list keys whose only versions are tombstones (deleted: true).', schema: { enum: ['1', 'true', '0', 'false'] } },
+      ],
+      'x-gyre-cost': {
+        cost: 'scan',
+        description: `Expensive: every page reads every replica of every partition it walks (answered with ${costHeader}: scan). Eventually consistent: a key written or deleted during the walk may or may not be listed, and a key on no replica that answered is missing (its partition is in \`unavailable\`).`,
+      },
+      responses: withGuards(
+        {
+          '200': jsonResponse('A page.', schemaRef('KeyListing'), { [costHeader]: { description: 'scan: the request read every replica of the partitions it walked.', required: true, schema: { const: 'scan' } } }),
+          '400': errorResponse('A bad limit, tombstones, cursor (malformed, from another cluster shape, or from a listing with another prefix) or prefix (malformed, or too long), or a parameter given twice.', ['bad_limit', 'bad_tombstones', 'bad_cursor', 'bad_prefix', 'prefix_too_long', 'bad_request']),
+        },
+        { shed: true },
+      ),
     },
   },
   '/status': {

@@ -24,7 +24,7 @@ export interface ApiContext {
 }
 
 /** The label a request is counted under in gyre_requests_total and gyre_request_duration_seconds. */
-export type Op = 'get' | 'put' | 'delete' | 'replicas' | 'admin' | 'status' | 'metrics' | 'openapi' | 'other';
+export type Op = 'get' | 'put' | 'delete' | 'replicas' | 'keys' | 'admin' | 'status' | 'metrics' | 'openapi' | 'other';
 
 /** The path parameters of a route's template (routes.ts), still percent-encoded as the client sent them. */
 export type PathParams = Readonly<Record<string, string>>;

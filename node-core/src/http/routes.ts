@@ -5,6 +5,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { healAllFaultsRoute, healFaultRoute, injectFaultRoute, leaveRoute, listFaultsRoute, traceRoute } from './admin.js';
+import { keysPath, listKeysRoute } from './keys.js';
 import { kvReadRoute, kvWriteRoute } from './kv.js';
 import { type OpenApiDocument, type OperationMethod, openApiDocument, operationMethods } from './openapi.js';
 import { replicasRoute } from './replicas.js';
@@ -42,6 +43,7 @@ export const routes: readonly Route[] = [
   { method: 'PUT', path: '/kv/{key}', operationId: 'putValue', op: 'put', handle: kvWriteRoute },
   { method: 'DELETE', path: '/kv/{key}', operationId: 'deleteValue', op: 'delete', handle: kvWriteRoute },
   { method: 'GET', path: '/replicas/{key}', operationId: 'getReplicas', op: 'replicas', handle: replicasRoute },
+  { method: 'GET', path: keysPath, operationId: 'listKeys', op: 'keys', handle: listKeysRoute },
   { method: 'GET', path: statusPath, operationId: 'getStatus', op: 'status', handle: statusRoute },
   { method: 'GET', path: metricsPath, operationId: 'getMetrics', op: 'metrics', handle: metricsRoute },
   { method: 'GET', path: '/openapi.json', operationId: 'getOpenApi', op: 'openapi', handle: openApiRoute },

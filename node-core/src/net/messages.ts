@@ -13,6 +13,7 @@ import { idBytesMax, isValidNodeId } from '../core/ids.js';
 import { type ContextKeyring, packKeyring, parseKeyring } from '../core/context.js';
 import { type FaultSpec, type FaultTable, activeFaults, faultDurationMaxMs, faultsMax, healedMax, parseFaultSpec, pauseDurationMaxMs } from '../core/faults.js';
 import { invariant } from '../core/assert.js';
+import { type ListedKey, type ReplicaListing, listKeysMax } from '../core/listing.js';
 
 export const membersPerMessageMax = 10_000;
 /** The largest member version, heartbeat and partition epoch accepted (see core/gossip.ts). */
@@ -62,6 +63,8 @@ export type Request =
   | { readonly t: 'aeRoots'; readonly partitions: readonly number[] }
   | { readonly t: 'aeLeaves'; readonly partition: number }
   | { readonly t: 'aeKeys'; readonly partition: number; readonly leaves: readonly number[] }
+  /** GET /keys: the replica's smallest keys of a partition after `afterKey`, with `prefix`, at most `limit` (core/listing.ts). */
+  | { readonly t: 'listKeys'; readonly partition: number; readonly afterKey: Uint8Array | undefined; readonly prefix: Uint8Array | undefined; readonly limit: number }
   /** The sender's fault table (a control message: injected faults never drop it). */
   | { readonly t: 'faults'; readonly table: WireFaultTable }
   /** The peer's control-plane report, with its events after `afterSeq` (also outside the faults). */
@@ -120,6 +123,7 @@ function assertSendable(r: Request): void {
   if ('key' in r) invariant(r.key.byteLength >= 1 && r.key.byteLength <= keyBytesMax, () => `${r.t}: a key of ${r.key.byteLength} bytes`);
   if ('partition' in r) invariant(Number.isInteger(r.partition) && r.partition >= 0 && r.partition < partitionsMax, () => `${r.t}: partition ${r.partition}`);
   if (r.t === 'writeMany') invariant(r.items.length <= batchKeysMax, () => `writeMany of ${r.items.length} items (a peer takes ${batchKeysMax})`);
+  if (r.t === 'listKeys') invariant(Number.isInteger(r.limit) && r.limit >= 1 && r.limit <= listKeysMax && (r.prefix === undefined || (r.prefix.byteLength >= 1 && r.prefix.byteLength <= keyBytesMax)) && (r.afterKey === undefined || isKey(r.afterKey)), () => `listKeys of ${r.limit} keys`);
   if (r.t === 'readMany') invariant(r.keys.length <= batchKeysMax, () => `readMany of ${r.keys.length} keys (a peer takes ${batchKeysMax})`);
 }
 
@@ -148,6 +152,8 @@ export function encodeRequest(r: Request): unknown[] {
       return ['aeLeaves', r.partition];
     case 'aeKeys':
       return ['aeKeys', r.partition, r.leaves];
+    case 'listKeys':
+      return ['listKeys', r.partition, r.afterKey ?? null, r.prefix ?? null, r.limit];
     case 'faults':
       return ['faults', packFaultTable(r.table)];
     case 'snapshot':
@@ -285,6 +291,7 @@ const requestParsers: { readonly [T in Request['t']]: (raw: readonly unknown[]) 
   aeRoots: parseAeRootsRequest,
   aeLeaves: parseAeLeavesRequest,
   aeKeys: parseAeKeysRequest,
+  listKeys: parseListKeysRequest,
   faults: parseFaultsRequest,
   snapshot: parseSnapshotRequest,
 };
@@ -402,6 +409,16 @@ function parseAeKeysRequest(raw: readonly unknown[]): Parsed<RequestOf<'aeKeys'>
   return { ok: true, value: { t: 'aeKeys', partition, leaves } };
 }
 
+function parseListKeysRequest(raw: readonly unknown[]): Parsed<RequestOf<'listKeys'>> {
+  const [, partition, afterKey, prefix, limit] = raw;
+  if (!isPartition(partition)) return bad('listKeys: bad partition');
+  // null: from the partition's first key, and any prefix.
+  if (afterKey !== null && !isKey(afterKey)) return bad('listKeys: bad cursor');
+  if (prefix !== null && !isKey(prefix)) return bad('listKeys: bad prefix');
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > listKeysMax) return bad('listKeys: bad limit');
+  return { ok: true, value: { t: 'listKeys', partition, afterKey: afterKey ?? undefined, prefix: prefix ?? undefined, limit: limit as number } };
+}
+
 function parseFaultsRequest(raw: readonly unknown[]): Parsed<RequestOf<'faults'>> {
   const table = parseFaultTable(raw[1]);
   if (!table) return bad('faults: malformed fault table');
@@ -509,4 +526,38 @@ export function parseKeysReply(raw: unknown): Parsed<{ key: Uint8Array; digest: 
     out.push({ key: pair[0], digest: pair[1] });
   }
   return { ok: true, value: out };
+}
+
+/**
+ * Row bytes a replica reads for one listKeys answer (past them it stops, with `more`): the
+ * reply holds no values, so it is smaller than what was read, and stays far below a frame.
+ */
+export const listReplyRowBytesMax = 4 * 1024 * 1024;
+
+export function encodeListKeysReply(l: ReplicaListing): unknown[] {
+  return ['listKeys', l.keys.map((k) => [k.key, packVersions(k.versions), k.sizes]), l.more];
+}
+
+function isSize(raw: unknown): raw is number {
+  return Number.isSafeInteger(raw) && (raw as number) >= 0 && (raw as number) <= valueBytesMax;
+}
+
+export function parseListKeysReply(raw: unknown): Parsed<ReplicaListing> {
+  if (!Array.isArray(raw) || raw[0] !== 'listKeys' || !Array.isArray(raw[1]) || raw[1].length > listKeysMax || typeof raw[2] !== 'boolean') return bad('listKeys reply: malformed');
+  const keys: ListedKey[] = [];
+  let last: Uint8Array | undefined;
+  for (const item of raw[1] as unknown[]) {
+    if (!Array.isArray(item) || item.length !== 3 || !isKey(item[0])) return bad('listKeys reply: bad key');
+    // The merge relies on each replica's keys coming in order, once each.
+    if (last !== undefined && Buffer.compare(last, item[0]) >= 0) return bad('listKeys reply: keys out of order');
+    last = item[0];
+    const versions = parseVersions(item[1]);
+    if (!versions.ok) return bad(`listKeys reply: ${versions.reason}`);
+    const sizes = item[2] as unknown;
+    if (!Array.isArray(sizes) || sizes.length !== versions.value.length || !sizes.every(isSize)) return bad('listKeys reply: bad sizes');
+    keys.push({ key: Buffer.from(item[0]), versions: versions.value, sizes });
+  }
+  // A replica with more to say returns at least one key, or the asker could never get past it.
+  if (raw[2] && keys.length === 0) return bad('listKeys reply: more without a key');
+  return { ok: true, value: { keys, more: raw[2] } };
 }

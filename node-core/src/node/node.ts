@@ -40,12 +40,15 @@ import {
   encodeCoordinateReply,
   encodeFaultsReply,
   encodeGossipReply,
+  encodeListKeysReply,
   encodeRequest,
   encodeVersionsReply,
   isAck,
   packState,
   parseCoordinateReply,
   parseGossipReply,
+  parseListKeysReply,
+  listReplyRowBytesMax,
   parseRequest,
   parseState,
   parseVersionsReply,
@@ -70,6 +73,7 @@ import { type ContextCheck, ContextKeys } from './context-keys.js';
 export { type NodeConfig, type NodeParts, type SeedLookup, advertisedHost, defaultConfig, seedFetchTimeoutMs } from './config.js';
 import { type NodeConfig, type NodeParts, type SeedLookup, gossipIntervalMs, gossipTimeoutMs } from './config.js';
 import { replicaMerge } from '../core/replica-merge.js';
+import { type KeyRange, type ReplicaListing, inRange } from '../core/listing.js';
 
 export type MemberStatus = Liveness | 'joining' | 'leaving';
 
@@ -649,6 +653,8 @@ export class GyreNode {
         return this.antiEntropy.leavesReply(req.partition);
       case 'aeKeys':
         return this.antiEntropy.keysReply(req.partition, req.leaves);
+      case 'listKeys':
+        return encodeListKeysReply(this.listLocal(req));
     }
   }
 
@@ -687,6 +693,22 @@ export class GyreNode {
   private async reapReplica(node: string, key: Uint8Array, partition: number, versions: readonly Version[]): Promise<boolean> {
     if (node === this.config.id) return this.store.update(key, partition, reapUpdate(versions));
     return isAck(await this.call(node, { t: 'reap', key, partition, versions }, 3000));
+  }
+
+  /** What one replica holds of a key range (GET /keys): this node's store directly, another over `listKeys`. */
+  async listReplica(node: string, range: KeyRange, timeoutMs: number): Promise<ReplicaListing> {
+    if (node === this.config.id) return this.listLocal(range);
+    const parsed = parseListKeysReply(await this.call(node, { t: 'listKeys', ...range }, timeoutMs));
+    if (!parsed.ok) throw new Error(`bad listKeys reply from ${node}: ${parsed.reason}`);
+    // A replica answers keys of the range it was asked, or it could move the walk anywhere.
+    const stray = parsed.value.keys.length > range.limit || parsed.value.keys.some((k) => !inRange(k.key, range) || partitionOf(k.key, this.config.partitions) !== range.partition);
+    if (stray) throw new Error(`listKeys reply from ${node}: keys outside the range asked`);
+    return parsed.value;
+  }
+
+  private listLocal(range: KeyRange): ReplicaListing {
+    // A store that cannot list (the simulator's) holds nothing a listing could show.
+    return this.store.listKeys?.(range, listReplyRowBytesMax) ?? { keys: [], more: false };
   }
 
   /** What one replica holds for a key, read from it directly (GET /replicas). */

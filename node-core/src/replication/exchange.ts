@@ -67,6 +67,8 @@ export class AntiEntropy {
   private keysRepaired = 0;
   private readonly lastExchange = new Map<number, number>();
   private readonly lastAgreed = new Map<number, boolean>();
+  /** Keys repaired per partition since start (GET /admin/partitions). */
+  private readonly repairedIn = new Map<number, number>();
 
   constructor(private readonly host: ExchangeHost) {
     // While replicas disagree, keep exchanging back to back; once in sync, at the base rate.
@@ -134,6 +136,34 @@ export class AntiEntropy {
       partitionsInSync: agreed.filter(Boolean).length,
       partitionsDiffering: agreed.filter((a) => !a).length,
     };
+  }
+
+  /** Partition p as GET /admin/partitions shows it: its last exchange, the keys repaired in it since start, its tree's root. */
+  partitionStatus(p: number): { lastExchangeMs: number | null; keysRepaired: number; merkleRoot: string | null } {
+    const tree = this.trees.get(p);
+    return { lastExchangeMs: this.lastExchange.get(p) ?? null, keysRepaired: this.repairedIn.get(p) ?? 0, merkleRoot: tree ? Buffer.from(tree.root()).toString('hex') : null };
+  }
+
+  /**
+   * An exchange of partition p with `peer` now (POST /admin/repair), beside the periodic
+   * rounds: the same repair, repeated while it finds keys (a round repairs at most
+   * aeKeysPerPartitionMax) until the replicas agree or `deadlineMs` (on the host's clock)
+   * passes. Returns the keys repaired and whether the two trees agree at the end.
+   */
+  async repairNow(peer: string, p: number, deadlineMs: number): Promise<{ keysRepaired: number; agreed: boolean }> {
+    let keysRepaired = 0;
+    for (;;) {
+      const n = await this.repairPartition(peer, p);
+      keysRepaired += n;
+      if (n === 0 || this.host.env.now() >= deadlineMs) break;
+    }
+    const roots = parseRootsReply(await this.host.call(peer, { t: 'aeRoots', partitions: [p] }, aeTimeoutMs));
+    if (!roots.ok) throw new Error(roots.reason);
+    const theirs = roots.value.get(p);
+    const agreed = theirs !== undefined && Buffer.compare(Buffer.from(theirs), this.tree(p).root()) === 0;
+    this.lastAgreed.set(p, agreed);
+    this.lastExchange.set(p, this.host.env.now());
+    return { keysRepaired, agreed };
   }
 
   /** Whether this node's tree for p matched its peer's at the last exchange (for /status). */
@@ -288,6 +318,7 @@ export class AntiEntropy {
       if (!remote.value.done) break; // the reply was cut to fit a frame: the rest waits for the next round
     }
     this.keysRepaired += repaired;
+    if (repaired > 0) this.repairedIn.set(p, (this.repairedIn.get(p) ?? 0) + repaired);
     if (repaired > 0) this.host.repaired(peer, p, repaired);
     return repaired;
   }

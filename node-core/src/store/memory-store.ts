@@ -5,8 +5,9 @@
 
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, assertStorableAddress, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
+import { type ChangeListener, type PartitionUsage, type Space, type Store, type StoreStats, type StoredKey, type Updater, UnstorableError, assertStorableAddress, checkMetaName, dataSpace, makeActorId } from '../core/store.js';
 import { clockProblem, encodeStored } from '../core/codec.js';
+import { type KeyRange, type ListedKey, type ReplicaListing, inRange, listedKey } from '../core/listing.js';
 
 interface Row {
   readonly key: Buffer;
@@ -95,6 +96,30 @@ export class MemoryStore implements Store {
     return MemoryStore.scan(this.hints.get(target)?.values() ?? [], afterKey, limit);
   }
 
+  listKeys(range: KeyRange, rowBytesMax: number): ReplicaListing {
+    const rows = [...this.data.values()].filter((r) => r.partition === range.partition && inRange(r.key, range)).sort((a, b) => Buffer.compare(a.key, b.key));
+    const keys: ListedKey[] = [];
+    let read = 0;
+    let i = 0;
+    for (; i < rows.length && i < range.limit; i++) {
+      const row = rows[i]!;
+      const bytes = rowBytes(row.versions);
+      if (keys.length > 0 && read + bytes > rowBytesMax) break;
+      read += bytes;
+      keys.push(listedKey(row.key, row.versions));
+    }
+    return { keys, more: i < rows.length };
+  }
+
+  partitionUsage(): Map<number, PartitionUsage> {
+    const out = new Map<number, { keys: number; bytes: number }>();
+    for (const r of this.data.values()) {
+      const u = out.get(r.partition) ?? { keys: 0, bytes: 0 };
+      out.set(r.partition, { keys: u.keys + 1, bytes: u.bytes + rowBytes(r.versions) });
+    }
+    return out;
+  }
+
   partitionsHeld(): number[] {
     return [...new Set([...this.data.values()].map((r) => r.partition))].sort((a, b) => a - b);
   }
@@ -145,4 +170,10 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A row's size as SqliteStore stores it: the encoded sibling set. */
+function rowBytes(versions: readonly Version[]): number {
+  const encoded = encodeStored(versions);
+  return encoded.ok ? encoded.value.byteLength : 0;
 }

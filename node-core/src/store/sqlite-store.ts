@@ -21,7 +21,8 @@ import { atEndOfTurn } from '../runtime/end-of-turn.js';
 import { clockProblem, encodeStored, packClock, parseClock, parseVersions } from '../core/codec.js';
 import type { Version } from '../core/siblings.js';
 import type { ActorId, VClock } from '../core/vclock.js';
-import { type ChangeListener, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, isStorableAddress, dataSpace, makeActorId } from '../core/store.js';
+import { type KeyRange, type ReplicaListing, type ListedKey, listedKey, prefixUpperBound, rangeLowerBound } from '../core/listing.js';
+import { type ChangeListener, type PartitionUsage, type Space, type Store, type StoreStats, type StoredKey, type UpdateResult, type Updater, UnstorableError, assertStorableAddress, checkMetaName, isStorableAddress, dataSpace, makeActorId } from '../core/store.js';
 
 /** WAL file bytes kept after a reset (SQLite truncates a longer one). */
 const walBytesKept = 16 * 1024 * 1024;
@@ -99,6 +100,8 @@ interface BatchEffects {
   readonly newActors: Map<number, ActorId>;
   readonly changes: { key: Buffer; partition: number; before: Version[]; after: readonly Version[] }[];
   readonly hintDelta: Map<string, number>;
+  /** Stored bytes gained (or lost) per partition. */
+  readonly partitionByteDelta: Map<number, number>;
   keyDelta: number;
   byteDelta: number;
 }
@@ -121,6 +124,8 @@ export class SqliteStore implements Store {
   private reapedRows = 0;
   /** Keys held per partition, kept current by commits (partitionsHeld runs twice a second). */
   private readonly partitionKeys = new Map<number, number>();
+  /** Stored row bytes per partition, kept current like partitionKeys (GET /admin/partitions). */
+  private readonly partitionBytes = new Map<number, number>();
   private readonly listeners: ChangeListener[] = [];
   private readonly stmts: ReturnType<SqliteStore['open']>;
   /** The batch's transaction, made once: better-sqlite3 builds a wrapper per transaction() call (~6 us a commit). */
@@ -190,10 +195,18 @@ export class SqliteStore implements Store {
       putReaped: this.db.prepare<[Buffer, Buffer, number]>('INSERT OR REPLACE INTO reaped (key, clock, at) VALUES (?, ?, ?)'),
       expireReaped: this.db.prepare<[number]>('DELETE FROM reaped WHERE at < ?'),
       delReaped: this.db.prepare<[Buffer]>('DELETE FROM reaped WHERE key = ?'),
+      // Listing (GET /keys): keys and row sizes from the (partition, key) index, the rows read one
+      // by one after, so a page of large values never sits in memory at once. length() of a
+      // blob is read from the row header, not from the blob.
+      listFrom: this.db.prepare<[number, Buffer, number], { key: Buffer; n: number }>('SELECT key, length(data) AS n FROM kv WHERE partition = ? AND key >= ? ORDER BY key LIMIT ?'),
+      listBetween: this.db.prepare<[number, Buffer, Buffer, number], { key: Buffer; n: number }>('SELECT key, length(data) AS n FROM kv WHERE partition = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?'),
     };
     this.quarantinedRows = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM quarantine').get()?.n ?? 0;
     for (const row of this.db.prepare<[], { target: string; n: number }>('SELECT target, count(*) AS n FROM hints GROUP BY target').all()) this.hints.set(row.target, row.n);
-    for (const row of this.db.prepare<[], { partition: number; n: number }>('SELECT partition, count(*) AS n FROM kv GROUP BY partition').all()) this.partitionKeys.set(row.partition, row.n);
+    for (const row of this.db.prepare<[], { partition: number; n: number; b: number | null }>('SELECT partition, count(*) AS n, sum(bytes) AS b FROM kv GROUP BY partition').all()) {
+      this.partitionKeys.set(row.partition, row.n);
+      this.partitionBytes.set(row.partition, row.b ?? 0);
+    }
     this.reapedRows = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM reaped').get()?.n ?? 0;
     const totals = this.db.prepare<[], { n: number; b: number | null }>('SELECT count(*) AS n, sum(bytes) AS b FROM kv').get();
     this.keyCount = totals?.n ?? 0;
@@ -233,6 +246,7 @@ export class SqliteStore implements Store {
       this.stmts.del.run(key);
       this.keyCount--;
       this.byteCount -= data.byteLength;
+      this.addPartitionBytes(partition, -data.byteLength);
       const n = (this.partitionKeys.get(partition) ?? 1) - 1;
       if (n > 0) this.partitionKeys.set(partition, n);
       else this.partitionKeys.delete(partition);
@@ -299,6 +313,49 @@ export class SqliteStore implements Store {
 
   scanHints(target: string, afterKey: Uint8Array | undefined, limit: number): StoredKey[] {
     return this.scan((after, n) => (after ? this.stmts.hintsAfter.all(target, after, n) : this.stmts.hintsFirst.all(target, n)), afterKey, limit, { kind: 'hint', target });
+  }
+
+  private addPartitionBytes(partition: number, delta: number): void {
+    if (delta === 0) return;
+    const n = (this.partitionBytes.get(partition) ?? 0) + delta;
+    if (n > 0) this.partitionBytes.set(partition, n);
+    else this.partitionBytes.delete(partition);
+  }
+
+  partitionUsage(): Map<number, PartitionUsage> {
+    const out = new Map<number, PartitionUsage>();
+    for (const [p, keys] of this.partitionKeys) out.set(p, { keys, bytes: this.partitionBytes.get(p) ?? 0 });
+    return out;
+  }
+
+  listKeys(range: KeyRange, rowBytesMax: number): ReplicaListing {
+    if (this.closed) throw new Error('store is closed');
+    const lower = rangeLowerBound(range);
+    const upper = prefixUpperBound(range.prefix);
+    // One more than asked: whether the replica holds more past its answer.
+    const rows = upper ? this.stmts.listBetween.all(range.partition, lower, upper, range.limit + 1) : this.stmts.listFrom.all(range.partition, lower, range.limit + 1);
+    const keys: ListedKey[] = [];
+    let read = 0;
+    let i = 0;
+    for (; i < rows.length && i < range.limit; i++) {
+      const row = rows[i]!;
+      // Past the byte budget (and with one key to show for it): the rest is for the next round.
+      if (keys.length > 0 && read + row.n > rowBytesMax) break;
+      read += row.n;
+      const full = this.stmts.get.get(row.key);
+      if (!full) continue; // gone since the index read: nothing to list
+      if (!isStorableAddress(row.key, full.partition)) {
+        this.quarantine(dataSpace, row.key, full.partition, full.data, `key of ${row.key.byteLength} bytes or partition ${full.partition} out of range`);
+        continue;
+      }
+      const decoded = this.decode(full.data);
+      if (!decoded.ok) {
+        this.quarantine(dataSpace, row.key, full.partition, full.data, decoded.reason);
+        continue;
+      }
+      keys.push(listedKey(row.key, decoded.value));
+    }
+    return { keys, more: i < rows.length };
   }
 
   partitionsHeld(): number[] {
@@ -382,7 +439,7 @@ export class SqliteStore implements Store {
     this.flushScheduled = false;
     if (this.queue.length === 0) return;
     const batch = this.queue.splice(0, commitBatchCountMax);
-    const fx: BatchEffects = { newActors: new Map(), changes: [], hintDelta: new Map(), keyDelta: 0, byteDelta: 0 };
+    const fx: BatchEffects = { newActors: new Map(), changes: [], hintDelta: new Map(), partitionByteDelta: new Map(), keyDelta: 0, byteDelta: 0 };
     const outcomes: Outcome[] = [];
     try {
       this.commitBatch(batch, fx, outcomes);
@@ -455,11 +512,13 @@ export class SqliteStore implements Store {
       this.stmts.del.run(op.key);
       fx.keyDelta--;
       fx.byteDelta -= oldBytes;
+      fx.partitionByteDelta.set(op.partition, (fx.partitionByteDelta.get(op.partition) ?? 0) - oldBytes);
       return;
     }
     this.stmts.put.run(op.key, op.partition, data, data.byteLength);
     if (cur.length === 0) fx.keyDelta++;
     fx.byteDelta += data.byteLength - oldBytes;
+    fx.partitionByteDelta.set(op.partition, (fx.partitionByteDelta.get(op.partition) ?? 0) + data.byteLength - oldBytes);
   }
 
   /** After the commit: the in-memory counts and actors catch up, and listeners hear of each data change in order. */
@@ -467,6 +526,7 @@ export class SqliteStore implements Store {
     for (const [p, a] of fx.newActors) this.actors.set(p, a);
     this.keyCount += fx.keyDelta;
     this.byteCount += fx.byteDelta;
+    for (const [p, d] of fx.partitionByteDelta) this.addPartitionBytes(p, d);
     for (const [target, d] of fx.hintDelta) {
       const n = (this.hints.get(target) ?? 0) + d;
       if (n > 0) this.hints.set(target, n);

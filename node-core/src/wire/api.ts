@@ -75,3 +75,74 @@ export interface StatusDocument {
   /** What this node requires and allows: the console shows fault controls only where faultsAllowed. */
   readonly security?: { readonly tokenRequired: boolean; readonly adminTokenRequired: boolean; readonly faultsAllowed: boolean };
 }
+
+/** One key of a GET /keys page, merged over the replicas that answered. */
+export interface ListedKeyJson {
+  /** The key as text, or null when it is not valid printable UTF-8 (key64 always has the bytes). */
+  readonly key: string | null;
+  readonly key64: string;
+  /** Live (not deleted) versions. */
+  readonly siblings: number;
+  /** Value bytes of the live versions. */
+  readonly bytes: number;
+  /** Only tombstones are left (listed with tombstones=1 only). */
+  readonly deleted: boolean;
+  readonly partition: number;
+}
+
+/** GET /keys: one page of the cluster's keys. */
+export interface KeyListingDocument {
+  readonly keys: readonly ListedKeyJson[];
+  /** Pass as `cursor` for the next page; null: the listing is complete. */
+  readonly cursor: string | null;
+  /** Partitions walked so far (those before the cursor), of all. */
+  readonly scanned: { readonly partitions: number; readonly total: number };
+  /** Partitions of this page no replica answered for: their keys are missing from the listing. */
+  readonly unavailable: readonly number[];
+}
+
+/** GET /admin/log: the node's recent log lines. */
+export interface LogDocument {
+  readonly lines: readonly { readonly seq: number; readonly text: string }[];
+  /** Pass as `after` to get only later lines. */
+  readonly next: number;
+  /** Lines after `after` were already dropped from the node's buffer. */
+  readonly dropped: boolean;
+}
+
+/** One partition in GET /admin/partitions. */
+export interface PartitionJson {
+  readonly partition: number;
+  /** Whether this node is in the partition's preference list (false: data waiting to be handed off). */
+  readonly replica: boolean;
+  readonly keys: number;
+  /** Bytes of the partition's rows as stored (versions, clocks and values). */
+  readonly bytes: number;
+  /** When anti-entropy last compared it with a peer (ms since the epoch, this node's clock); null: never since start. */
+  readonly lastExchangeMs: number | null;
+  /** Keys anti-entropy repaired in it since start. */
+  readonly keysRepaired: number;
+  readonly merkleRoot: string | null;
+}
+
+/** GET /admin/partitions. */
+export interface PartitionsDocument {
+  readonly node: string;
+  readonly partitions: readonly PartitionJson[];
+}
+
+/** POST /admin/repair. */
+export interface RepairDocument {
+  readonly partitions: readonly {
+    readonly partition: number;
+    /** The replicas exchanged with. */
+    readonly peers: readonly string[];
+    readonly keysRepaired: number;
+    /** Replicas not exchanged with: seen down, or the exchange failed (with why). */
+    readonly skipped: readonly { readonly node: string; readonly reason: string }[];
+    /** Whether every peer's tree agreed with this node's at the end. */
+    readonly agreed: boolean;
+  }[];
+  /** False when the time budget ran out before every partition was done (the rest are left out). */
+  readonly complete: boolean;
+}
