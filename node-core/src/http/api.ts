@@ -11,6 +11,8 @@ import type { TlsOptions } from 'node:tls';
 import { encodeContext } from '../core/context.js';
 import { ControlServer } from '../control/server.js';
 import type { GyreNode } from '../node/node.js';
+import { LogRing } from '../node/log-ring.js';
+import type { SettingValue } from '../wire/api.js';
 import { HttpBudget } from './budget.js';
 import { applyCors } from './cors.js';
 import { admitToBudget, refuseBrowserAdmin, requireJsonAdminBody, requireLoopbackHost, requireRole } from './guards.js';
@@ -151,7 +153,10 @@ function answerUnparsable(err: ParserError, socket: RawSocket): void {
  * The node's HTTP server: the client API of CONTRACT.md, admin routes, and (unless `control`
  * is false) the Socket.IO control plane on the same port.
  */
-export function createApiServer(node: GyreNode, opts: { control?: boolean; respAddress?: string; tls?: TlsOptions | undefined } = {}): http.Server {
+export function createApiServer(
+  node: GyreNode,
+  opts: { control?: boolean; respAddress?: string; tls?: TlsOptions | undefined; logRing?: LogRing; settings?: Readonly<Record<string, SettingValue>> } = {},
+): http.Server {
   const controlOn = opts.control !== false;
   const ctx: ApiContext = {
     node,
@@ -162,6 +167,9 @@ export function createApiServer(node: GyreNode, opts: { control?: boolean; respA
     budget: new HttpBudget(),
     corsOrigins: new Set(node.config.corsOrigins ?? []),
     contextFor: (clock, key) => encodeContext(clock, key, node.contextKeys()),
+    // A server built without them (serveNode always passes both) has no lines and no settings to show.
+    logRing: opts.logRing ?? new LogRing(),
+    settings: opts.settings ?? { id: node.config.id },
   };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(ctx, req, res);
   const server: http.Server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);

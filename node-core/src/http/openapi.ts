@@ -14,6 +14,8 @@ import type { MemberStatus, OpKind } from '../wire/control.js';
 import { faultRequestBytesMax, traceRequestBytesMax } from './admin.js';
 import { requestTimeoutMsMax } from './kv.js';
 import { nodeVersion } from './status.js';
+import { logFilterCharsMax, logLinesDefault, logReadLinesMax, repairBudgetMs, repairRequestBytesMax } from './node-admin.js';
+import { logRingBytesMax } from '../node/log-ring.js';
 import { costHeader, listKeysMax, listLimitDefault, listPartitionsPerRequestMax, listPrefixBytesMax, listResponseBytesMax, listTimeBudgetMs } from './keys.js';
 import { allowHeaders, allowMethods, exposeHeaders } from './cors.js';
 
@@ -359,6 +361,47 @@ const schemas: Readonly<Record<string, Schema>> = {
     }),
     description: 'One page of the cluster\'s keys, in partition order, then key order within a partition.',
   },
+  LogPage: closed({
+    lines: { type: 'array', maxItems: logReadLinesMax, items: closed({ seq: integer('the line\'s number: consecutive from 1 since the node started', 1), text: text('the line as logged (pino JSON)') }) },
+    next: integer('pass as `after` to get only the lines logged since'),
+    dropped: { type: 'boolean', description: 'lines after `after` were already dropped from the buffer (the reader fell behind)' },
+  }),
+  PartitionsDocument: closed({
+    node: text(),
+    partitions: {
+      type: 'array',
+      items: closed({
+        partition: integer(),
+        replica: { type: 'boolean', description: 'this node is in the partition\'s preference list (false: data it still holds, waiting to be handed off)' },
+        keys: integer('keys held'),
+        bytes: integer('bytes of its rows as stored (values, clocks, content types), from counters the store keeps'),
+        lastExchangeMs: { type: ['integer', 'null'], minimum: 0, description: 'when anti-entropy last compared it with a peer, ms since the epoch on this node\'s clock; null: not since start' },
+        keysRepaired: integer('keys anti-entropy repaired in it since start'),
+        merkleRoot: { type: ['string', 'null'], pattern: '^[0-9a-f]{32}$', description: 'the root of its Merkle tree (hex); null: no tree yet' },
+      }),
+    },
+  }),
+  RepairRequest: {
+    ...closed({ partition: integer('one partition this node replicates') }, ['partition']),
+    description: '{} for every partition this node replicates, or one partition.',
+  },
+  RepairResult: closed({
+    partitions: {
+      type: 'array',
+      items: closed({
+        partition: integer(),
+        peers: nodeIds('the replicas exchanged with'),
+        keysRepaired: integer('keys that differed and were merged, in either direction'),
+        skipped: { type: 'array', items: closed({ node: text(), reason: text() }), description: 'replicas not exchanged with: seen down, or the exchange failed or timed out' },
+        agreed: { type: 'boolean', description: 'every replica of the partition was exchanged with and its Merkle tree agreed with this node\'s at the end' },
+      }),
+    },
+    complete: { type: 'boolean', description: `false: the ${repairBudgetMs} ms budget ran out before every partition was started (those are left out)` },
+  }),
+  ConfigDocument: closed({
+    node: text(),
+    settings: mapOf({ type: ['string', 'integer', 'boolean', 'array', 'null'], items: { type: 'string' } }, 'setting name to effective value (docs/deploy.md names them); token and adminToken are "set" or "unset", never the secret'),
+  }),
   OpenApiDocument: { type: 'object', required: ['openapi', 'info', 'paths', 'components'], description: 'This document.', properties: { openapi: { type: 'string', pattern: '^3\\.1\\.\\d+$' } } },
 };
 
@@ -634,6 +677,49 @@ const paths: Readonly<Record<string, PathItem>> = {
     }),
     'x-gyre-other-methods': { description: 'Any other method answers 405, Allow: DELETE.', response: responseRef('MethodNotAllowed') },
   },
+  '/admin/log': {
+    get: admin({
+      operationId: 'getLog',
+      summary: 'This node\'s recent log lines',
+      description: `From an in-memory buffer of the last ${logRingBytesMax} bytes of log lines, each numbered. Without \`after\`: the last \`lines\` lines; with it: the first \`lines\` lines after it, so a reader follows the log by passing \`next\` back.`,
+      parameters: [
+        { name: 'lines', in: 'query', description: `Lines at most, 1 to ${logReadLinesMax}; default ${logLinesDefault}.`, schema: { type: 'integer', minimum: 1, maximum: logReadLinesMax } },
+        { name: 'filter', in: 'query', description: `Only lines containing this text, ignoring case (at most ${logFilterCharsMax} characters).`, schema: { type: 'string', maxLength: logFilterCharsMax } },
+        { name: 'after', in: 'query', description: 'Only lines after this number (`next` of the previous answer).', schema: { type: 'integer', minimum: 0 } },
+      ],
+      responses: { '200': jsonResponse('The lines, oldest first.', schemaRef('LogPage')), '400': errorResponse('A bad lines, after or filter.', ['bad_lines', 'bad_after', 'bad_filter']) },
+    }),
+  },
+  '/admin/partitions': {
+    get: admin({
+      operationId: 'getPartitions',
+      summary: 'What this node holds, per partition',
+      description: 'Every partition this node replicates or still holds data of: keys, bytes, and its anti-entropy state.',
+      responses: { '200': jsonResponse('One entry per partition, in order.', schemaRef('PartitionsDocument')) },
+    }),
+  },
+  '/admin/repair': {
+    post: admin({
+      operationId: 'repair',
+      summary: 'Run anti-entropy now',
+      description: `Exchanges the partition (or, with {}, every partition this node replicates) with each other replica seen up, the same exchange as the background rounds, repeated until the trees agree. Answers when done, or after about ${repairBudgetMs} ms with what is done (an exchange still running then goes on).`,
+      requestBody: { description: 'Which partitions.', required: false, content: { [json]: { schema: schemaRef('RepairRequest'), example: { partition: 3 } } } },
+      responses: {
+        '200': jsonResponse('What each exchange did.', schemaRef('RepairResult')),
+        '400': errorResponse('A body that is not {} or {"partition": p} (bad_request), a partition that is not an integer in 0..Q-1 (bad_partition), or one this node does not replicate (not_replica: the message names the nodes that do).', ['bad_request', 'bad_partition', 'not_replica']),
+        '413': errorResponse(`A body over ${repairRequestBytesMax} bytes.`, ['value_too_large']),
+        '415': unsupportedMediaType,
+      },
+    }),
+  },
+  '/admin/config': {
+    get: admin({
+      operationId: 'getConfig',
+      summary: 'This node\'s effective settings',
+      description: 'What the node runs with after flags, GYRE_* variables, the config file and the defaults were resolved. Secrets never appear: tokens are "set" or "unset".',
+      responses: { '200': jsonResponse('The settings.', schemaRef('ConfigDocument')) },
+    }),
+  },
 };
 
 export const openApiDocument: OpenApiDocument = {
@@ -649,7 +735,7 @@ export const openApiDocument: OpenApiDocument = {
   tags: [
     { name: 'kv', description: 'Keys and their versions' },
     { name: 'operations', description: 'What operators and tools read' },
-    { name: 'admin', description: 'Cluster changes: leave, traces, faults. With an admin token set, only it opens them.' },
+    { name: 'admin', description: 'Cluster changes and node internals: leave, traces, faults, repair, log, partitions, settings. With an admin token set, only it opens them.' },
   ],
   security: anyToken,
   paths,

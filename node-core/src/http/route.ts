@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VClock } from '../core/vclock.js';
 import type { GyreNode, NodeConfig } from '../node/node.js';
 import type { HttpBudget } from './budget.js';
+import type { LogRing } from '../node/log-ring.js';
+import type { SettingValue } from '../wire/api.js';
 
 export interface ApiContext {
   readonly node: GyreNode;
@@ -21,6 +23,10 @@ export interface ApiContext {
   readonly corsOrigins: ReadonlySet<string>;
   /** Seals `clock` as the opaque context a client sends back with its next write of `key`. */
   readonly contextFor: (clock: VClock, key: Buffer) => string;
+  /** The node's recent log lines (GET /admin/log), fed by its logger. */
+  readonly logRing: LogRing;
+  /** The node's effective settings, secrets reduced to set/unset (GET /admin/config; start/settings-view.ts). */
+  readonly settings: Readonly<Record<string, SettingValue>>;
 }
 
 /** The label a request is counted under in gyre_requests_total and gyre_request_duration_seconds. */

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { healAllFaultsRoute, healFaultRoute, injectFaultRoute, leaveRoute, listFaultsRoute, traceRoute } from './admin.js';
 import { keysPath, listKeysRoute } from './keys.js';
 import { kvReadRoute, kvWriteRoute } from './kv.js';
+import { configPath, configRoute, logPath, logRoute, partitionsPath, partitionsRoute, repairPath, repairRoute } from './node-admin.js';
 import { type OpenApiDocument, type OperationMethod, openApiDocument, operationMethods } from './openapi.js';
 import { replicasRoute } from './replicas.js';
 import { send } from './respond.js';
@@ -53,6 +54,10 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/admin/faults', operationId: 'injectFault', op: 'admin', handle: injectFaultRoute },
   { method: 'DELETE', path: '/admin/faults', operationId: 'healFaults', op: 'admin', handle: healAllFaultsRoute },
   { method: 'DELETE', path: '/admin/faults/{id}', operationId: 'healFault', op: 'admin', handle: healFaultRoute },
+  { method: 'GET', path: logPath, operationId: 'getLog', op: 'admin', handle: logRoute },
+  { method: 'GET', path: partitionsPath, operationId: 'getPartitions', op: 'admin', handle: partitionsRoute },
+  { method: 'POST', path: repairPath, operationId: 'repair', op: 'admin', handle: repairRoute },
+  { method: 'GET', path: configPath, operationId: 'getConfig', op: 'admin', handle: configRoute },
 ];
 
 /**

@@ -19,6 +19,9 @@ import { isLoopbackIp, listenProblem, nodeLogger, startNode } from './start-node
 import { RotatingLog, type RotatingLogOptions } from './rotating-log.js';
 import { TlsMaterial, type TlsFiles } from './tls.js';
 import { weakSecretProblem } from './secret-files.js';
+import { settingsView } from './settings-view.js';
+import { LogRing } from '../node/log-ring.js';
+import { pino, type DestinationStream } from 'pino';
 
 export interface ServeOptions {
   /** Serve the Socket.IO control plane on the HTTP port. */
@@ -57,7 +60,17 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
   chmodSync(config.dir, 0o700);
   const material = opts.tls ? new TlsMaterial(opts.tls) : undefined;
   const logFile = opts.log ? new RotatingLog(opts.log) : undefined;
-  const node = await startNode(config, { onLeft: opts.onLeft, tls: material, ...(logFile ? { log: nodeLogger(config, logFile) } : {}) });
+  // Every line goes to the log (file or standard output, written synchronously as before) and
+  // into the ring GET /admin/log reads.
+  const logRing = new LogRing();
+  const out: DestinationStream = logFile ?? pino.destination({ dest: 1, sync: true });
+  const tee: DestinationStream = {
+    write: (line: string) => {
+      logRing.push(line);
+      out.write(line);
+    },
+  };
+  const node = await startNode(config, { onLeft: opts.onLeft, tls: material, log: nodeLogger(config, tee) });
   const exposed: string[] = [];
   const weak = [config.token === undefined ? undefined : weakSecretProblem('the cluster token', config.token), config.adminToken ? weakSecretProblem('the admin token', config.adminToken) : undefined].filter((w): w is string => w !== undefined);
   const guard = (what: string, ip: string) => {
@@ -76,7 +89,7 @@ export async function serveNode(config: NodeConfig, opts: ServeOptions): Promise
     respPort = r.port;
     guard('RESP', r.address);
     const respAddress = `${advertisedHost(config)}:${respPort}`;
-    server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing() });
+    server = createApiServer(node, { control: opts.control, respAddress, tls: material?.clientFacing(), logRing, settings: settingsView(config, opts) });
     const h = await listen(server, config.port, config.host).catch((e: unknown) => {
       throw listenProblem(e, 'client HTTP', config.host, config.port, '--port');
     });

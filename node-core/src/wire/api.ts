@@ -146,3 +146,12 @@ export interface RepairDocument {
   /** False when the time budget ran out before every partition was done (the rest are left out). */
   readonly complete: boolean;
 }
+
+/** A setting's value in GET /admin/config. */
+export type SettingValue = string | number | boolean | readonly string[] | null;
+
+/** GET /admin/config: the node's effective settings; secrets appear only as "set" or "unset". */
+export interface ConfigDocument {
+  readonly node: string;
+  readonly settings: Readonly<Record<string, SettingValue>>;
+}
