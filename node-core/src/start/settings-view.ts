@@ -4,9 +4,11 @@
 // handed to the HTTP API as plain data.
 
 import type { NodeConfig } from '../node/node.js';
-import type { SettingValue } from '../wire/api.js';
 import type { RotatingLogOptions } from './rotating-log.js';
 import type { TlsFiles } from './tls.js';
+
+/** A setting's value, as wire/api.ts's SettingValue (start/ does not import wire/; the types agree structurally). */
+type SettingValue = string | number | boolean | readonly string[] | null;
 
 export interface ListenerSettings {
   readonly control: boolean;
