@@ -270,6 +270,53 @@ describe('/replicas/{key}, /status, /metrics', () => {
   });
 });
 
+describe('GET /keys', () => {
+  test('200 with a page, X-Gyre-Cost: scan as its x-gyre-cost says, a cursor that walks on; 400 for a bad limit', async () => {
+    const key = uniqueKey('oa-keys');
+    await expect(204, 'putValue', `/kv/${key}?w=3`, { body: 'listed' });
+    const first = await expect(200, 'listKeys', `/keys?prefix=${encodeURIComponent(key)}&limit=1`);
+    const cost = (operation('listKeys').operation['x-gyre-cost'] as Json | undefined)?.cost;
+    assert.equal(cost, 'scan');
+    assert.equal(header(first, 'x-gyre-cost'), cost);
+    covered.add('listKeys x-gyre-cost');
+    const page = JSON.parse(first.body.toString('utf8')) as { keys: { key: string }[]; cursor: string | null };
+    let keys = page.keys.map((k) => k.key);
+    let cursor = page.cursor;
+    for (let i = 0; cursor !== null && i < 64; i++) {
+      const next = JSON.parse((await expect(200, 'listKeys', `/keys?prefix=${encodeURIComponent(key)}&cursor=${encodeURIComponent(cursor)}`)).body.toString('utf8')) as typeof page;
+      keys = [...keys, ...next.keys.map((k) => k.key)];
+      cursor = next.cursor;
+    }
+    assert.deepEqual(keys, [key]);
+    await expect(400, 'listKeys', '/keys?limit=0', { code: 'bad_limit' });
+    await expect(400, 'listKeys', '/keys?cursor=nope', { code: 'bad_cursor' });
+  });
+});
+
+describe('/admin/log, /admin/partitions, /admin/repair, /admin/config', () => {
+  test('GET /admin/log: 200 with lines, 400 for a bad lines', async () => {
+    const res = await expect(200, 'getLog', '/admin/log?lines=3&filter=cluster');
+    assert.ok((JSON.parse(res.body.toString('utf8')) as { lines: unknown[] }).lines.length <= 3);
+    await expect(400, 'getLog', '/admin/log?lines=0', { code: 'bad_lines' });
+  });
+
+  test('GET /admin/partitions and GET /admin/config: 200', async () => {
+    const res = await expect(200, 'getPartitions', '/admin/partitions');
+    assert.equal((JSON.parse(res.body.toString('utf8')) as { partitions: unknown[] }).partitions.length, 16, 'N=3 of 3: every partition');
+    const config = await expect(200, 'getConfig', '/admin/config');
+    assert.ok(!config.body.toString('utf8').includes(main.adminToken));
+  });
+
+  test('POST /admin/repair: 200 for one partition and for all, 400 for a bad partition, 413 past 1 KiB, 415 without JSON', async () => {
+    await expect(200, 'repair', '/admin/repair', { body: JSON.stringify({ partition: 3 }), headers: json });
+    const all = await expect(200, 'repair', '/admin/repair', { body: '{}', headers: json });
+    assert.equal((JSON.parse(all.body.toString('utf8')) as { partitions: unknown[] }).partitions.length, 16);
+    await expect(400, 'repair', '/admin/repair', { body: JSON.stringify({ partition: 16 }), headers: json, code: 'bad_partition' });
+    await expect(413, 'repair', '/admin/repair', { body: JSON.stringify({ partition: 1, pad: 'x'.repeat(2048) }), headers: json });
+    await expect(415, 'repair', '/admin/repair', { body: 'partition=1', headers: { 'content-type': 'text/plain' } });
+  });
+});
+
 describe('/admin/*: every documented status', () => {
   test('POST /admin/trace: 200 with the steps, 400 for a body that is no trace request, 413 past 2 MiB, 415 without JSON', async () => {
     const res = await expect(200, 'trace', '/admin/trace', { body: JSON.stringify({ op: 'put', key: uniqueKey('oa-trace'), value: 'traced', w: 3 }), headers: json });
@@ -327,6 +374,11 @@ const samples: Readonly<Record<string, { readonly target: string; readonly body?
   injectFault: { target: '/admin/faults', body: JSON.stringify({ kind: 'latency', delayMs: 1, durationMs: 1000 }), headers: json },
   healFaults: { target: '/admin/faults' },
   healFault: { target: '/admin/faults/openapi-none' },
+  listKeys: { target: '/keys?limit=1' },
+  getLog: { target: '/admin/log?lines=1' },
+  getPartitions: { target: '/admin/partitions' },
+  repair: { target: '/admin/repair', body: JSON.stringify({ partition: 0 }), headers: json },
+  getConfig: { target: '/admin/config' },
 };
 
 function sampleOf(op: DocOperation): (typeof samples)[string] {
@@ -529,5 +581,6 @@ test('every path, method and status in the document, and every x-gyre- request i
   }
   for (const [template, item] of Object.entries(doc.paths as Record<string, Json>)) if (item['x-gyre-other-methods'] !== undefined && !covered.has(`${template} x-gyre-other-methods`)) missing.push(`${template} x-gyre-other-methods`);
   for (const ext of Object.keys(doc).filter((k) => k.startsWith('x-gyre-'))) if (!covered.has(ext)) missing.push(ext);
+  for (const op of operationsOf(doc)) if (op.operation['x-gyre-cost'] !== undefined && !covered.has(`${op.operationId} x-gyre-cost`)) missing.push(`${op.method} ${op.path} x-gyre-cost`);
   assert.deepEqual(missing, []);
 });
