@@ -4,7 +4,7 @@
 // message), and nothing renders unbounded (the tree expands lazily, a page at a time; hex
 // shows 4 KiB a page; text is cut past textCharsMax).
 
-import { Unpackr } from 'msgpackr';
+import { C1, Unpackr } from 'msgpackr';
 
 export type ViewKind = 'text' | 'json' | 'hex' | 'msgpack';
 export const viewKinds: readonly ViewKind[] = ['text', 'json', 'hex', 'msgpack'];
@@ -100,17 +100,25 @@ export function parseJson(text: string): Decoded<unknown> {
 // define them), 64-bit integers as bigint so none is silently rounded.
 const unpackr = new Unpackr({ mapsAsObjects: false, useRecords: false, structuredClone: false, int64AsType: 'bigint', moreTypes: false, copyBuffers: true });
 
-function depthOf(value: unknown, max: number, depth = 0): number {
-  if (depth > max) return depth;
-  let deepest = depth;
-  if (Array.isArray(value)) {
-    for (const x of value) deepest = Math.max(deepest, depthOf(x, max, depth + 1));
-  } else if (value instanceof Map) {
-    for (const [k, x] of value) deepest = Math.max(deepest, depthOf(k, max, depth + 1), depthOf(x, max, depth + 1));
-  } else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof Date)) {
-    for (const x of Object.values(value)) deepest = Math.max(deepest, depthOf(x, max, depth + 1));
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * What makes a decoded value unshowable, or null: 0xc1 anywhere (msgpackr hands back a marker
+ * object for the byte msgpack never uses, where it should fail), or nesting past `max`.
+ */
+function problemOf(value: unknown, max: number, depth = 0): string | null {
+  if (value === C1) return 'not valid msgpack: it holds 0xc1, a byte msgpack never uses';
+  if (depth > max) return `nested deeper than ${max} levels`;
+  const children = Array.isArray(value) ? value : value instanceof Map ? [...value.keys(), ...value.values()] : isPlainObject(value) ? Object.values(value) : [];
+  for (const x of children) {
+    const p = problemOf(x, max, depth + 1);
+    if (p !== null) return p;
   }
-  return deepest;
+  return null;
 }
 
 export function decodeMsgpack(bytes: Uint8Array): Decoded<unknown> {
@@ -119,7 +127,8 @@ export function decodeMsgpack(bytes: Uint8Array): Decoded<unknown> {
   try {
     // unpack refuses trailing bytes after the first value, so text rarely passes for msgpack.
     const value: unknown = unpackr.unpack(bytes);
-    if (depthOf(value, treeDepthMax) > treeDepthMax) return { ok: false, message: `nested deeper than ${treeDepthMax} levels` };
+    const problem = problemOf(value, treeDepthMax);
+    if (problem !== null) return { ok: false, message: problem };
     return { ok: true, value };
   } catch (e) {
     // Any failure at all, including a stack overflow on deep nesting, is the value's fault.
@@ -193,9 +202,18 @@ function typeOf(v: unknown): TreeType {
     case 'boolean':
       return 'boolean';
     case 'object':
-      return 'object';
+      // msgpackr's own extensions (Set, RegExp, Error, typed arrays) are shown, not walked.
+      return isPlainObject(v) ? 'object' : 'other';
     default:
       return 'other';
+  }
+}
+
+function shown(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
   }
 }
 
@@ -219,7 +237,7 @@ function leafPreview(v: unknown, type: TreeType): string {
       return Number.isNaN(d.getTime()) ? 'Invalid Date' : d.toISOString();
     }
     case 'other':
-      return cut(String(v), treeStringCharsMax);
+      return cut(shown(v), treeStringCharsMax);
     default:
       return String(v);
   }
