@@ -13,8 +13,12 @@ import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../node
 import { partitionOf } from '../../node-core/src/core/partitioner.js';
 import { LocalCluster, freePortRange, tailFile } from '../../node-core/src/cli/supervisor.js';
 import { ProfileStore, type TokenSealer, keyFileSealer } from './profiles.js';
-import type { AlertRule, AlertState, Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, NodeDetails, NodeLogPage, NodeLogQuery, Profile, TraceResult } from '../../node-core/src/wire/console.js';
+import type { AlertRule, AlertState, HistoryQuery, HistorySeries, RunRecord, Scenario, Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, NodeDetails, NodeLogPage, NodeLogQuery, Profile, TraceResult } from '../../node-core/src/wire/console.js';
 import { MembershipChanges, checkChange } from './membership.js';
+import { type AskNode, causal, checkFailed, checkKeyListQuery, listKeys, partitionsDetail, repair, whatIfView } from './cluster-views.js';
+import { SeriesStore } from './history.js';
+import { Experiments, type RunRecord as StoredRun } from './experiments.js';
+import type { Scenario as StoredScenario } from './scenario.js';
 import { type Observation, checkAlertRules, defaultAlertRules, evaluate, observe, windowMs } from './alerts.js';
 import type { PartitionSize } from '../../node-core/src/core/membership-plan.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -85,6 +89,27 @@ function readCa(path: string | null): Buffer | undefined {
   } catch (e) {
     throw new Error(`cannot read the CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
   }
+}
+
+/** A stored scenario as the renderer sees it. */
+function toScenarioView(s: { scenario: StoredScenario; nextRunAt: number | null }): Scenario {
+  return { ...(s.scenario as unknown as Scenario), id: s.scenario.id, nextRunAt: s.nextRunAt };
+}
+
+/** A stored run as the renderer sees it. */
+function toRunView(r: StoredRun): RunRecord {
+  const v = r.verdict;
+  return {
+    id: r.id,
+    scenarioId: r.scenarioId,
+    scenarioName: r.scenarioName,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    state: r.state,
+    verdict: v ? { ok: v.ok, violations: v.violations, countsByRule: v.violationCounts, acknowledgedWrites: v.acknowledgedWrites, lostWrites: v.lostWrites, divergence: v.divergence, availability: v.availability, durationMs: v.durationMs } : null,
+    log: r.steps.map((x) => ({ at: r.startedAt + x.at, what: x.what })),
+    error: r.error ?? null,
+  };
 }
 
 const logLinesMax = 1000;
@@ -162,6 +187,8 @@ export class ConsoleBackend {
   private alertRulesNow: AlertRule[] = [...defaultAlertRules];
   private alertStates: AlertState[] = [];
   private observations: Observation[] = [];
+  private history: SeriesStore | undefined;
+  private experiments: Experiments | undefined;
 
   private constructor(
     private readonly opts: BackendOptions,
@@ -201,6 +228,8 @@ export class ConsoleBackend {
     this.emit('cluster', s);
     this.membership.observe(s);
     this.evaluateAlerts(s);
+    const t = this.target;
+    if (t && this.history) this.history.record(t.name, s).catch((e: Error) => this.opts.log(`history: ${e.message}`));
   }
 
   private evaluateAlerts(s: ClusterSnapshot): void {
@@ -216,7 +245,67 @@ export class ConsoleBackend {
 
   static async open(opts: BackendOptions): Promise<ConsoleBackend> {
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-    return new ConsoleBackend(opts, await ProfileStore.open(join(opts.dir, 'console.db'), opts.sealer ?? keyFileSealer(opts.dir)));
+    const b = new ConsoleBackend(opts, await ProfileStore.open(join(opts.dir, 'console.db'), opts.sealer ?? keyFileSealer(opts.dir)));
+    // History and experiments are kept in their own files: one that cannot be opened (a
+    // corrupt file, a full disk) costs that feature, not the console.
+    try {
+      b.history = await SeriesStore.open(join(opts.dir, 'history.db'));
+    } catch (e) {
+      opts.log(`history is off: ${(e as Error).message}`);
+    }
+    try {
+      b.experiments = await Experiments.open(join(opts.dir, 'experiments.db'), b.experimentHost());
+      b.experiments.onProgress((p) => {
+        void b.experiments?.getRun(p.runId).then((r) => r && b.emit('experiment', toRunView(r)));
+      });
+    } catch (e) {
+      opts.log(`experiments are off: ${(e as Error).message}`);
+    }
+    return b;
+  }
+
+  /** What an experiment drives: the attached cluster, through the same paths as the Chaos screen. */
+  private experimentHost(): import('./experiments.js').ExperimentHost {
+    return {
+      urls: () => (this.last?.members.filter((m) => m.status === 'up').map((m) => memberUrl(this.target, m.address)) ?? this.target?.seeds ?? []).slice(0, 64),
+      token: () => this.target?.token ?? null,
+      ca: () => this.target?.ca,
+      local: () => this.target?.local === true,
+      injectFault: async (spec) => (await this.control<{ fault: FaultView }>((c, ack) => c.emit('faults:inject', spec, ack))).fault,
+      healFaults: async () => {
+        await this.control<{ healed: FaultView[] }>((c, ack) => c.emit('faults:heal', null, ack));
+      },
+      killNode: (id) => this.requireLocal().stopNode(id, 'SIGKILL'),
+      restartNode: async (id) => {
+        const local = this.requireLocal();
+        await local.stopNode(id, 'SIGKILL');
+        local.startNode(id);
+      },
+      nodeIds: () => this.last?.members.filter((m) => m.state !== 'left').map((m) => m.id) ?? [],
+    };
+  }
+
+  /** A request to member `node` (null: the node the console is attached through). */
+  private readonly ask: AskNode = async (node, method, path, json, timeoutMs) => {
+    const base = node === null ? this.via : this.nodeUrl(node);
+    if (!base) throw new Error('not attached to a cluster');
+    const r = await this.httpTo(base, method, path, json, timeoutMs);
+    return { status: r.status, body: r.body };
+  };
+
+  private snapshotNow(): ClusterSnapshot {
+    if (!this.last) throw new Error('no cluster snapshot yet');
+    return this.last;
+  }
+
+  private async historyQuery(q: unknown): Promise<{ cluster: string; from: number; to: number; series: 'cluster' | { node: string }; maxPoints: number }> {
+    const o = q as HistoryQuery | null;
+    if (!this.target) throw new Error('attach to a cluster first');
+    if (!this.history) throw new Error('history is off (see the console log)');
+    if (typeof o !== 'object' || o === null || !Number.isSafeInteger(o.from) || !Number.isSafeInteger(o.to) || !Number.isInteger(o.maxPoints)) throw new Error('a history query is {from, to, scope, maxPoints}');
+    const scope = o.scope === 'cluster' ? 'cluster' : typeof o.scope === 'object' && o.scope !== null && typeof o.scope.node === 'string' ? { node: o.scope.node } : null;
+    if (scope === null) throw new Error("scope is 'cluster' or {node}");
+    return { cluster: this.target.name, from: o.from, to: o.to, series: scope, maxPoints: o.maxPoints };
   }
 
   get localClusterDir(): string {
@@ -636,15 +725,73 @@ export class ConsoleBackend {
       }
       case 'alerts':
         return this.alertStates;
+      case 'history': {
+        const q = await this.historyQuery(args[0]);
+        const r = await this.history!.query(q);
+        const out: HistorySeries = { t: r.t, series: r.series, stepMs: r.stepMs, tier: r.tier, nodes: this.last?.members.map((m) => m.id) ?? [] };
+        return out;
+      }
+      case 'historyCsv':
+        return this.history!.csv(await this.historyQuery(args[0]));
+      case 'listKeys':
+        return listKeys(this.ask, checkKeyListQuery(args[0]));
+      case 'causalGraph': {
+        const key = str(0, 'key');
+        return causal(this.ask, key, keyPath(keyBytes(key)));
+      }
+      case 'partitionsDetail':
+        return partitionsDetail(this.ask, this.snapshotNow());
+      case 'repairPartition':
+        return repair(this.ask, this.snapshotNow(), args[0] === null || args[0] === undefined ? null : (args[0] as number));
+      case 'whatIf':
+        return whatIfView(this.ask, this.snapshotNow(), checkFailed(args[0]), typeof args[1] === 'number' ? args[1] : 30_000);
+      case 'listScenarios':
+        return (await this.requireExperiments().listScenarios()).map(toScenarioView);
+      case 'saveScenario':
+        return toScenarioView(await this.requireExperiments().saveScenario(args[0]));
+      case 'deleteScenario':
+        await this.requireExperiments().deleteScenario(str(0, 'scenario id'));
+        return null;
+      case 'runScenario': {
+        const ex = this.requireExperiments();
+        if (!this.target) throw new Error('attach to a cluster first');
+        this.confirm(optStr(1), 'running an experiment');
+        const id = await ex.run(str(0, 'scenario id'));
+        const r = await ex.getRun(id);
+        if (!r) throw new Error('the run was not recorded');
+        return toRunView(r);
+      }
+      case 'stopRun': {
+        const ex = this.requireExperiments();
+        const id = str(0, 'run id');
+        await ex.stop(id);
+        const r = await ex.getRun(id);
+        return r ? toRunView(r) : null;
+      }
+      case 'listRuns': {
+        const limit = (args[0] as { limit?: unknown } | undefined)?.limit;
+        return (await this.requireExperiments().listRuns({ limit: Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= 500 ? (limit as number) : 50 })).map(toRunView);
+      }
+      case 'getRun': {
+        const r = await this.requireExperiments().getRun(str(0, 'run id'));
+        return r ? toRunView(r) : null;
+      }
       default:
         throw new Error(`${method} is not available in this console backend yet`);
     }
+  }
+
+  private requireExperiments(): Experiments {
+    if (!this.experiments) throw new Error('experiments are off (see the console log)');
+    return this.experiments;
   }
 
   /** Stops the load generator, detaches, and stops the local cluster if this console launched it. */
   async close(): Promise<void> {
     this.closed = true;
     this.workload.close();
+    await this.experiments?.close().catch(() => undefined);
+    await this.history?.close().catch(() => undefined);
     await this.detach();
     if (this.local && this.launchedHere) await this.local.stop();
     await this.profiles.close();

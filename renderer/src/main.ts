@@ -3,6 +3,7 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
+import './lib/theme.svelte';
 import { createTransport } from './lib/api';
 import { errorText } from './lib/format';
 import { app } from './lib/store.svelte';

@@ -146,7 +146,8 @@ export function parseSnapshotReply(raw: unknown, expectedId: string): NodeSnapsh
     transfers: { active: tr.active, completed: tr.completed, keysReceived: tr.keysReceived },
     conflicts: { keysWithSiblings: c.keysWithSiblings, sample, siblingsCreated: c.siblingsCreated, siblingsResolved: c.siblingsResolved, readRepairs: c.readRepairs },
     ops: { get: ops.get, put: ops.put, delete: ops.delete },
-    storage: { keys: st.keys, bytes: st.bytes },
+    // Storage health (older nodes did not send it: assumed healthy).
+    storage: { keys: st.keys, bytes: st.bytes, quarantined: count(st.quarantined) ? st.quarantined : 0, writable: st.writable !== false },
     merkle,
     faults,
     events,

@@ -260,6 +260,10 @@ export interface RepairReport {
   readonly errors: readonly string[];
 }
 
+/**
+ * What-if (core/what-if.ts computes it in the backend; restated here because the renderer
+ * type-checks wire/ without Node's types, and core/ has them).
+ */
 export interface WhatIfPartition {
   readonly partition: number;
   readonly replicasLeft: number;
@@ -273,22 +277,26 @@ export interface WhatIfPartition {
 export interface WhatIfView {
   readonly failed: readonly string[];
   readonly durationMs: number;
+  readonly putsPerSecond: number;
+  /** Whether every partition's key count was known (else keysAtRisk is a lower bound). */
+  readonly keysKnown: boolean;
   readonly partitions: readonly WhatIfPartition[];
   readonly summary: {
     readonly strictReadLost: number;
     readonly strictWriteLost: number;
     readonly sloppyWriteLost: number;
-    readonly sloppyReadLost: number;
     readonly keysAtRisk: number;
     readonly expectedHints: number;
     readonly hintsByStandIn: Readonly<Record<string, number>>;
   };
 }
 
+/** A key's causal graph (core/causal.ts, restated for the same reason). */
 export interface CausalNodeView {
   readonly id: string;
   readonly kind: 'version' | 'ancestor';
   readonly clock: Readonly<Record<string, number>>;
+  readonly versions?: readonly string[];
   readonly deleted?: boolean;
   readonly heldBy?: readonly string[];
   readonly sibling: boolean;
@@ -299,6 +307,7 @@ export interface CausalGraphView {
   readonly key: string;
   readonly nodes: readonly CausalNodeView[];
   readonly edges: readonly { readonly from: string; readonly to: string }[];
+  readonly ancestorsOmitted: number;
 }
 
 export type ScenarioFault =

@@ -70,7 +70,8 @@ export interface NodeSnapshot {
     readonly readRepairs: number;
   };
   readonly ops: Readonly<Record<OpKind, OpWindow>>;
-  readonly storage: { readonly keys: number; readonly bytes: number };
+  /** quarantined and writable: storage health (absent from older nodes). */
+  readonly storage: { readonly keys: number; readonly bytes: number; readonly quarantined?: number; readonly writable?: boolean };
   /** Merkle root per partition this node holds (hex), when Q is small enough to ship them. */
   readonly merkle: Readonly<Record<string, string>> | null;
   readonly faults: readonly FaultView[];

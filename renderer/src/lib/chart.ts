@@ -4,6 +4,7 @@
 
 import uPlot from 'uplot';
 import { type FaultMark, windowSeconds } from './history';
+import { cssVar } from './theme.svelte';
 
 export interface SeriesSpec {
   readonly label: string;
@@ -73,6 +74,13 @@ function clock(seconds: number): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}${d.getSeconds() ? `:${p(d.getSeconds())}` : ''}`;
 }
 
+/** An axis date and time for ranges of days: DD/MM HH:MM. */
+function day(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getDate())}/${p(d.getMonth() + 1)} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
 export function chartOptions(o: {
   readonly width: number;
   readonly height: number;
@@ -82,23 +90,33 @@ export function chartOptions(o: {
   readonly axisFormat?: ValueFormat | undefined;
   readonly marks: () => readonly FaultMark[];
   readonly yMin?: number;
+  /**
+   * A fixed time range (s since the epoch) with drag-to-zoom (the History screen); without it,
+   * the live window: the last 5 minutes ending at the newest sample.
+   */
+  readonly range?: () => readonly [number, number];
+  readonly onZoom?: (from: number, to: number) => void;
 }): uPlot.Options {
   const fmt = o.format;
   const axisFmt = o.axisFormat ?? o.format;
+  const axis = cssVar('--chart-axis', '#5f6b7a');
+  const grid = cssVar('--chart-grid', '#eef0f3');
+  const range = o.range;
+  const onZoom = o.onZoom;
   return {
     width: o.width,
     height: o.height,
     padding: [8, 8, 0, 0],
-    cursor: { drag: { x: false, y: false, setScale: false }, points: { size: 6 } },
+    cursor: { drag: { x: range !== undefined, y: false, setScale: false }, points: { size: 6 } },
     legend: { live: true },
     scales: {
-      // The last 5 minutes; while the history is shorter, at least a minute, growing with it.
-      x: { time: true, range: (_u, min, max) => [max - Math.min(windowSeconds, Math.max(60, max - min)), max] },
+      // Live: the last 5 minutes; while the history is shorter, at least a minute, growing with it.
+      x: { time: true, range: (_u, min, max) => (range ? [range()[0], range()[1]] : [max - Math.min(windowSeconds, Math.max(60, max - min)), max]) },
       y: { range: (_u, min, max) => [Math.min(o.yMin ?? 0, Number.isFinite(min) ? min : 0), Number.isFinite(max) && max > 0 ? max * 1.1 : 1] },
     },
     axes: [
-      { stroke: '#5f6b7a', space: 70, grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#dde1e6', width: 1 }, values: (_u, splits) => splits.map((v) => clock(v)) },
-      { stroke: '#5f6b7a', size: 64, grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#dde1e6', width: 1 }, values: (_u, splits) => splits.map((v) => axisFmt(v)) },
+      { stroke: axis, space: 70, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (_u, splits) => splits.map((v) => (range && range()[1] - range()[0] > 2 * 86_400 ? day(v) : clock(v))) },
+      { stroke: axis, size: 64, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (_u, splits) => splits.map((v) => axisFmt(v)) },
     ],
     series: [
       { label: 'time', value: (_u, v) => (v === null ? '—' : clock(Math.round(v))) },
@@ -116,5 +134,17 @@ export function chartOptions(o: {
       ),
     ],
     plugins: [faultMarkers(o.marks)],
+    hooks: {
+      // Drag across a History chart: zoom to the span selected (the screen refetches at that resolution).
+      setSelect: [
+        (u: uPlot) => {
+          if (!onZoom || u.select.width < 4) return;
+          const from = u.posToVal(u.select.left, 'x');
+          const to = u.posToVal(u.select.left + u.select.width, 'x');
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          onZoom(from, to);
+        },
+      ],
+    },
   };
 }

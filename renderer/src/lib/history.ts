@@ -2,7 +2,7 @@
 // (bounded memory), and the fault markers drawn across every chart.
 
 import type uPlot from 'uplot';
-import type { ClusterSnapshot, ControlEvent, FaultView, OpKind } from './types';
+import type { ClusterSnapshot, ControlEvent, FaultView, HistorySeries, OpKind } from './types';
 import { opKinds } from './types';
 
 /** 5 minutes at one snapshot a second. */
@@ -30,6 +30,8 @@ export interface Sample {
   readonly drainPerSecond: number;
   readonly membersUp: number;
   readonly membersTotal: number;
+  /** Rebuilt from the backend's history (its counters' totals are unknown: no rate from it). */
+  readonly fromHistory?: true;
 }
 
 export interface FaultMark {
@@ -153,4 +155,31 @@ export function hintsGrowing(h: readonly Sample[], n = 5): boolean {
   const last = h.slice(-n);
   for (let i = 1; i < last.length; i++) if (last[i]!.hintsTotal < last[i - 1]!.hintsTotal) return false;
   return last[last.length - 1]!.hintsTotal > last[0]!.hintsTotal;
+}
+
+/** Samples rebuilt from the backend's recorded series (History), for the live charts' past. */
+export function samplesFromHistory(h: HistorySeries): Sample[] {
+  const col = (name: string) => h.series[name] ?? [];
+  const out: Sample[] = [];
+  h.t.forEach((t, i) => {
+    const v = (name: string): number | null => col(name)[i] ?? null;
+    if (v('ops.get') === null && v('nodesUp') === null) return; // a gap
+    const ops = {} as Record<OpKind, OpSample>;
+    for (const op of opKinds) ops[op] = { perSecond: v(`ops.${op}`) ?? 0, p50: v(`p50.${op}`), p99: v(`p99.${op}`), p999: v(`p999.${op}`) };
+    out.push({
+      t,
+      ops,
+      errorsTotal: 0,
+      unavailableTotal: 0,
+      errorsPerSecond: v('errors') ?? 0,
+      unavailablePerSecond: v('unavailable') ?? 0,
+      hintsTotal: v('hints') ?? 0,
+      hintsByTarget: {},
+      drainPerSecond: v('hintsDrain') ?? 0,
+      membersUp: v('nodesUp') ?? 0,
+      membersTotal: (v('nodesUp') ?? 0) + (v('nodesDown') ?? 0),
+      fromHistory: true,
+    });
+  });
+  return out;
 }

@@ -1,17 +1,25 @@
 // Hash routing (#/overview, #/conflicts?key=k): deep-linkable, works from file:// too.
 
 export const routes = [
-  { id: 'overview', label: 'Overview' },
-  { id: 'ring', label: 'Ring' },
-  { id: 'membership', label: 'Membership' },
-  { id: 'replicas', label: 'Replica health' },
-  { id: 'hints', label: 'Hinted handoff' },
-  { id: 'conflicts', label: 'Conflicts' },
-  { id: 'throughput', label: 'Throughput & latency' },
-  { id: 'chaos', label: 'Chaos' },
-  { id: 'keys', label: 'Keys' },
-  { id: 'workload', label: 'Workload' },
-  { id: 'connections', label: 'Connections' },
+  { id: 'overview', label: 'Overview', key: 'o' },
+  { id: 'node', label: 'Node', nav: false },
+  { id: 'ring', label: 'Ring', key: 'r' },
+  { id: 'membership', label: 'Membership', key: 'm' },
+  { id: 'replicas', label: 'Replica health', key: 'p' },
+  { id: 'antientropy', label: 'Anti-entropy', key: 'e' },
+  { id: 'hints', label: 'Hinted handoff', key: 'h' },
+  { id: 'data', label: 'Data browser', key: 'd' },
+  { id: 'conflicts', label: 'Conflicts', key: 'c' },
+  { id: 'throughput', label: 'Throughput & latency', key: 't' },
+  { id: 'history', label: 'History', key: 'y' },
+  { id: 'chaos', label: 'Chaos', key: 'x' },
+  { id: 'whatif', label: 'What-if', key: 'w' },
+  { id: 'experiments', label: 'Experiments', key: 'j' },
+  { id: 'keys', label: 'Keys', key: 'k' },
+  { id: 'workload', label: 'Workload', key: 'l' },
+  { id: 'alerts', label: 'Alerts', key: 'a' },
+  { id: 'audit', label: 'Audit', key: 'u' },
+  { id: 'connections', label: 'Connections', key: 'n' },
 ] as const;
 
 export type RouteId = (typeof routes)[number]['id'];

@@ -6,7 +6,8 @@ import type { Transport, LinkState } from './api';
 import { errorText } from './format';
 import { type FaultMark, type Sample, appendBounded, historyMax, marksFromEvents, marksFromFaults, tidyMarks, toSample } from './history';
 import { computeProblems } from './problems';
-import type { Attachment, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ControlEvent, FaultView, WorkloadStatus } from './types';
+import type { AlertState, Attachment, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ControlEvent, FaultView, HistorySeries, MembershipProgress, RunRecord, WorkloadStatus } from './types';
+import { samplesFromHistory } from './history';
 
 export const eventsMax = 300;
 /** How long a fault just injected is shown before a snapshot lists it. */
@@ -47,6 +48,14 @@ class ConsoleStore {
   connection = $state.raw<ConnectionState>({ state: 'detached' });
   workload = $state.raw<WorkloadStatus | null>(null);
   paused = $state(false);
+  /** The backend's alert states (pushed when they change); notifications for new firings. */
+  alerts = $state.raw<readonly AlertState[]>([]);
+  /** The membership change in progress (or the last one). */
+  membership = $state.raw<MembershipProgress | null>(null);
+  /** The experiment run in progress (or the last one seen). */
+  run = $state.raw<RunRecord | null>(null);
+  /** Desktop notifications for alerts: asked for from the Alerts screen. */
+  notifyDesktop = $state(typeof Notification !== 'undefined' && Notification.permission === 'granted');
 
   live = $state.raw<ClusterSnapshot | null>(null);
   liveHistory = $state.raw<readonly Sample[]>([]);
@@ -114,6 +123,9 @@ class ConsoleStore {
     api.on('cluster', (s) => this.onSnapshot(s));
     api.on('events', (e) => this.onEvents(e));
     api.on('workload', (w) => (this.workload = w));
+    api.on('membership', (m) => (this.membership = m));
+    api.on('experiment', (r) => (this.run = r));
+    api.on('alerts', (a) => this.onAlerts(a));
     api.onLink((l) => {
       this.link = l;
       if (l.up) {
@@ -127,11 +139,49 @@ class ConsoleStore {
     this.started = true;
   }
 
+  private onAlerts(next: readonly AlertState[]): void {
+    const was = new Map(this.alerts.map((a) => [a.ruleId, a.state]));
+    for (const a of next) {
+      if (a.state !== 'firing' || was.get(a.ruleId) === 'firing') continue;
+      this.notify('error', `Alert: ${a.message}`);
+      if (this.notifyDesktop && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
+        try {
+          new Notification(`Gyre: ${this.attachment?.name ?? 'cluster'}`, { body: a.message, tag: a.ruleId });
+        } catch {
+          // notifications refused by the platform: the in-page notice stays
+        }
+      }
+    }
+    this.alerts = next;
+  }
+
+  /** The last minutes from the backend's history, so charts keep their past across a reload or a re-attach. */
+  private async prefill(key: string): Promise<void> {
+    const now = Date.now();
+    let h: HistorySeries | undefined;
+    try {
+      h = await this.api?.call('history', { from: now - historyMax * 1000, to: now, scope: 'cluster', maxPoints: historyMax });
+    } catch {
+      return; // no history (an older backend, or none recorded): the charts start empty
+    }
+    if (!h || this.key !== key) return;
+    const past = samplesFromHistory(h);
+    const first = this.liveHistory[0];
+    const older = first ? past.filter((x) => x.t < first.t) : past;
+    if (older.length > 0) this.liveHistory = appendBounded(older, this.liveHistory, historyMax);
+  }
+
   setConnection(c: ConnectionState): void {
     this.connection = c;
     if (c.state === 'attached') {
       const k = attachmentKey(c.attachment);
-      if (k !== this.key) this.reset();
+      if (k !== this.key) {
+        this.reset();
+        this.key = k;
+        void this.prefill(k);
+        void this.call('alerts').then((a) => a && (this.alerts = a));
+        void this.call('membershipProgress').then((m) => m !== undefined && (this.membership = m));
+      }
       this.key = k;
     } else if (c.state === 'detached') {
       this.key = '';
@@ -154,7 +204,7 @@ class ConsoleStore {
     const h = this.liveHistory;
     const last = h[h.length - 1];
     // A gap (detached a while, or a restarted backend): rates across it mean nothing.
-    const sample = toSample(s, last && s.at - last.t < 10_000 ? last : undefined);
+    const sample = toSample(s, last && !last.fromHistory && s.at - last.t < 10_000 ? last : undefined);
     this.liveHistory = appendBounded(h, [sample], historyMax);
     let marks = marksFromFaults(this.liveMarks, prev?.faults, s);
     const cutoff = s.at - marksKeepMs;
