@@ -111,6 +111,12 @@ describe('value viewers and the causal graph in a browser page', () => {
     await page.evaluate(({ what, props }) => (globalThis as unknown as { show: (w: string, p: unknown) => void }).show(what, props), { what, props });
   }
 
+  /** With GYRE_SCREENSHOT_DIR set, a picture of the page for a person to look at. */
+  async function picture(page: Page, name: string): Promise<void> {
+    const to = process.env.GYRE_SCREENSHOT_DIR;
+    if (to) await page.screenshot({ path: join(to, `${name}.png`), fullPage: true });
+  }
+
   const paths = (page: Page) => page.$$eval('[data-testid="json-node"]', (els) => els.map((e) => `${e.getAttribute('data-path')}:${e.getAttribute('data-type')}`));
   const tabState = (page: Page) =>
     page.$$eval('[role="tab"]', (els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-testid'), `${e.getAttribute('aria-selected')}${(e as unknown as { disabled: boolean }).disabled ? ',disabled' : ''}`])));
@@ -131,6 +137,7 @@ describe('value viewers and the causal graph in a browser page', () => {
     await page.keyboard.press('Space');
     assert.ok((await paths(page)).includes('$.a[1].b:string'));
     assert.equal(await page.textContent('[data-testid="json-node"][data-path="$.a[1].b"] .v'), '"two"');
+    await picture(page, 'json-tree');
     // Collapse $.a with the keyboard: its subtree goes.
     await page.focus('[data-testid="json-node"][data-path="$.a"] > .row [data-testid="json-toggle"]');
     await page.keyboard.press('Enter');
@@ -167,6 +174,7 @@ describe('value viewers and the causal graph in a browser page', () => {
     const printable = await page.$eval('[data-testid="hex-row"][data-offset="00000040"]', (tr) => tr.querySelectorAll('td')[2]!.textContent);
     assert.equal(printable, '@ABCDEFGHIJKLMNO');
     assert.equal(await page.getAttribute('[data-testid="hex-view"]', 'data-pages'), '2');
+    await picture(page, 'hex');
     await page.click('[data-testid="hex-next"]');
     // 5000 - 4096 = 904 bytes: 56 full rows and one of 8.
     assert.equal(await page.locator('[data-testid="hex-row"]').count(), 57);
@@ -185,6 +193,7 @@ describe('value viewers and the causal graph in a browser page', () => {
     assert.deepEqual(await paths(page), ['$:map', '$.name:string', '$.list:array', '$.bin:binary', '$.big:bigint']);
     assert.equal(await page.textContent('[data-testid="json-node"][data-path="$.big"] .v'), `${2n ** 60n}n`);
     assert.equal(await page.textContent('[data-testid="json-node"][data-path="$.bin"] .v'), '<4 bytes: de ad be ef>');
+    await picture(page, 'msgpack');
     await page.focus('[data-testid="value-view-msgpack"]');
     await page.keyboard.press('ArrowRight');
     // Past msgpack (the last) the arrow wraps to the first tab that applies: text and JSON do not, so hex.
@@ -251,6 +260,7 @@ describe('value viewers and the causal graph in a browser page', () => {
     assert.match((await page.textContent('[data-testid="causal-detail"]')) ?? '', /version n1:1: clock \{n1:1\}; held by n3/);
     await page.keyboard.press('Tab');
     assert.match((await page.textContent('[data-testid="causal-detail"]')) ?? '', /implied common ancestor, clock \{n1:2\}/);
+    await picture(page, 'causal-graph');
     // Columns follow the layers: the stale version left of its implied successor, left of the siblings.
     const x = (id: string) => page.$eval(`[data-testid="causal-node-${id}"]`, (e) => e.getBoundingClientRect().left);
     assert.ok((await x('n1:1')) < (await x('ancestor(n1:2)')));
