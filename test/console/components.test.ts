@@ -63,6 +63,8 @@ describe('value viewers and the causal graph in a browser page', () => {
         "import { mount, unmount, flushSync } from 'svelte';",
         `import ValueViewer from ${JSON.stringify(join(components, 'ValueViewer.svelte'))};`,
         `import CausalGraph from ${JSON.stringify(join(components, 'CausalGraph.svelte'))};`,
+        `import * as valueView from ${JSON.stringify(join(root, 'renderer', 'src', 'lib', 'value-view.ts'))};`,
+        'globalThis.valueView = valueView;',
         'let shown;',
         'globalThis.show = (what, props) => {',
         '  if (shown) unmount(shown);',
@@ -158,6 +160,45 @@ describe('value viewers and the causal graph in a browser page', () => {
     await page.click('[data-testid="value-view-text"]');
     assert.equal(await page.getAttribute('[data-testid="value-view-text"]', 'aria-selected'), 'true');
     assert.equal(await page.getAttribute('[data-testid="value-panel"]', 'data-view'), 'text');
+    await page.close();
+    assert.deepEqual(problems, []);
+  });
+
+  test('the default view follows the content type; a view applies only where the bytes allow it', async () => {
+    const page = await openPage();
+    const json = b64('{"a":1}');
+    const text = b64('plain words');
+    const packed = b64(pack([1, 'two']));
+    const binary = b64(Uint8Array.from([0x00, 0xff, 0xfe]));
+    // [content type, value] -> default view, then which of text/json/hex/msgpack apply.
+    const cases: [string, string, string, string][] = [
+      ['application/json', json, 'json', 'text json hex'],
+      ['Application/JSON; charset=utf-8', json, 'json', 'text json hex'],
+      ['application/vnd.gyre.user+json', json, 'json', 'text json hex'],
+      ['text/plain', json, 'text', 'text json hex'],
+      ['text/plain', text, 'text', 'text hex'],
+      ['text/html', binary, 'hex', 'hex'],
+      ['application/json', binary, 'json', 'json hex'],
+      ['application/msgpack', packed, 'msgpack', 'hex msgpack'],
+      ['application/x-msgpack', packed, 'msgpack', 'hex msgpack'],
+      ['application/octet-stream', packed, 'hex', 'hex msgpack'],
+      ['application/octet-stream', text, 'hex', 'text hex'],
+      ['', binary, 'hex', 'hex'],
+    ];
+    const got = await page.evaluate((cases) => {
+      type VV = { valueViews(b: Uint8Array, t: string): { defaultView: string; available: Record<string, boolean> } };
+      const vv = (globalThis as unknown as { valueView: VV }).valueView;
+      const bytes = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+      return cases.map(([type, value]) => {
+        const v = vv.valueViews(bytes(value), type);
+        return [v.defaultView, Object.keys(v.available).filter((k) => v.available[k]).join(' ')];
+      });
+    }, cases);
+    assert.deepEqual(got, cases.map(([, , d, a]) => [d, a]));
+    // Text past 256 Ki characters is cut, and the panel says so.
+    await show(page, 'value', { value: b64('y'.repeat(300_000)), contentType: 'text/plain' });
+    assert.equal((await page.textContent('[data-testid="value-text"]'))?.length, 256 * 1024);
+    assert.match((await page.textContent('[data-testid="value-panel"]')) ?? '', /cut: the first 262144 characters are shown/);
     await page.close();
     assert.deepEqual(problems, []);
   });
