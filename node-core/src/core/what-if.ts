@@ -168,8 +168,11 @@ export function whatIf(input: WhatIfInput): WhatIfResult {
     const { partition, preferenceList: pref } = parts[i]!;
     const around: readonly NodeId[] = input.ringWalk ? input.ringWalk(partition) : (walks!.next().value ?? []);
     const walk = [...pref, ...around.filter((id) => !pref.includes(id))];
-    // The coordinator of a write is a reachable replica (a non-replica forwards to the first
-    // one); with none, the node that took the request, which is no target: a name no member has.
+    // Extra hints stay on the write's coordinator: a reachable replica. A request that lands on
+    // a non-replica goes to the first one; one sent straight to another replica is coordinated
+    // there (in a cluster of N every node is a replica), so this names the first as the keeper.
+    // With no replica reachable, the node that took the request coordinates, which is no target
+    // (computePlacement then keeps the hints on the first target): a name no member has.
     let self = pref.find((id) => liveness(id) !== 'down');
     if (self === undefined) {
       self = '\u0000what-if';
