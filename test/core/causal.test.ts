@@ -80,6 +80,12 @@ test('issue 14: blind writes with no common history get no empty ancestor', () =
   assert.deepEqual(shape(g), { nodes: ['a:1|version|L0|sibling', 'b:1|version|L0|sibling'], edges: [] });
 });
 
+test('issue 14: an actor named __proto__ or constructor is a counter like any other', () => {
+  const g = causalGraph([v('x', JSON.parse('{"__proto__": 2, "constructor": 1}') as Record<string, number>), v('y', JSON.parse('{"__proto__": 1, "constructor": 2}') as Record<string, number>)]);
+  const anc = g.nodes.find((x) => x.kind === 'ancestor')!;
+  assert.deepEqual(Object.entries(anc.clock), [['__proto__', 1], ['constructor', 1]]);
+});
+
 test('issue 14: a tombstone sibling keeps its flag', () => {
   const g = causalGraph([v('a:2', { a: 2 }, ['n1'], true), v('b:1', { a: 1, b: 1 }, ['n2'])]);
   assert.equal(g.nodes.find((x) => x.id === 'a:2')!.deleted, true);

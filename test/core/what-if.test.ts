@@ -15,7 +15,7 @@ function partitionsOf(ring: Ring, n: number): WhatIfInput['partitions'] {
 }
 
 function members(ids: readonly string[], statuses: Readonly<Record<string, WhatIfMemberStatus>> = {}): WhatIfInput['members'] {
-  return ids.map((id) => ({ id, status: statuses[id] ?? 'up' }));
+  return ids.map((id) => ({ id, status: Object.hasOwn(statuses, id) ? statuses[id]! : 'up' }));
 }
 
 const five = ['a', 'b', 'c', 'd', 'e'];
@@ -95,6 +95,13 @@ test('issue 14: the summary counts lost partitions, keys at risk and hints per s
   const total = Object.values(out.summary.hintsByStandIn).reduce((s, x) => s + x, 0);
   assert.equal(total, out.summary.expectedHints);
   assert.ok(!('b' in out.summary.hintsByStandIn) && !('c' in out.summary.hintsByStandIn), 'a failed node holds no hints');
+});
+
+test('issue 14: a stand-in named __proto__ is counted like any other', () => {
+  const ids = ['a', 'b', 'c', '__proto__'];
+  const out = whatIf({ n: 3, r: 2, w: 2, partitions: partitionsOf(stripedRing(ids, 4), 3), members: members(ids), failed: ['a'], putsPerSecond: 4, durationMs: 1000 });
+  assert.ok(Object.hasOwn(out.summary.hintsByStandIn, '__proto__'), JSON.stringify(out.summary.hintsByStandIn));
+  assert.equal(Object.values(out.summary.hintsByStandIn).reduce((s, x) => s + x, 0), out.summary.expectedHints);
 });
 
 test('issue 14: a write refused for want of targets leaves no hint', () => {

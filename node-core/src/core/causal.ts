@@ -101,7 +101,8 @@ function meet(a: Clock, b: Clock): Clock {
 
 function sortedRecord(c: Clock): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const actor of [...c.keys()].sort()) out[actor] = c.get(actor)!;
+  // Defined, not assigned: an actor named __proto__ would otherwise vanish (a number cannot be a prototype).
+  for (const actor of [...c.keys()].sort()) Object.defineProperty(out, actor, { value: c.get(actor)!, enumerable: true, writable: true, configurable: true });
   return out;
 }
 

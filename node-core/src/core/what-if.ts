@@ -189,7 +189,9 @@ export function whatIf(input: WhatIfInput): WhatIfResult {
     // A refused write (w beyond the targets) is not attempted, so it leaves no hint.
     if (putsPerPartition > 0 && reachable >= w) {
       for (const h of holders) {
-        hintsByStandIn[h.node] = (hintsByStandIn[h.node] ?? 0) + putsPerPartition;
+        // Defined, not assigned: a node named __proto__ would otherwise vanish from the record.
+        const had = Object.hasOwn(hintsByStandIn, h.node) ? hintsByStandIn[h.node]! : 0;
+        Object.defineProperty(hintsByStandIn, h.node, { value: had + putsPerPartition, enumerable: true, writable: true, configurable: true });
         expectedHints += putsPerPartition;
       }
     }
