@@ -17,6 +17,7 @@ import type { AlertRule, AlertState, HistoryQuery, HistorySeries, RunRecord, Sce
 import { MembershipChanges, checkChange } from './membership.js';
 import { type AskNode, causal, checkFailed, checkKeyListQuery, listKeys, partitionsDetail, repair, whatIfView } from './cluster-views.js';
 import { SeriesStore } from './history.js';
+import { AuditLog } from './audit.js';
 import { Experiments, type RunRecord as StoredRun } from './experiments.js';
 import type { Scenario as StoredScenario } from './scenario.js';
 import { type Observation, checkAlertRules, defaultAlertRules, evaluate, observe, windowMs } from './alerts.js';
@@ -89,6 +90,71 @@ function readCa(path: string | null): Buffer | undefined {
   } catch (e) {
     throw new Error(`cannot read the CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
   }
+}
+
+/**
+ * The audit trail's entry for a request, or null for those that change nothing (reads,
+ * listings, plans). Values written are never recorded, only their size; tokens never
+ * (audit.ts redacts them besides).
+ */
+export function auditedAction(method: ConsoleMethod, args: readonly unknown[]): { action: string; detail: Record<string, unknown> } | null {
+  const a0 = args[0] as Record<string, unknown> | string | null | undefined;
+  const obj = (v: unknown) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+  switch (method) {
+    // attach is recorded by attach() itself: the console attaches at start, not only on request.
+    case 'detach':
+      return { action: 'detach', detail: {} };
+    case 'saveProfile':
+      return { action: 'profile:save', detail: { name: obj(a0).name, seeds: obj(a0).seeds, environment: obj(a0).environment } };
+    case 'deleteProfile':
+      return { action: 'profile:delete', detail: { id: a0 } };
+    case 'trace': {
+      const t = obj(a0);
+      if (t.op !== 'put' && t.op !== 'delete') return null;
+      return { action: t.op === 'put' ? 'key:write' : 'key:delete', detail: { key: t.key, keyEncoding: t.keyEncoding ?? 'utf8', ...(t.op === 'put' ? { bytes: typeof t.value === 'string' ? t.value.length : 0, contentType: t.contentType } : {}), withContext: typeof t.context === 'string' } };
+    }
+    case 'resolveKey':
+      return { action: 'key:resolve', detail: { key: a0, base64Chars: typeof args[1] === 'string' ? args[1].length : 0, contentType: args[2] } };
+    case 'injectFault':
+      return { action: 'fault:inject', detail: obj(a0) };
+    case 'healFaults':
+      return { action: 'fault:heal', detail: { fault: a0 ?? 'all' } };
+    case 'killNode':
+      return { action: 'node:kill', detail: { node: a0 } };
+    case 'restartNode':
+      return { action: 'node:restart', detail: { node: a0 } };
+    case 'startWorkload':
+      return { action: 'workload:start', detail: obj(a0) };
+    case 'stopWorkload':
+      return { action: 'workload:stop', detail: {} };
+    case 'commitMembership':
+      return { action: 'membership:commit', detail: { plan: a0 } };
+    case 'saveAlertRules':
+      return { action: 'alerts:save', detail: { rules: Array.isArray(a0) ? a0.length : 0 } };
+    case 'repairPartition':
+      return { action: 'ae:repair', detail: { partition: a0 ?? 'all' } };
+    case 'saveScenario':
+      return { action: 'experiment:save', detail: { name: obj(a0).name, steps: Array.isArray(obj(a0).steps) ? (obj(a0).steps as unknown[]).length : 0 } };
+    case 'deleteScenario':
+      return { action: 'experiment:delete', detail: { scenario: a0 } };
+    case 'runScenario':
+      return { action: 'experiment:run', detail: { scenario: a0 } };
+    case 'stopRun':
+      return { action: 'experiment:stop', detail: { run: a0 } };
+    default:
+      return null;
+  }
+}
+
+/** What the result adds to an audit entry (the node a join launched, the status of a write). */
+function auditOutcome(action: string, value: unknown): Record<string, unknown> {
+  const v = value as Record<string, unknown> | null | undefined;
+  if (!v || typeof v !== 'object') return {};
+  if (action === 'membership:commit') return { node: v.node, kind: v.kind };
+  if (action === 'key:write' || action === 'key:delete' || action === 'key:resolve') return { status: v.status };
+  if (action === 'fault:inject') return { faultId: v.id };
+  if (action === 'experiment:run') return { run: v.id };
+  return {};
 }
 
 /** A stored scenario as the renderer sees it. */
@@ -188,6 +254,7 @@ export class ConsoleBackend {
   private alertStates: AlertState[] = [];
   private observations: Observation[] = [];
   private history: SeriesStore | undefined;
+  private audit: AuditLog | undefined;
   private experiments: Experiments | undefined;
 
   private constructor(
@@ -252,6 +319,11 @@ export class ConsoleBackend {
       b.history = await SeriesStore.open(join(opts.dir, 'history.db'));
     } catch (e) {
       opts.log(`history is off: ${(e as Error).message}`);
+    }
+    try {
+      b.audit = await AuditLog.open(join(opts.dir, 'audit.db'));
+    } catch (e) {
+      opts.log(`the audit trail is off: ${(e as Error).message}`);
     }
     try {
       b.experiments = await Experiments.open(join(opts.dir, 'experiments.db'), b.experimentHost());
@@ -366,8 +438,19 @@ export class ConsoleBackend {
     }
     await this.detach();
     this.target = target;
-    await this.connect(target.seeds);
+    await this.attached(target, t.kind === 'local' ? 'local' : `profile ${t.id}`);
     return this.attachment()!;
+  }
+
+  /** Connects to the target's nodes, recording the attach (or its failure) in the audit trail. */
+  private async attached(target: Target, how: string): Promise<void> {
+    try {
+      await this.connect(target.seeds);
+      this.record({ action: 'attach', detail: { target: how, seeds: target.seeds } }, target.name, 'ok');
+    } catch (e) {
+      this.record({ action: 'attach', detail: { target: how, seeds: target.seeds } }, target.name, 'error', (e as Error).message);
+      throw e;
+    }
   }
 
   /** Attaches to explicit node URLs (gyre console --attach). */
@@ -376,7 +459,7 @@ export class ConsoleBackend {
     if (tls && urls.some((u) => !u.startsWith('https:'))) throw new Error('attach to https URLs only, or http URLs only: a token must not travel in clear text to some of them');
     await this.detach();
     this.target = { name, local: false, environment: 'development', seeds: urls, token, tls, ca: readCa(caFile) };
-    await this.connect(urls);
+    await this.attached(this.target, 'urls');
     return this.attachment()!;
   }
 
@@ -632,8 +715,23 @@ export class ConsoleBackend {
 
   /** Dispatches one renderer request (arguments are validated where they enter). */
   async call<M extends ConsoleMethod>(method: M, args: unknown[]): Promise<ConsoleMethods[M]['result']> {
-    const r = await this.dispatch(method, args);
-    return r as ConsoleMethods[M]['result'];
+    const audited = auditedAction(method, args);
+    // The cluster the action was aimed at, taken before it runs (attach and detach change it).
+    const cluster = this.target?.name ?? '';
+    try {
+      const r = await this.dispatch(method, args);
+      if (audited) this.record(audited, cluster, 'ok', undefined, r);
+      return r as ConsoleMethods[M]['result'];
+    } catch (e) {
+      if (audited) this.record(audited, cluster, 'error', (e as Error).message);
+      throw e;
+    }
+  }
+
+  private record(a: { action: string; detail: Record<string, unknown> }, cluster: string, result: 'ok' | 'error', error?: string, value?: unknown): void {
+    if (!this.audit) return;
+    const detail = { ...a.detail, ...auditOutcome(a.action, value) };
+    this.audit.record({ at: Date.now(), cluster, action: a.action, detail, result, ...(error !== undefined ? { error: error.slice(0, 500) } : {}) }).catch((e: Error) => this.opts.log(`audit: ${e.message}`));
   }
 
   private async dispatch(method: ConsoleMethod, args: unknown[]): Promise<unknown> {
@@ -725,6 +823,14 @@ export class ConsoleBackend {
       }
       case 'alerts':
         return this.alertStates;
+      case 'listAudit': {
+        if (!this.audit) throw new Error('the audit trail is off (see the console log)');
+        const q = (args[0] ?? {}) as { limit?: unknown; before?: unknown };
+        const limit = Number.isInteger(q.limit) && (q.limit as number) >= 1 && (q.limit as number) <= 1000 ? (q.limit as number) : 100;
+        const before = Number.isSafeInteger(q.before) ? (q.before as number) : undefined;
+        const got = await this.audit.list({ limit, ...(before !== undefined ? { before } : {}) });
+        return got.map((e) => ({ id: e.id, at: e.at, cluster: e.cluster, action: e.action, detail: (typeof e.detail === 'object' && e.detail !== null && !Array.isArray(e.detail) ? e.detail : { value: e.detail }) as Record<string, unknown>, result: e.result, error: e.error ?? null }));
+      }
       case 'history': {
         const q = await this.historyQuery(args[0]);
         const r = await this.history!.query(q);
@@ -792,6 +898,7 @@ export class ConsoleBackend {
     this.workload.close();
     await this.experiments?.close().catch(() => undefined);
     await this.history?.close().catch(() => undefined);
+    await this.audit?.close().catch(() => undefined);
     await this.detach();
     if (this.local && this.launchedHere) await this.local.stop();
     await this.profiles.close();

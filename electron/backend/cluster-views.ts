@@ -190,7 +190,7 @@ export async function causal(ask: AskNode, key: string, encodedPath: string): Pr
     if (typeof r.node !== 'string') continue;
     for (const v of (r.versions ?? []).slice(0, 128)) {
       if (typeof v.version !== 'string' || typeof v.clock !== 'object' || v.clock === null) continue;
-      const clock: Record<string, number> = {};
+      const clock: Record<string, number> = Object.create(null) as Record<string, number>;
       for (const [actor, c] of Object.entries(v.clock as Record<string, unknown>).slice(0, 64)) if (Number.isSafeInteger(c) && (c as number) >= 0) clock[actor] = c as number;
       const have = versions.get(v.version);
       if (have) have.heldBy.push(r.node);
