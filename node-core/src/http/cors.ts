@@ -13,7 +13,7 @@ import { adminPrefix } from './admin.js';
 export const allowMethods = 'GET, HEAD, PUT, DELETE';
 export const allowHeaders = 'authorization, content-type, accept, x-gyre-context';
 /** What a page may read of an answer beyond the CORS-safelisted headers. */
-export const exposeHeaders = 'x-gyre-context, x-gyre-version, retry-after, www-authenticate, allow';
+export const exposeHeaders = 'x-gyre-context, x-gyre-version, x-gyre-cost, retry-after, www-authenticate, allow';
 const preflightMaxAgeSeconds = 600;
 
 /** An origin as --cors-origins takes it: scheme://host[:port], nothing after. */

@@ -10,6 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keyBytesMax } from '../core/codec.js';
 import { type ListCursor, type MergedKey, decodeCursor, encodeCursor, keyText, listKeysMax, mergeListings } from '../core/listing.js';
+import { ringOf } from '../core/gossip.js';
+import { computePreferenceList } from '../core/ring.js';
 import { HttpError, sendJson } from './respond.js';
 import type { ApiContext } from './route.js';
 import type { KeyListingDocument, ListedKeyJson } from '../wire/api.js';
@@ -119,6 +121,8 @@ export async function listKeysRoute(ctx: ApiContext, _req: IncomingMessage, res:
   const { node, config } = ctx;
   const query = parseListQuery(url, config.partitions);
   const deadline = node.env.now() + listTimeBudgetMs;
+  // The ring as the request began, copied once (node.preferenceList copies it, O(Q), per call).
+  const ring = ringOf(node.clusterState());
   const keys: ListedKeyJson[] = [];
   const unavailable: number[] = [];
   let bytes = pageOverheadBytes;
@@ -137,7 +141,7 @@ export async function listKeysRoute(ctx: ApiContext, _req: IncomingMessage, res:
     rounds++;
     const range = { partition: p, afterKey: pos.afterKey, prefix: query.prefix, limit: query.limit - keys.length };
     const timeoutMs = Math.min(config.requestTimeoutMs, Math.max(listReplicaTimeoutMinMs, deadline - node.env.now()));
-    const asked = node.preferenceList(p).filter((id) => node.isReachable(id));
+    const asked = computePreferenceList(ring, p, config.n).filter((id) => node.isReachable(id));
     const answers = await Promise.all(asked.map((id) => node.listReplica(id, range, timeoutMs).catch(() => undefined)));
     const replies = answers.filter((a) => a !== undefined);
     if (replies.length === 0) {

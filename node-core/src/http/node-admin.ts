@@ -4,6 +4,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { logReadLinesMax } from '../node/log-ring.js';
+import { ringOf } from '../core/gossip.js';
+import { computePreferenceList } from '../core/ring.js';
 import { HttpError, readBody, sendJson } from './respond.js';
 import type { ApiContext } from './route.js';
 import type { ConfigDocument, LogDocument, PartitionJson, PartitionsDocument, RepairDocument } from '../wire/api.js';
@@ -47,8 +49,10 @@ function heldPartitions(ctx: ApiContext): { partition: number; replica: boolean 
   const { node, config } = ctx;
   const stored = new Set(node.store.partitionsHeld());
   const out: { partition: number; replica: boolean }[] = [];
+  // One copy of the ring for the whole walk: node.preferenceList copies it per call (O(Q) each).
+  const ring = ringOf(node.clusterState());
   for (let p = 0; p < config.partitions; p++) {
-    const replica = node.preferenceList(p).includes(config.id);
+    const replica = computePreferenceList(ring, p, config.n).includes(config.id);
     if (replica || stored.has(p)) out.push({ partition: p, replica });
   }
   return out;
@@ -81,11 +85,12 @@ function parseRepairBody(ctx: ApiContext, raw: Buffer): number[] {
   if (extra.length > 0) throw new HttpError(400, 'bad_request', `unknown field ${JSON.stringify(extra[0]!.slice(0, 32))}: the body is {} or {"partition": p}`);
   const p = (body as { partition?: unknown }).partition;
   const { config, node } = ctx;
-  const mine = (q: number) => node.preferenceList(q).includes(config.id);
+  const ring = ringOf(node.clusterState());
+  const mine = (q: number) => computePreferenceList(ring, q, config.n).includes(config.id);
   if (p === undefined) return Array.from({ length: config.partitions }, (_, q) => q).filter(mine);
   if (!Number.isSafeInteger(p) || (p as number) < 0 || (p as number) >= config.partitions) throw new HttpError(400, 'bad_partition', `partition must be an integer in 0..${config.partitions - 1}`);
   // 400, not 404: the route exists and the partition too; this node is the wrong one to ask.
-  if (!mine(p as number)) throw new HttpError(400, 'not_replica', `this node is not a replica of partition ${String(p)}: ask one of ${node.preferenceList(p as number).join(', ')}`);
+  if (!mine(p as number)) throw new HttpError(400, 'not_replica', `this node is not a replica of partition ${String(p)}: ask one of ${computePreferenceList(ring, p as number, config.n).join(', ')}`);
   return [p as number];
 }
 
@@ -113,6 +118,7 @@ export async function repairRoute(ctx: ApiContext, req: IncomingMessage, res: Se
   const { node, config } = ctx;
   const partitions = parseRepairBody(ctx, await readBody(req, repairRequestBytesMax));
   const deadline = node.env.now() + repairBudgetMs;
+  const ring = ringOf(node.clusterState());
   const out: RepairDocument['partitions'][number][] = [];
   let complete = true;
   for (const p of partitions) {
@@ -120,7 +126,7 @@ export async function repairRoute(ctx: ApiContext, req: IncomingMessage, res: Se
       complete = false;
       break;
     }
-    const others = node.preferenceList(p).filter((id) => id !== config.id);
+    const others = computePreferenceList(ring, p, config.n).filter((id) => id !== config.id);
     const peers = others.filter((id) => node.isUp(id));
     const skipped = others.filter((id) => !node.isUp(id)).map((id) => ({ node: id, reason: `seen ${node.liveness(id)}` }));
     const outcomes = await Promise.all(
