@@ -555,6 +555,30 @@ export class SeriesStore {
     return out;
   }
 
+  /**
+   * The node ids with series in a cluster's samples over a range (ms, from inclusive, to
+   * exclusive), sorted: for picking nodes that have left since (the live snapshot lists only
+   * today's). Reads the rows' layouts, not their values.
+   */
+  async nodes(cluster: string, from: number, to: number): Promise<string[]> {
+    checkQuery({ cluster, from, to, series: 'cluster', maxPoints: 1 });
+    const [c] = await all<{ id: number }>(this.db, 'SELECT id FROM clusters WHERE name = ?', [cluster]);
+    if (!c) return [];
+    const layouts = await all<{ layout: number }>(
+      this.db,
+      'SELECT DISTINCT layout FROM raw WHERE cluster = ? AND t >= ? AND t < ? UNION SELECT DISTINCT layout FROM minute WHERE cluster = ? AND t >= ? AND t < ?',
+      [c.id, Math.floor(from / secondMs), Math.ceil(to / secondMs), c.id, Math.floor(from / minuteMs), Math.ceil(to / minuteMs)],
+    );
+    const ids = new Set<string>();
+    for (const { layout } of layouts) {
+      for (const name of (await this.layout(layout))?.names ?? []) {
+        const m = /^node\.(.+)\.up$/.exec(name);
+        if (m && nodeIdPattern.test(m[1]!)) ids.add(m[1]!);
+      }
+    }
+    return [...ids].sort();
+  }
+
   /** Waits for the writes under way, then closes the file. */
   async close(): Promise<void> {
     if (this.closed) return;

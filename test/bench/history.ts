@@ -37,7 +37,20 @@ async function ours(dir: string, nodes: number): Promise<{ bytesPerSample: numbe
     await store.record('bench', busyCluster(nodes, now, i));
   }
   const ms = performance.now() - started;
+  for (const [what, series, maxPoints] of [['cluster-wide series, 1 s points', 'cluster', samples], ['one node, 1 s points', { node: 'n2' }, samples], ['cluster-wide series, minute points', 'cluster', Math.ceil(samples / 60)]] as const) {
+    const q0 = performance.now();
+    const r = await store.query({ cluster: 'bench', from: t0, to: t0 + samples * 1000, series, maxPoints });
+    console.log(`  query ${what} over ${samples} s (${r.tier}, ${r.t.length} points): ${(performance.now() - q0).toFixed(1)} ms`);
+  }
   await store.close();
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const d = new sqlite3.Database(path, sqlite3.OPEN_READONLY, (e) => (e ? reject(e) : resolve(d)));
+  });
+  const row = await new Promise<{ raw: number; minute: number }>((resolve, reject) =>
+    db.get('SELECT (SELECT avg(length(v)) FROM raw) AS raw, (SELECT avg(length(avg) + length(peak) + length(n)) FROM minute) AS minute', (e, r: { raw: number; minute: number }) => (e ? reject(e) : resolve(r))),
+  );
+  await new Promise<void>((resolve) => db.close(() => resolve()));
+  console.log(`  values per row: raw ${row.raw.toFixed(0)} bytes, minute rollup ${row.minute.toFixed(0)} bytes`);
   // Checkpointed by close: the file holds everything.
   return { bytesPerSample: fileBytes(path) / samples, msPerRecord: ms / samples };
 }
@@ -81,6 +94,8 @@ async function main(): Promise<void> {
     for (const nodes of [3, 100]) {
       const a = await ours(dir, nodes);
       console.log(`layout rows, ${nodes} nodes: ${a.bytesPerSample.toFixed(0)} bytes/sample, ${a.msPerRecord.toFixed(3)} ms/record (${samples} samples, with minute rollups)`);
+      // The narrow table takes minutes for 100 nodes: only with --narrow.
+      if (nodes > 3 && !process.argv.includes('--narrow')) continue;
       const b = await narrow(dir, nodes);
       console.log(`narrow table, ${nodes} nodes: ${b.bytesPerSample.toFixed(0)} bytes/sample, ${b.msPerRecord.toFixed(3)} ms/record (no rollups)`);
     }

@@ -155,6 +155,9 @@ test('history: the minute in progress is answered from raw rows; reopening the f
   assert.equal(raw.tier, 'raw');
   assert.equal(raw.series['p99.get']!.filter((x) => x !== null).length, 150);
   assert.deepEqual(await again.s.clusters(), [{ cluster: 'c', from: t0, to: t0 + 149 * sec }]);
+  assert.deepEqual(await again.s.nodes('c', t0, t0 + 10 * min), ['n1', 'n2', 'n3']);
+  assert.deepEqual(await again.s.nodes('c', t0 + 5 * min, t0 + 10 * min), [], 'no samples then');
+  assert.deepEqual(await again.s.nodes('nobody', t0, t0 + 10 * min), []);
   // Recording goes on after the restart, in the same minute as the last sample before it (no duplicate second).
   again.clock.now = t0 + 150 * sec;
   await again.s.record('c', spike(again.clock.now, 7));
