@@ -24,7 +24,7 @@ export const listPrefixBytesMax = keyBytesMax;
 /** How long one request walks before it answers with what it has and a cursor. */
 export const listTimeBudgetMs = 2000;
 /** Partitions one request walks at most (a cluster of mostly empty partitions is walked over several pages). */
-export const listPartitionsPerRequestMax = 256;
+export const listPartitionsPerRequestMax = 4096;
 /** Rounds of replica requests one request makes at most (a partition of many tombstones takes several). */
 export const listRoundsPerRequestMax = 512;
 /** The JSON of one page at most: 1000 keys of 1024 bytes each come to about 3.5 MiB. */
