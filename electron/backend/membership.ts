@@ -67,7 +67,7 @@ export class MembershipChanges {
     if (down.length > 0) warnings.push(`not every member is up (${down.join(', ')}): transfers from or to them wait until they are back`);
     if (this.current && this.current.state !== 'done' && this.current.state !== 'failed') warnings.push(`a change is in progress (${this.current.kind} of ${this.current.node})`);
     const c = planChange(ring, members, change.kind === 'join' ? { kind: 'join', node } : change, s.config.n, (p, id) => sizes.get(id)?.get(p) ?? null);
-    const plan: MembershipPlan = { id: randomUUID(), change, node, createdAt: this.now(), moves: c.moves, totals: c.totals, flows: c.flows, atRisk: c.atRisk, load: c.load, warnings: [...warnings, ...c.warnings] };
+    const plan: MembershipPlan = { id: randomUUID(), change, node, createdAt: this.now(), ownership: c.ownership.length, moves: c.moves, totals: c.totals, flows: c.flows, atRisk: c.atRisk, load: c.load, warnings: [...warnings, ...c.warnings] };
     this.prune();
     this.plans.set(plan.id, { plan });
     return plan;
@@ -93,7 +93,7 @@ export class MembershipChanges {
     } else {
       await this.host.leave(node);
     }
-    this.current = { planId, node, kind: plan.change.kind, state: 'starting', startedAt: this.now(), endedAt: null, partitionsTotal: plan.totals.partitions, partitionsMoved: 0, message: plan.change.kind === 'join' ? `${node} launched; waiting for it to join` : `${node} asked to leave` };
+    this.current = { planId, node, kind: plan.change.kind, state: 'starting', startedAt: this.now(), endedAt: null, partitionsTotal: plan.ownership, partitionsMoved: 0, message: plan.change.kind === 'join' ? `${node} launched; waiting for it to join` : `${node} asked to leave` };
     this.host.push(this.current);
     return this.current;
   }

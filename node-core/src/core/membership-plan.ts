@@ -1,8 +1,10 @@
 // A membership change planned before it is made (issue 14; Riak Control's "stage, plan,
 // commit"): what a join or a leave would move, computed with the same claim the nodes run
 // (ring.ts: claimForJoin, claimForLeave), so the plan is what the cluster will do when no
-// other change races it. Pure: the console backend feeds it the ring it sees and the sizes the
-// nodes report per partition.
+// other change races it. Data moves as the transfers move it (replication/transfer.ts): a node
+// pulls every partition whose preference list it enters, not only those it comes to own; so a
+// move here is one partition copied to one new replica. Pure: the console backend feeds it the
+// ring it sees and the sizes the nodes report per partition.
 
 import { type NodeId, type Ring, claimForJoin, claimForLeave, computePreferenceList, movedPartitions } from './ring.js';
 
@@ -14,6 +16,9 @@ export interface PartitionSize {
 }
 
 export interface ChangePlan {
+  /** Partitions whose owner changes (the ring's claim). */
+  readonly ownership: readonly { readonly partition: number; readonly from: NodeId; readonly to: NodeId }[];
+  /** Partition copies to new replicas, from the partition's current owner. */
   readonly moves: readonly { readonly partition: number; readonly from: NodeId; readonly to: NodeId; readonly keys: number | null; readonly bytes: number | null }[];
   readonly totals: { readonly partitions: number; readonly keys: number; readonly bytes: number; readonly unknown: number };
   readonly flows: readonly { readonly from: NodeId; readonly to: NodeId; readonly partitions: number; readonly bytes: number }[];
@@ -41,11 +46,15 @@ export function planChange(ring: Ring, members: readonly NodeId[], change: Plann
     if (rest.length < n) warnings.push(`after ${change.node} leaves, ${rest.length} member(s) remain for N=${n}: every partition will have fewer than N replicas`);
     target = claimForLeave(ring, change.node, rest);
   }
-  const moves = movedPartitions(ring, target).map((p) => {
+  const ownership = movedPartitions(ring, target).map((p) => ({ partition: p, from: ring.owners[p]!, to: target.owners[p]! }));
+  const moves: { partition: number; from: NodeId; to: NodeId; keys: number | null; bytes: number | null }[] = [];
+  for (let p = 0; p < ring.partitions; p++) {
+    const b = computePreferenceList(ring, p, n);
+    const a = computePreferenceList(target, p, n);
     const from = ring.owners[p]!;
-    const s = size(p, from);
-    return { partition: p, from, to: target.owners[p]!, keys: s ? s.keys : null, bytes: s ? s.bytes : null };
-  });
+    const s = size(p, from) ?? b.map((id) => size(p, id)).find((x) => x !== null) ?? null;
+    for (const to of a) if (!b.includes(to)) moves.push({ partition: p, from, to, keys: s ? s.keys : null, bytes: s ? s.bytes : null });
+  }
   const flowMap = new Map<string, { from: NodeId; to: NodeId; partitions: number; bytes: number }>();
   for (const m of moves) {
     const k = `${m.from}\u0000${m.to}`;
@@ -65,8 +74,9 @@ export function planChange(ring: Ring, members: readonly NodeId[], change: Plann
     if (b.length !== a.length || b.some((id) => !a.includes(id))) atRisk.push({ partition: p, before: b, after: a });
   }
   const nodes = [...new Set([...members, ...(change.kind === 'join' ? [change.node] : [])])].sort();
-  if (moves.length === 0 && change.kind === 'join') warnings.push('the join would move no partition (more members than partitions?)');
+  if (ownership.length === 0 && change.kind === 'join') warnings.push('the join would move no partition (more members than partitions?)');
   return {
+    ownership,
     moves,
     totals: { partitions: moves.length, keys: moves.reduce((a, m) => a + (m.keys ?? 0), 0), bytes: moves.reduce((a, m) => a + (m.bytes ?? 0), 0), unknown: moves.filter((m) => m.bytes === null).length },
     flows: [...flowMap.values()].sort((x, y) => y.partitions - x.partitions || x.from.localeCompare(y.from) || x.to.localeCompare(y.to)),

@@ -141,6 +141,9 @@ export interface MembershipPlan {
   /** The node that joins (its id) or leaves. */
   readonly node: string;
   readonly createdAt: number;
+  /** Partitions whose owner changes. */
+  readonly ownership: number;
+  /** Partition copies to new replicas (what the transfers pull). */
   readonly moves: readonly PlannedMove[];
   readonly totals: { readonly partitions: number; readonly keys: number; readonly bytes: number; readonly unknown: number };
   /** Moves per (from, to). */

@@ -135,6 +135,14 @@ export function chartOptions(o: {
     ],
     plugins: [faultMarkers(o.marks)],
     hooks: {
+      // With the cursor off the plot the legend shows the newest values, not dashes (uPlot
+      // leaves it blank until hovered). After each draw, since setData's commit resets it.
+      draw: [
+        (u: uPlot) => {
+          const n = (u.data[0] as ArrayLike<number> | undefined)?.length ?? 0;
+          if (n > 0 && (u.cursor.idx === null || u.cursor.idx === undefined) && u.legend.idxs?.[0] !== n - 1) u.setLegend({ idx: n - 1 });
+        },
+      ],
       // Drag across a History chart: zoom to the span selected (the screen refetches at that resolution).
       setSelect: [
         (u: uPlot) => {
