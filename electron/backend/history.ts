@@ -136,6 +136,9 @@ async function openFile(path: string): Promise<sqlite3.Database> {
     // t in seconds (raw) and minutes (minute): 4-byte integers where ms would take 6.
     await run(db, 'CREATE TABLE IF NOT EXISTS raw (cluster INTEGER NOT NULL, t INTEGER NOT NULL, layout INTEGER NOT NULL, v TEXT NOT NULL, PRIMARY KEY (cluster, t))');
     await run(db, 'CREATE TABLE IF NOT EXISTS minute (cluster INTEGER NOT NULL, t INTEGER NOT NULL, layout INTEGER NOT NULL, avg TEXT NOT NULL, peak TEXT NOT NULL, n TEXT NOT NULL, PRIMARY KEY (cluster, t))');
+    // Which layouts rows use (pruning layouts, listing nodes) is read from these, not from the rows and their values.
+    await run(db, 'CREATE INDEX IF NOT EXISTS raw_layout ON raw (layout, cluster, t)');
+    await run(db, 'CREATE INDEX IF NOT EXISTS minute_layout ON minute (layout, cluster, t)');
     await run(db, `PRAGMA user_version = ${schemaVersion}`);
     await run(db, 'COMMIT');
     chmodSync(path, 0o600);
@@ -462,9 +465,13 @@ export class SeriesStore {
     const now = this.now();
     const rawBefore = Math.floor((now - this.rawRetentionMs) / secondMs);
     const minuteBefore = Math.floor((now - this.minuteRetentionMs) / minuteMs);
+    const clusters = await all<{ id: number }>(this.db, 'SELECT id FROM clusters');
     await this.transaction(async () => {
-      await run(this.db, 'DELETE FROM raw WHERE t < ?', [rawBefore]);
-      await run(this.db, 'DELETE FROM minute WHERE t < ?', [minuteBefore]);
+      // Per cluster: the (cluster, t) key finds the old rows without reading the others.
+      for (const { id } of clusters) {
+        await run(this.db, 'DELETE FROM raw WHERE cluster = ? AND t < ?', [id, rawBefore]);
+        await run(this.db, 'DELETE FROM minute WHERE cluster = ? AND t < ?', [id, minuteBefore]);
+      }
       await run(this.db, 'DELETE FROM layouts WHERE id NOT IN (SELECT layout FROM raw UNION SELECT layout FROM minute)');
     });
     this.layoutIds.clear();
@@ -564,9 +571,10 @@ export class SeriesStore {
     checkQuery({ cluster, from, to, series: 'cluster', maxPoints: 1 });
     const [c] = await all<{ id: number }>(this.db, 'SELECT id FROM clusters WHERE name = ?', [cluster]);
     if (!c) return [];
+    // One index probe per layout (there are few: see layoutsPerHourMax), not a read of every row in the range.
     const layouts = await all<{ layout: number }>(
       this.db,
-      'SELECT DISTINCT layout FROM raw WHERE cluster = ? AND t >= ? AND t < ? UNION SELECT DISTINCT layout FROM minute WHERE cluster = ? AND t >= ? AND t < ?',
+      'SELECT id AS layout FROM layouts l WHERE EXISTS (SELECT 1 FROM raw WHERE layout = l.id AND cluster = ? AND t >= ? AND t < ?) OR EXISTS (SELECT 1 FROM minute WHERE layout = l.id AND cluster = ? AND t >= ? AND t < ?)',
       [c.id, Math.floor(from / secondMs), Math.ceil(to / secondMs), c.id, Math.floor(from / minuteMs), Math.ceil(to / minuteMs)],
     );
     const ids = new Set<string>();
