@@ -182,6 +182,27 @@ describe('GET /keys: every parameter is checked', () => {
   });
 });
 
+describe('GET /keys: every wait is bounded', () => {
+  test('with every message to and from n3 delayed 600 ms, a page answers within the 2 s budget plus one replica timeout, with a cursor, and the walk still ends with every key', async () => {
+    const injected = await cluster.request('n1', 'POST', '/admin/faults', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'latency', delayMs: 600, jitterMs: 0, nodes: ['n3'], durationMs: 120_000 }) });
+    assert.equal(injected.status, 201, injected.body.toString('utf8'));
+    try {
+      const started = Date.now();
+      const page = listing(await cluster.request('n1', 'GET', '/keys?limit=1000'), 'a slow page');
+      const ms = Date.now() - started;
+      // Each round waits for n3 (1.2 s there and back); the budget stops the walk after the round it ends in.
+      assert.ok(ms < 4000, `the page took ${ms} ms`);
+      assert.notEqual(page.cursor, null, 'the budget ran out before the last partition');
+      assert.ok(page.scanned.partitions < partitions);
+      const { keys } = await listAll('n1', `prefix=${encodeURIComponent(tag)}&limit=1000`);
+      assert.deepEqual(keys.map((k) => k.key).filter((k) => k?.startsWith(`${tag}-`)).sort(), [...alphaKeys, ...betaKeys].sort());
+    } finally {
+      const healed = await cluster.request('n1', 'DELETE', '/admin/faults');
+      assert.equal(healed.status, 200);
+    }
+  });
+});
+
 describe('GET /keys with a node down (last: n3 is killed)', () => {
   test('with n3 SIGKILLed, a listing from n1 still lists every key: each partition has other replicas', async () => {
     await cluster.kill('n3');
