@@ -140,3 +140,27 @@ test('keys as text: printable UTF-8 only', () => {
   assert.equal(keyText(Buffer.from('a\u0000b')), null);
   assert.equal(keyText(Buffer.from('tab\there')), null);
 });
+
+// --- the internode listKeys request and reply (net/messages.ts) ---------------------------------
+
+test('listKeys on the wire: a request and a reply read back as sent; a reply out of order, with more and no key, or with sizes that do not match is refused', async () => {
+  const { encodeRequest, parseRequest, encodeListKeysReply, parseListKeysReply } = await import('../../node-core/src/net/messages.js');
+  const { pack, unpack } = await import('msgpackr');
+  const req = { t: 'listKeys' as const, partition: 7, afterKey: Buffer.from('a'), prefix: Buffer.from('ab'), limit: 50 };
+  const back = parseRequest(unpack(pack(encodeRequest(req))));
+  assert.ok(back.ok);
+  assert.deepEqual(back.value, { ...req, afterKey: Buffer.from('a'), prefix: Buffer.from('ab') });
+  const keys = [listedKey(Buffer.from('a'), [version('a.1', 1, 'xyz')]), listedKey(Buffer.from('b'), [version('a.1', 2, 'w')])];
+  const reply = parseListKeysReply(unpack(pack(encodeListKeysReply({ keys, more: true }))));
+  assert.ok(reply.ok);
+  assert.deepEqual(reply.value.keys.map((k) => [k.key.toString(), k.sizes]), [['a', [3]], ['b', [1]]]);
+  const wire = (l: { keys: ListedKey[]; more: boolean }) => unpack(pack(encodeListKeysReply(l))) as unknown[];
+  assert.equal(parseListKeysReply(wire({ keys: [keys[1]!, keys[0]!], more: false })).ok, false, 'out of order');
+  assert.equal(parseListKeysReply(wire({ keys: [keys[0]!, keys[0]!], more: false })).ok, false, 'a key twice');
+  assert.equal(parseListKeysReply(wire({ keys: [], more: true })).ok, false, 'more without a key');
+  assert.equal(parseListKeysReply(wire({ keys: [{ ...keys[0]!, sizes: [] }], more: false })).ok, false, 'sizes short');
+  assert.equal(parseListKeysReply(wire({ keys: [{ ...keys[0]!, sizes: [2 ** 21] }], more: false })).ok, false, 'a size past the value limit');
+  const tooMany = Array.from({ length: 1001 }, (_, i) => listedKey(Buffer.from(String(i).padStart(5, '0')), [version('a.1', 1, '')]));
+  assert.equal(parseListKeysReply(wire({ keys: tooMany, more: false })).ok, false, 'more than 1000 keys');
+  for (const bad of [['listKeys', 7, null, null, 1001], ['listKeys', 7, null, Buffer.alloc(0), 10], ['listKeys', -1, null, null, 10], ['listKeys', 7, Buffer.alloc(1025), null, 10]]) assert.equal(parseRequest(bad).ok, false, JSON.stringify(bad).slice(0, 60));
+});
