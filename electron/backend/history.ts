@@ -41,9 +41,10 @@ const layoutsPerHourMax = 60;
 /** Layouts kept decoded in memory at most (cleared past it). */
 const layoutsCachedMax = 1000;
 const schemaVersion = 1;
-/** Minutes rolled up per transaction when catching up at open, and raw seconds a query reads per page: bounds the rows in memory. */
+/** Minutes rolled up per transaction when catching up at open, and rows a query reads per page: bounds the rows in memory. */
 const catchUpMinutes = 60;
-const rawPageSeconds = 600;
+const rawPageRows = 600;
+const minutePageRows = 200;
 
 export type Tier = 'raw' | 'minute';
 export type SeriesSelector = readonly string[] | 'cluster' | { readonly node: string };
@@ -251,20 +252,25 @@ export function seriesNames(sel: SeriesSelector): string[] {
   return nodeSeries(node);
 }
 
-/** Which tier answers a range, and its bucket width: the finest whose buckets number at most maxPoints. */
+/** Which tier answers a range, and its buckets: about the finest width whose buckets, aligned to multiples of it, number at most maxPoints. */
 export function planQuery(from: number, to: number, maxPoints: number, now: number, rawRetentionMs: number): { tier: Tier; stepMs: number; start: number; buckets: number } {
   const rawStep = secondMs * Math.ceil((to - from) / (maxPoints * secondMs));
   // Raw rows are gone before now - retention; and buckets of a minute or more are what the rollups hold already.
   const tier: Tier = from < now - rawRetentionMs || rawStep >= minuteMs ? 'minute' : 'raw';
   const unit = tier === 'raw' ? secondMs : minuteMs;
-  let stepMs = unit * Math.ceil((to - from) / (maxPoints * unit));
-  for (;;) {
+  const span = to - from;
+  const fits = (stepMs: number) => {
     const start = Math.floor(from / stepMs) * stepMs;
-    const buckets = Math.ceil((to - start) / stepMs);
-    // Aligning the start down may add a bucket: widen by one unit until it fits (at most a few turns).
-    if (buckets <= maxPoints) return { tier, stepMs, start, buckets };
-    stepMs += unit;
-  }
+    return { tier, stepMs, start, buckets: Math.ceil((to - start) / stepMs) };
+  };
+  const narrow = fits(unit * Math.ceil(span / (maxPoints * unit)));
+  if (narrow.buckets <= maxPoints) return narrow;
+  // Aligning the start down added a bucket. With room for one bucket less the aligned range
+  // fits for sure: to - start < span + step <= maxPoints x step.
+  if (maxPoints >= 2) return fits(unit * Math.ceil(span / ((maxPoints - 1) * unit)));
+  // One bucket: not aligned to its width, starting at the unit the range starts in.
+  const start = Math.floor(from / unit) * unit;
+  return { tier, stepMs: unit * Math.ceil((to - start) / unit), start, buckets: 1 };
 }
 
 /** A CSV cell: RFC 4180 quoting, and text that a spreadsheet would run as a formula made inert. */
@@ -495,8 +501,9 @@ export class SeriesStore {
     const [c] = await all<{ id: number }>(this.db, 'SELECT id FROM clusters WHERE name = ?', [q.cluster]);
     if (c) {
       const addRaw = async (fromS: number, toS: number) => {
-        for (let page = fromS; page < toS; page += rawPageSeconds) {
-          const rows = await all<RawRow>(this.db, 'SELECT t, layout, v FROM raw WHERE cluster = ? AND t >= ? AND t < ? ORDER BY t', [c.id, page, Math.min(toS, page + rawPageSeconds)]);
+        // Paged by rows, not by time: a range reaching far into the future costs nothing.
+        for (let cursor = fromS; cursor < toS; ) {
+          const rows = await all<RawRow>(this.db, 'SELECT t, layout, v FROM raw WHERE cluster = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?', [c.id, cursor, toS, rawPageRows]);
           for (const row of rows) {
             const d = await this.decode(row, row.v);
             if (!d) continue;
@@ -506,6 +513,8 @@ export class SeriesStore {
               if (typeof v === 'number') buckets[i]!.add(b, v, 1, v);
             });
           }
+          if (rows.length < rawPageRows) break;
+          cursor = rows.at(-1)!.t + 1;
         }
       };
       const fromS = plan.start / secondMs;
@@ -524,17 +533,21 @@ export class SeriesStore {
 
   private async addMinutes(clusterId: number, from: number, to: number, names: readonly string[], buckets: readonly Buckets[], bucketOf: (tMs: number) => number): Promise<void> {
     if (to <= from) return;
-    const rows = await all<MinuteRow>(this.db, 'SELECT t, layout, avg, peak, n FROM minute WHERE cluster = ? AND t >= ? AND t < ? ORDER BY t', [clusterId, from, to]);
-    for (const row of rows) {
-      const [avg, peak, n] = [await this.decode(row, row.avg), await this.decode(row, row.peak), await this.decode(row, row.n)];
-      if (!avg || !peak || !n) continue;
-      const b = bucketOf(row.t * minuteMs);
-      names.forEach((name, i) => {
-        const j = avg.index.get(name);
-        if (j === undefined) return;
-        const [a, p, k] = [avg.values[j], peak.values[j], n.values[j]];
-        if (typeof a === 'number' && typeof p === 'number' && typeof k === 'number' && k > 0) buckets[i]!.add(b, a, k, p);
-      });
+    for (let cursor = from; cursor < to; ) {
+      const rows = await all<MinuteRow>(this.db, 'SELECT t, layout, avg, peak, n FROM minute WHERE cluster = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?', [clusterId, cursor, to, minutePageRows]);
+      for (const row of rows) {
+        const [avg, peak, n] = [await this.decode(row, row.avg), await this.decode(row, row.peak), await this.decode(row, row.n)];
+        if (!avg || !peak || !n) continue;
+        const b = bucketOf(row.t * minuteMs);
+        names.forEach((name, i) => {
+          const j = avg.index.get(name);
+          if (j === undefined) return;
+          const [a, p, k] = [avg.values[j], peak.values[j], n.values[j]];
+          if (typeof a === 'number' && typeof p === 'number' && typeof k === 'number' && k > 0) buckets[i]!.add(b, a, k, p);
+        });
+      }
+      if (rows.length < minutePageRows) break;
+      cursor = rows.at(-1)!.t + 1;
     }
   }
 

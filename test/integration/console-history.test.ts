@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { io, type Socket } from 'socket.io-client';
-import { HistoryError, SeriesStore, csvCell, maxPointsMax } from '../../electron/backend/history.js';
+import fc from 'fast-check';
+import { HistoryError, SeriesStore, csvCell, maxPointsMax, planQuery } from '../../electron/backend/history.js';
 import { clusterSeries } from '../../electron/backend/series.js';
 import type { ClientToServerEvents, ClusterSnapshot, ServerToClientEvents } from '../../node-core/src/wire/control.js';
 import { TestCluster, jsonBody, sleep, uniqueKey } from '../helpers/cluster.js';
@@ -257,6 +258,37 @@ test('history: the file is created 0600; a corrupt file or another program\'s da
     const db = new sqlite3.Database(other, (e) => (e ? reject(e) : db.run('CREATE TABLE profiles (id TEXT)', (e2) => db.close(() => (e2 ? reject(e2) : resolve())))));
   });
   await assert.rejects(SeriesStore.open(other), (e: unknown) => e instanceof HistoryError && e.message.includes(other) && e.message.includes('not a history file'));
+});
+
+test('history: buckets never number more than maxPoints, cover the whole range, are whole seconds or minutes, and are planned without a search (any range, any maxPoints)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 1, max: 400 * 24 * hour }), fc.integer({ min: 1, max: maxPointsMax }), fc.integer({ min: 0, max: 4e12 }), (from, span, maxPoints, now) => {
+      const p = planQuery(from, from + span, maxPoints, now, 26 * hour);
+      const unit = p.tier === 'raw' ? sec : min;
+      assert.ok(p.buckets >= 1 && p.buckets <= maxPoints, `${p.buckets} buckets for ${maxPoints}`);
+      assert.ok(p.start <= from && p.start + p.buckets * p.stepMs >= from + span, 'the range is covered');
+      assert.equal(p.stepMs % unit, 0);
+      assert.equal(p.start % unit, 0);
+      if (p.tier === 'raw') assert.ok(from >= now - 26 * hour && p.stepMs < min, 'raw only within retention and for sub-minute buckets');
+    }),
+    { numRuns: 5000 },
+  );
+  // The case that made an earlier version widen its step one unit at a time, 59 times over.
+  assert.deepEqual(planQuery(59 * sec, 61 * sec, 1, 61 * sec, 26 * hour), { tier: 'raw', stepMs: 2 * sec, start: 59 * sec, buckets: 1 });
+});
+
+test('history: a range reaching far into the future is answered at once (rows are paged by count, not by time)', async (t) => {
+  const { s, clock } = await store();
+  t.after(() => s.close());
+  for (let i = 0; i < 130; i++) {
+    clock.now = t0 + i * sec;
+    await s.record('c', spike(clock.now, 1));
+  }
+  const started = Date.now();
+  const r = await s.query({ cluster: 'c', from: t0, to: t0 + 399 * 24 * hour, series: ['p99.get'], maxPoints: 10 });
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+  assert.equal(r.tier, 'minute');
+  assert.equal(r.series['p99.get']![0], 1);
 });
 
 type ControlSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
