@@ -209,8 +209,18 @@ function clusterValues(s: Obj | undefined, counters: Counters, previous: Counter
   return out;
 }
 
-function nodeValues(n: NodeEntry, members: readonly unknown[]): [string, number | null][] {
-  const status = at(obj(members.find((m) => at(obj(m), 'id') === n.id)), 'status');
+/** Each member's status as the attached node sees it (the first entry of an id), looked up once per sample. */
+function statuses(members: readonly unknown[]): ReadonlyMap<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const m of members) {
+    const id = at(obj(m), 'id');
+    if (typeof id === 'string' && !out.has(id)) out.set(id, at(obj(m), 'status'));
+  }
+  return out;
+}
+
+function nodeValues(n: NodeEntry, seen: ReadonlyMap<string, unknown>): [string, number | null][] {
+  const status = seen.get(n.id);
   const up = n.report !== undefined && (status === undefined || status === 'up') ? 1 : 0;
   const name = (suffix: string) => `node.${n.id}.${suffix}`;
   if (!n.report) return [[name('up'), up]];
@@ -234,8 +244,8 @@ export function sampleOf(snapshot: ClusterSnapshot, previous: Counters | undefin
   const s = obj(snapshot);
   const counters = countersOf(snapshot);
   const values = new Map(clusterValues(s, counters, previous));
-  const members = list(at(s, 'members'));
-  for (const n of nodesOf(s)) for (const [k, v] of nodeValues(n, members)) values.set(k, v);
+  const seen = statuses(list(at(s, 'members')));
+  for (const n of nodesOf(s)) for (const [k, v] of nodeValues(n, seen)) values.set(k, v);
   return { values, counters };
 }
 
