@@ -268,3 +268,36 @@ describe('internode listKeys', () => {
     assert.equal((await cluster.get('n3', keys[0]!)).status, 200, 'still serving');
   });
 });
+
+// --- GET /keys when no replica of a partition answers (N=2: n1 is not a replica of every partition) ---
+
+describe('GET /keys with n1 cut off (last)', () => {
+  test('the partitions only n2 and n3 replicate are listed as unavailable, the others are listed in full', async () => {
+    const mine = await replicated('n1');
+    const tag = uniqueKey('un');
+    const keys = Array.from({ length: 40 }, (_, i) => `${tag}-${i}`);
+    for (const k of keys) assert.equal((await cluster.put('n2', k, 'v', { query: 'w=2' })).status, 204);
+    const injected = await admin('n2', 'POST', '/admin/faults', JSON.stringify({ kind: 'partition', from: ['n1'], durationMs: 120_000 }));
+    assert.equal(injected.status, 201, injected.body.toString('utf8'));
+    try {
+      await cluster.waitForStatus(['n1'], ['n2', 'n3'], 'down');
+      const listed: string[] = [];
+      const unavailable = new Set<number>();
+      let cursor: string | null = null;
+      for (let pages = 0; pages === 0 || cursor !== null; pages++) {
+        assert.ok(pages < 100, 'the cursor does not advance');
+        const res = await cluster.request('n1', 'GET', `/keys?prefix=${encodeURIComponent(tag)}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const page = ok<{ keys: { key: string }[]; cursor: string | null; unavailable: number[] }>(res, 'a page');
+        listed.push(...page.keys.map((k) => k.key));
+        for (const p of page.unavailable) unavailable.add(p);
+        cursor = page.cursor;
+      }
+      const theirs = Array.from({ length: partitions }, (_, i) => i).filter((p) => !mine.includes(p));
+      assert.deepEqual([...unavailable].sort((a, b) => a - b), theirs);
+      assert.deepEqual(listed.sort(), keys.filter((k) => mine.includes(partitionOf(Buffer.from(k), partitions))).sort());
+    } finally {
+      await admin('n2', 'DELETE', '/admin/faults');
+    }
+    await cluster.waitUntilUp();
+  });
+});
