@@ -41,6 +41,8 @@ const layoutsPerHourMax = 60;
 /** Layouts kept decoded in memory at most (cleared past it). */
 const layoutsCachedMax = 1000;
 const schemaVersion = 1;
+/** A clock further back than this from the last sample was set back: recording goes on from the new time. */
+const clockStepBackSeconds = 60;
 /** Minutes rolled up per transaction when catching up at open, and rows a query reads per page: bounds the rows in memory. */
 const catchUpMinutes = 60;
 const rawPageRows = 600;
@@ -345,8 +347,13 @@ export class SeriesStore {
       const now = this.now();
       const second = Math.floor(now / secondMs);
       const state = await this.state(cluster);
-      // Same second as the last sample, or the clock went back: dropped.
-      if (second <= state.lastSecond) return;
+      if (second <= state.lastSecond) {
+        // The same second as the last sample (or the clock stepped back a little): dropped.
+        if (state.lastSecond - second <= clockStepBackSeconds) return;
+        // The clock was set back (a laptop's clock corrected): record from the new time on, and
+        // roll its minutes up again from raw rows (seconds already recorded are kept, not overwritten).
+        state.rolled = Math.min(state.rolled, Math.floor(second / 60));
+      }
       const sample = sampleOf(snapshot, state.counters);
       state.counters = sample.counters;
       state.lastSecond = second;

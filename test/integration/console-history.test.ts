@@ -66,6 +66,29 @@ test('history: one sample a second at most (a second snapshot in the same second
   assert.deepEqual(r.series.errors, [null, 90, 9], 'null first; 3 nodes x 3 ops x 10 in 1 s; after the restart 9, not -981');
 });
 
+test('history: a clock set back by more than a minute does not stop the recording: samples go on from the new time, minutes are rolled up again, no second is written twice', async (t) => {
+  const { s, clock } = await store();
+  t.after(() => s.close());
+  const late = t0 + hour;
+  for (let i = 0; i < 90; i++) {
+    clock.now = late + i * sec;
+    await s.record('c', spike(clock.now, 5));
+  }
+  // Back 30 s: jitter, dropped. Back an hour (a clock corrected): recorded.
+  clock.now = late + 60 * sec;
+  await s.record('c', spike(clock.now, 999));
+  for (let i = 0; i < 130; i++) {
+    clock.now = t0 + i * sec;
+    await s.record('c', spike(clock.now, 1));
+  }
+  const early = await s.query({ cluster: 'c', from: t0, to: t0 + 130 * sec, series: ['p99.get'], maxPoints: 130 });
+  assert.equal(early.series['p99.get']!.filter((x) => x === 1).length, 130, 'the hour before, recorded after the clock went back');
+  const minutes = await s.query({ cluster: 'c', from: t0, to: late + 2 * min, series: ['p99.get'], maxPoints: 62 });
+  assert.equal(minutes.tier, 'minute');
+  assert.deepEqual([minutes.series['p99.get']![0], minutes.series['p99.get']![1], minutes.series['p99.get']![2]], [1, 1, 1]);
+  assert.deepEqual(minutes.series['p99.get']!.slice(-2), [5, 5], 'the samples from before the step back are kept, and 999 was dropped');
+});
+
 test('history: 3 days of samples with gaps, at simulated times: ranges within raw retention come from raw rows, older or wider ones from the minute rollups; maxPoints is respected; MAX keeps a 1 s spike through both tiers, AVG does not; pruning removes what is past retention', async (t) => {
   const { s, clock, path } = await store();
   t.after(() => s.close());
