@@ -201,6 +201,8 @@ class Buckets {
   }
 
   add(b: number, avg: number, n: number, peak: number): void {
+    // Rows are read for the buckets' range only; one outside it would be a bug here, not data.
+    if (!(b >= 0 && b < this.size)) throw new Error(`bucket ${b} outside 0..${this.size - 1}`);
     this.sum[b] = this.sum[b]! + avg * n;
     this.count[b] = this.count[b]! + n;
     const p = this.peak[b];

@@ -268,6 +268,29 @@ test('history: a huge or hostile snapshot is bounded: 1000 nodes keep 200, a row
   assert.deepEqual({ ...last.series }, { 'ops.get': [30], 'node.a100.up': [null] }, 'past the budget: the cluster-wide series only');
 });
 
+test('history: rows damaged on disk (values that are not JSON, or not as long as their layout, a layout that is not a list) are skipped when read, the others answered', async (t) => {
+  const { s, clock, path } = await store();
+  t.after(() => s.close());
+  for (let i = 0; i < 5; i++) {
+    clock.now = t0 + i * sec;
+    await s.record('c', spike(clock.now, i));
+  }
+  await s.close();
+  const exec = (sql: string) => new Promise<void>((resolve, reject) => {
+    const db = new sqlite3.Database(path, (e) => (e ? reject(e) : db.exec(sql, (e2) => db.close(() => (e2 ? reject(e2) : resolve())))));
+  });
+  await exec(`UPDATE raw SET v = 'not json' WHERE t = ${t0 / sec + 1}; UPDATE raw SET v = '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]' WHERE t = ${t0 / sec + 2}; UPDATE raw SET v = '"text"' WHERE t = ${t0 / sec + 3}`);
+  const again = await SeriesStore.open(path, { now: () => clock.now });
+  t.after(() => again.close());
+  const r = await again.query({ cluster: 'c', from: t0, to: t0 + 5 * sec, series: ['p99.get'], maxPoints: 5 });
+  assert.deepEqual(r.series['p99.get'], [0, null, null, null, 4]);
+  await again.close();
+  await exec(`UPDATE layouts SET names = '{"a": 1}'`);
+  const third = await SeriesStore.open(path, { now: () => clock.now });
+  t.after(() => third.close());
+  assert.deepEqual((await third.query({ cluster: 'c', from: t0, to: t0 + 5 * sec, series: ['p99.get'], maxPoints: 5 })).series['p99.get'], [null, null, null, null, null]);
+});
+
 test('history: the file is created 0600; a corrupt file or another program\'s database fails to open with an error naming the file, and is left as it was', async () => {
   const { s, path } = await store();
   await s.close();
