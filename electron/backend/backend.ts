@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from '../../node-core/src/wire/control.js';
 import { partitionOf } from '../../node-core/src/core/partitioner.js';
-import { LocalCluster, freePortRange, tailFile } from '../../node-core/src/cli/supervisor.js';
+import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
 import { ProfileStore, type TokenSealer, keyFileSealer } from './profiles.js';
 import type { AlertRule, AlertState, HistoryQuery, HistorySeries, RunRecord, Scenario, Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, NodeDetails, NodeLogPage, NodeLogQuery, Profile, TraceResult } from '../../node-core/src/wire/console.js';
 import { MembershipChanges, checkChange } from './membership.js';
@@ -801,6 +801,20 @@ export class ConsoleBackend {
         return this.workload.stop();
       case 'workloadStatus':
         return this.workload.status();
+      default:
+        return this.dispatchOperations(method, args);
+    }
+  }
+
+  /** The operator's tools (issue 14): node pages, membership changes, history, audit, alerts, data, anti-entropy, what-if, experiments. */
+  private async dispatchOperations(method: ConsoleMethod, args: unknown[]): Promise<unknown> {
+    const str = (i: number, what: string): string => {
+      const v = args[i];
+      if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new Error(`${what} must be a non-empty string`);
+      return v;
+    };
+    const optStr = (i: number): string | null => (typeof args[i] === 'string' ? (args[i] as string) : null);
+    switch (method) {
       case 'nodeDetails':
         return this.nodeDetails(str(0, 'node'));
       case 'nodeLog':
@@ -852,6 +866,21 @@ export class ConsoleBackend {
       case 'whatIf':
         return whatIfView(this.ask, this.snapshotNow(), checkFailed(args[0]), typeof args[1] === 'number' ? args[1] : 30_000);
       case 'listScenarios':
+      case 'saveScenario':
+      case 'deleteScenario':
+      case 'runScenario':
+      case 'stopRun':
+      case 'listRuns':
+      case 'getRun':
+        return this.dispatchExperiments(method, args, str, optStr);
+      default:
+        throw new Error(`no console method ${method}`);
+    }
+  }
+
+  private async dispatchExperiments(method: ConsoleMethod, args: unknown[], str: (i: number, what: string) => string, optStr: (i: number) => string | null): Promise<unknown> {
+    switch (method) {
+      case 'listScenarios':
         return (await this.requireExperiments().listScenarios()).map(toScenarioView);
       case 'saveScenario':
         return toScenarioView(await this.requireExperiments().saveScenario(args[0]));
@@ -883,7 +912,7 @@ export class ConsoleBackend {
         return r ? toRunView(r) : null;
       }
       default:
-        throw new Error(`${method} is not available in this console backend yet`);
+        throw new Error(`no console method ${method}`);
     }
   }
 

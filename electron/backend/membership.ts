@@ -106,7 +106,7 @@ export class MembershipChanges {
     const owned = s.partitions.filter((p) => p.owner === c.node).length;
     const incoming = s.partitions.filter((p) => p.pendingTo === c.node).length;
     const outgoing = s.partitions.filter((p) => p.owner === c.node && p.pendingTo !== null).length;
-    let next: MembershipProgress = c;
+    let next: MembershipProgress;
     if (c.kind === 'join') {
       const moved = Math.min(owned, c.partitionsTotal);
       const done = m !== undefined && m.state === 'member' && incoming === 0 && owned > 0;
