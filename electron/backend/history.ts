@@ -185,6 +185,11 @@ interface Rolled {
   readonly peak: number;
 }
 
+/** A minute's sample counts per series: one number when they are all the same (a third of a rollup row saved), else the list. */
+function countsText(counts: readonly number[]): string {
+  return JSON.stringify(counts.length > 0 && counts.every((n) => n === counts[0]) ? counts[0] : counts);
+}
+
 /** Per series, the sum, count and peak of the values in each bucket. */
 class Buckets {
   private readonly sum: Float64Array;
@@ -430,6 +435,8 @@ export class SeriesStore {
     } catch {
       return undefined;
     }
+    // A minute's counts are one number when every series had the same (the usual case: see countsText).
+    if (typeof values === 'number') values = new Array<number>(layout.names.length).fill(values);
     if (!Array.isArray(values) || values.length !== layout.names.length || !values.every((v) => v === null || typeof v === 'number')) return undefined;
     return { ...layout, values: values as (number | null)[] };
   }
@@ -470,7 +477,7 @@ export class SeriesStore {
       const names = [...series.keys()];
       const { id: layout } = await this.layoutId(names);
       const rolled = [...series.values()];
-      await run(this.db, 'INSERT OR REPLACE INTO minute (cluster, t, layout, avg, peak, n) VALUES (?, ?, ?, ?, ?, ?)', [clusterId, m, layout, JSON.stringify(rolled.map((x) => x.avg)), JSON.stringify(rolled.map((x) => x.peak)), JSON.stringify(rolled.map((x) => x.n))]);
+      await run(this.db, 'INSERT OR REPLACE INTO minute (cluster, t, layout, avg, peak, n) VALUES (?, ?, ?, ?, ?, ?)', [clusterId, m, layout, JSON.stringify(rolled.map((x) => x.avg)), JSON.stringify(rolled.map((x) => x.peak)), countsText(rolled.map((x) => x.n))]);
     }
   }
 

@@ -66,6 +66,26 @@ test('history: one sample a second at most (a second snapshot in the same second
   assert.deepEqual(r.series.errors, [null, 90, 9], 'null first; 3 nodes x 3 ops x 10 in 1 s; after the restart 9, not -981');
 });
 
+test('history: a bucket of several minutes averages their samples, not the minutes (each minute keeps how many samples each series had)', async (t) => {
+  const { s, clock } = await store();
+  t.after(() => s.close());
+  const at = (i: number, perSecond: number, p50: number | null) => clusterSnapshot({ at: i, nodes: [{ id: 'n1', at: i }], perSecond, p50 });
+  // Minute 0: 60 samples of 10 req/s, p50 2 but null in 20 of them; minute 1: one sample of 40 req/s, p50 8.
+  for (let i = 0; i < 60; i++) {
+    clock.now = t0 + i * sec;
+    await s.record('c', at(clock.now, 10, i < 20 ? null : 2));
+  }
+  clock.now = t0 + 60 * sec;
+  await s.record('c', at(clock.now, 40, 8));
+  clock.now = t0 + 2 * min;
+  await s.record('c', at(clock.now, 0, 0));
+  clock.now = t0 + 30 * hour;
+  const r = await s.query({ cluster: 'c', from: t0, to: t0 + 2 * min, series: ['ops.get', 'p50.get'], maxPoints: 1 });
+  assert.equal(r.tier, 'minute');
+  assert.deepEqual(r.series['ops.get'], [Math.round((600 + 40) / 61 * 1000) / 1000]);
+  assert.deepEqual(r.series['p50.get'], [Math.round((40 * 2 + 8) / 41 * 1000) / 1000], '40 samples of 2 and one of 8');
+});
+
 test('history: a clock set back by more than a minute does not stop the recording: samples go on from the new time, minutes are rolled up again, no second is written twice', async (t) => {
   const { s, clock } = await store();
   t.after(() => s.close());
