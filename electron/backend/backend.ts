@@ -848,7 +848,8 @@ export class ConsoleBackend {
       case 'history': {
         const q = await this.historyQuery(args[0]);
         const r = await this.history!.query(q);
-        const out: HistorySeries = { t: r.t, series: r.series, stepMs: r.stepMs, tier: r.tier, nodes: this.last?.members.map((m) => m.id) ?? [] };
+        const seen = await this.history!.nodes(q.cluster, q.from, q.to).catch(() => [] as string[]);
+        const out: HistorySeries = { t: r.t, series: r.series, stepMs: r.stepMs, tier: r.tier, nodes: [...new Set([...seen, ...(this.last?.members.map((m) => m.id) ?? [])])].sort() };
         return out;
       }
       case 'historyCsv':

@@ -146,8 +146,8 @@ export function parseSnapshotReply(raw: unknown, expectedId: string): NodeSnapsh
     transfers: { active: tr.active, completed: tr.completed, keysReceived: tr.keysReceived },
     conflicts: { keysWithSiblings: c.keysWithSiblings, sample, siblingsCreated: c.siblingsCreated, siblingsResolved: c.siblingsResolved, readRepairs: c.readRepairs },
     ops: { get: ops.get, put: ops.put, delete: ops.delete },
-    // Storage health (older nodes did not send it: assumed healthy).
-    storage: { keys: st.keys, bytes: st.bytes, quarantined: count(st.quarantined) ? st.quarantined : 0, writable: st.writable !== false },
+    // Storage health, as sent (older nodes do not send it).
+    storage: { keys: st.keys, bytes: st.bytes, ...(count(st.quarantined) ? { quarantined: st.quarantined } : {}), ...(typeof st.writable === 'boolean' ? { writable: st.writable } : {}) },
     merkle,
     faults,
     events,
