@@ -658,8 +658,16 @@ export class ConsoleBackend {
     } catch (e) {
       error = (e as Error).message;
     }
+    let settings: Record<string, unknown> | null = null;
+    try {
+      const r = await this.httpTo(this.nodeUrl(id), 'GET', '/admin/config', undefined, 5000);
+      const got = (r.body as { settings?: unknown })?.settings;
+      if (r.status === 200 && typeof got === 'object' && got !== null && !Array.isArray(got)) settings = Object.fromEntries(Object.entries(got).slice(0, 200));
+    } catch {
+      // an older node, or no admin role: the page shows /status's configuration only
+    }
     const spec = this.target?.local ? this.local?.nodes.find((n) => n.id === id) : undefined;
-    return { id, status, error, local: spec ? { pid: spec.pid ?? null, log: spec.log, dir: spec.dir, port: spec.port } : null };
+    return { id, status, error, settings, local: spec ? { pid: spec.pid ?? null, log: spec.log, dir: spec.dir, port: spec.port } : null };
   }
 
   async nodeLog(id: string, q: NodeLogQuery): Promise<NodeLogPage> {

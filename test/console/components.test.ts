@@ -182,7 +182,8 @@ describe('value viewers and the causal graph in a browser page', () => {
       ['application/msgpack', packed, 'msgpack', 'hex msgpack'],
       ['application/x-msgpack', packed, 'msgpack', 'hex msgpack'],
       ['application/octet-stream', packed, 'hex', 'hex msgpack'],
-      ['application/octet-stream', text, 'hex', 'text hex'],
+      ['application/octet-stream', text, 'text', 'text hex'],
+      ['', text, 'text', 'text hex'],
       ['', binary, 'hex', 'hex'],
     ];
     const got = await page.evaluate((cases) => {

@@ -74,6 +74,9 @@ test('overview lists every node; a node page shows its identity, listeners, stor
   assert.match((await page.getByTestId('node-field-version').textContent()) ?? '', /^\d+\.\d+\.\d+/);
   assert.match((await page.getByTestId('listener-internode').textContent()) ?? '', /^127\.0\.0\.1:\d+$/);
   assert.equal((await page.getByTestId('node-writable').textContent())?.trim(), 'true');
+  await until('its effective settings', 10_000, async () => (await page.getByTestId('setting-id').textContent()) === 'n2');
+  assert.equal((await page.getByTestId('setting-token').textContent())?.trim(), 'set', 'a secret shows only as set');
+  assert.doesNotMatch((await page.getByTestId('node-settings').textContent()) ?? '', new RegExp(tc.token), 'the token itself never reaches the page');
   await until('log lines', 10_000, async () => Number(await attr('log-count', 'data-count')) > 3);
   assert.match((await page.getByTestId('node-log').textContent()) ?? '', /node ready/);
   await page.getByTestId('log-filter').fill('node ready');
@@ -176,7 +179,7 @@ test('charts keep their history across a reload (the backend records it in SQLit
   await go('history');
   await page.getByTestId('history-range-1h').click();
   await until('the 1 h range', 10_000, async () => Number(await attr('history-info', 'data-points')) > 0);
-  await shot('history-light');
+  await shot('history-1h-light');
 });
 
 test('an alert fires when a node is killed, and clears when it is back', async () => {
@@ -249,7 +252,7 @@ test('what-if agrees with the cluster: isolating one node keeps R and W, isolati
   await until('the analysis of n1 and n2 failing', 10_000, async () => (await attr('whatif-summary', 'data-strict-write-lost')) === q);
   assert.equal(await attr('whatif-summary', 'data-strict-read-lost'), q);
   assert.equal(await attr('whatif-summary', 'data-sloppy-write-lost'), q, 'one node left cannot make W=2 even with stand-ins');
-  await shot('whatif-light');
+  await shot('whatif-two-failed-light');
   await page.getByTestId('whatif-inject-isolate').click();
   await until('the fault is in force', 10_000, async () => /partition/.test(JSON.stringify((JSON.parse((await node(3, 'GET', '/admin/faults')).body.toString('utf8')) as { faults: unknown[] }).faults)));
   await page.waitForTimeout(1500);
@@ -310,7 +313,7 @@ test('the audit screen lists the actions this test took', async () => {
   const commits = await page.locator('[data-testid="audit-row"][data-action="membership:commit"]').count();
   assert.equal(commits, 2, 'the join and the leave');
   assert.doesNotMatch((await page.getByTestId('audit-table').textContent()) ?? '', new RegExp(tc.token), 'no token in the audit trail');
-  await shot('audit-light');
+  await shot('audit-actions-light');
 });
 
 const screens = ['overview', 'ring', 'membership', 'replicas', 'antientropy', 'hints', 'data', 'conflicts', 'throughput', 'history', 'chaos', 'whatif', 'experiments', 'keys', 'workload', 'alerts', 'audit', 'connections'];

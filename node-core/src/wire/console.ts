@@ -97,6 +97,8 @@ export interface NodeDetails {
   /** The node's GET /status document, or null when it did not answer (then `error`). */
   readonly status: Readonly<Record<string, unknown>> | null;
   readonly error: string | null;
+  /** Its effective settings (GET /admin/config; secrets only as set/unset), or null when it did not say. */
+  readonly settings: Readonly<Record<string, unknown>> | null;
   /** A node of the local cluster this console launched: its pid, log file and data folder. */
   readonly local: { readonly pid: number | null; readonly log: string; readonly dir: string; readonly port: number } | null;
 }

@@ -153,7 +153,11 @@ export function valueViews(bytes: Uint8Array, contentType: string): ValueViews {
   const msgpack = msgpackType ? mp : mp?.ok ? mp : null;
   const available: Record<ViewKind, boolean> = { text: text !== null, json: json !== null, hex: true, msgpack: msgpack !== null };
   const t = mediaType(contentType);
-  const defaultView: ViewKind = jsonType ? 'json' : msgpackType ? 'msgpack' : t.startsWith('text/') && text !== null ? 'text' : 'hex';
+  // A generic type (none, octet-stream: what curl and most clients send) says nothing: printable
+  // text is shown as text, as Redis consoles do; anything else as hex.
+  const generic = t === '' || t === 'application/octet-stream';
+  const printable = rawText !== null && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(rawText);
+  const defaultView: ViewKind = jsonType ? 'json' : msgpackType ? 'msgpack' : (t.startsWith('text/') && text !== null) || (generic && printable && text !== null) ? 'text' : 'hex';
   return { bytes: bytes.length, available, defaultView, text, json, msgpack };
 }
 
