@@ -54,6 +54,7 @@ export default tseslint.config(
       'node-core/src/net/transport.ts',
       'node-core/src/net/msgpack-guard.ts',
       'node-core/src/store/memory-store.ts',
+      'node-core/src/verify/**/*.ts',
       'test/harness/sim/**/*.ts',
     ],
     // The simulator's scheduler is the Env (its clock, timers and seeded randomness); its CLI reports wall time.
