@@ -810,18 +810,12 @@ export class ConsoleBackend {
       case 'workloadStatus':
         return this.workload.status();
       default:
-        return this.dispatchOperations(method, args);
+        return this.dispatchOperations(method, args, str, optStr);
     }
   }
 
   /** The operator's tools (issue 14): node pages, membership changes, history, audit, alerts, data, anti-entropy, what-if, experiments. */
-  private async dispatchOperations(method: ConsoleMethod, args: unknown[]): Promise<unknown> {
-    const str = (i: number, what: string): string => {
-      const v = args[i];
-      if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new Error(`${what} must be a non-empty string`);
-      return v;
-    };
-    const optStr = (i: number): string | null => (typeof args[i] === 'string' ? (args[i] as string) : null);
+  private async dispatchOperations(method: ConsoleMethod, args: unknown[], str: (i: number, what: string) => string, optStr: (i: number) => string | null): Promise<unknown> {
     switch (method) {
       case 'nodeDetails':
         return this.nodeDetails(str(0, 'node'));

@@ -13,8 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { LocalCluster } from '../../node-core/src/cli/supervisor.js';
-import { TestConsole } from '../helpers/console.js';
-import { GyreClient, type RawResponse } from '../../node-core/src/client/client.js';
+import { TestConsole, attrOf, until as untilOn } from '../helpers/console.js';
 
 const screensDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'artifacts', 'screens');
 const routes = ['overview', 'ring', 'membership', 'replicas', 'hints', 'conflicts', 'throughput', 'chaos', 'keys', 'workload', 'connections'] as const;
@@ -42,23 +41,9 @@ async function go(route: (typeof routes)[number]): Promise<void> {
   await page.getByTestId(`screen-${route}`).waitFor({ timeout: 10_000 });
 }
 
-/** An HTTP request to a cluster node, with the token. */
-async function node(i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  return new GyreClient({ failover: false, url: tc.nodeUrl(i), token: tc.token, keepAlive: false, timeoutMs: 10_000 }).request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
-}
-
-async function attr(testId: string, name: string): Promise<string | null> {
-  return page.getByTestId(testId).first().getAttribute(name);
-}
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await page.waitForTimeout(250);
-  }
-}
+const node = (i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 10_000) => tc.request(i, method, path, body, headers, timeoutMs);
+const attr = (testId: string, name: string) => attrOf(page, testId, name);
+const until = (what: string, timeoutMs: number, check: () => Promise<boolean>) => untilOn(page, what, timeoutMs, check);
 
 test('console: every screen renders the live cluster without errors (screenshots in artifacts/screens)', async () => {
   // Some data to show: a workload for a few seconds, and one key.

@@ -14,8 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { TestConsole } from '../helpers/console.js';
-import { GyreClient, type RawResponse } from '../../node-core/src/client/client.js';
+import { TestConsole, attrOf, until as untilOn } from '../helpers/console.js';
 
 const screensDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'artifacts', 'screens', 'operator');
 const tc = new TestConsole();
@@ -43,22 +42,9 @@ async function go(route: string): Promise<void> {
   await page.getByTestId(`screen-${route}`).waitFor({ timeout: 10_000 });
 }
 
-async function node(i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<RawResponse> {
-  return new GyreClient({ failover: false, url: tc.nodeUrl(i), token: tc.token, keepAlive: false, timeoutMs }).request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
-}
-
-async function attr(testId: string, name: string): Promise<string | null> {
-  return page.getByTestId(testId).first().getAttribute(name);
-}
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await page.waitForTimeout(250);
-  }
-}
+const node = (i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 10_000) => tc.request(i, method, path, body, headers, timeoutMs);
+const attr = (testId: string, name: string) => attrOf(page, testId, name);
+const until = (what: string, timeoutMs: number, check: () => Promise<boolean>) => untilOn(page, what, timeoutMs, check);
 
 test('overview lists every node; a node page shows its identity, listeners, storage and its log, tailed and filtered', async () => {
   for (let i = 0; i < 20; i++) assert.equal((await node(1, 'PUT', `/kv/ov-${i}`, `v${i}`)).status, 204);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
 import { browserPath } from './browser.js';
+import { GyreClient, type RawResponse } from '../../node-core/src/client/client.js';
 
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
 const startTimeoutMs = 90_000;
@@ -76,6 +77,11 @@ export class TestConsole {
     return `http://127.0.0.1:${this.clusterPort + i - 1}`;
   }
 
+  /** An HTTP request to cluster node i (1-based), with the token. */
+  request(i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<RawResponse> {
+    return new GyreClient({ failover: false, url: this.nodeUrl(i), token: this.token, keepAlive: false, timeoutMs }).request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
+  }
+
   logs(): string {
     return this.output;
   }
@@ -103,5 +109,20 @@ export class TestConsole {
     if (left && left.running().length > 0) await left.stop();
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
     return { code };
+  }
+}
+
+/** An attribute of the first element with this test id. */
+export function attrOf(page: Page, testId: string, name: string): Promise<string | null> {
+  return page.getByTestId(testId).first().getAttribute(name);
+}
+
+/** Polls `check` every 250 ms until it holds, or fails naming `what` after `timeoutMs`. */
+export async function until(page: Page, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await page.waitForTimeout(250);
   }
 }

@@ -50,6 +50,7 @@ export type {
   WhatIfView,
   WhatIfPartition,
   CausalGraphView,
+  CausalNodeView,
   ScenarioSpec,
   ScenarioStep,
   ScenarioFault,

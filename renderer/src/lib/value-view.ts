@@ -141,6 +141,15 @@ function errorText(e: unknown): string {
   return m.length > 300 ? `${m.slice(0, 300)}…` : m;
 }
 
+/** No control characters but tab, newline and carriage return. */
+function isPrintable(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
+  }
+  return true;
+}
+
 export function valueViews(bytes: Uint8Array, contentType: string): ValueViews {
   const rawText = decodeText(bytes);
   const text = rawText === null ? null : rawText.length > textCharsMax ? { text: rawText.slice(0, textCharsMax), truncated: true } : { text: rawText, truncated: false };
@@ -156,7 +165,7 @@ export function valueViews(bytes: Uint8Array, contentType: string): ValueViews {
   // A generic type (none, octet-stream: what curl and most clients send) says nothing: printable
   // text is shown as text, as Redis consoles do; anything else as hex.
   const generic = t === '' || t === 'application/octet-stream';
-  const printable = rawText !== null && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(rawText);
+  const printable = rawText !== null && isPrintable(rawText);
   const defaultView: ViewKind = jsonType ? 'json' : msgpackType ? 'msgpack' : (t.startsWith('text/') && text !== null) || (generic && printable && text !== null) ? 'text' : 'hex';
   return { bytes: bytes.length, available, defaultView, text, json, msgpack };
 }
