@@ -162,6 +162,8 @@ test('charts keep their history across a reload (the backend records it in SQLit
   await go('overview');
   // The live charts are refilled from the backend too: far more than the 1-2 snapshots since the reload.
   await until('the overview chart has its past', 10_000, async () => Number(await attr('chart-overview-ops', 'data-points')) >= 10);
+  // Legends show the newest values without a hover (uPlot alone shows dashes until hovered).
+  await until('the legend shows figures', 10_000, async () => (await page.locator('[data-testid="chart-overview-ops"] .u-series .u-value').allTextContents()).slice(1).every((v) => /\d/.test(v)));
   await go('history');
   await page.getByTestId('history-range-1h').click();
   await until('the 1 h range', 10_000, async () => Number(await attr('history-info', 'data-points')) > 0);

@@ -140,7 +140,11 @@ export function chartOptions(o: {
       draw: [
         (u: uPlot) => {
           const n = (u.data[0] as ArrayLike<number> | undefined)?.length ?? 0;
-          if (n > 0 && (u.cursor.idx === null || u.cursor.idx === undefined) && u.legend.idxs?.[0] !== n - 1) u.setLegend({ idx: n - 1 });
+          if (n === 0 || (u.cursor.idx !== null && u.cursor.idx !== undefined)) return;
+          // The newest point that has a value (History's last bucket may still be empty).
+          let idx = n - 1;
+          for (let back = 0; back < 30 && idx > 0 && u.data.slice(1).every((col) => col[idx] === null || col[idx] === undefined); back++) idx--;
+          if (u.legend.idxs?.[0] !== idx) u.setLegend({ idx });
         },
       ],
       // Drag across a History chart: zoom to the span selected (the screen refetches at that resolution).
