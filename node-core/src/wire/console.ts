@@ -4,6 +4,7 @@
 // renderer, the preload and the backend all import this file.
 
 import type { ClusterSnapshot, ControlEvent, FaultView, TraceRequest, TraceResult } from './control.js';
+import type { KeyListingDocument, ListedKeyJson } from './api.js';
 
 export type { ClusterSnapshot, ControlEvent, FaultView, TraceRequest, TraceResult };
 
@@ -224,24 +225,11 @@ export interface KeyListQuery {
   readonly tombstones: boolean;
 }
 
-export interface KeyListEntry {
-  /** The key as text, or null when it is not printable UTF-8 (then key64 names it). */
-  readonly key: string | null;
-  readonly key64: string;
-  readonly siblings: number;
-  readonly bytes: number;
-  readonly deleted: boolean;
-  readonly partition: number;
-}
+/** One listed key, as GET /keys answers it. */
+export type KeyListEntry = ListedKeyJson;
 
-export interface KeyPage {
-  readonly keys: readonly KeyListEntry[];
-  /** null: the end of the listing. */
-  readonly cursor: string | null;
-  readonly scanned: { readonly partitions: number; readonly total: number };
-  readonly unavailable: readonly number[];
-  readonly elapsedMs: number;
-}
+/** A page of GET /keys, with how long the console waited for it. */
+export type KeyPage = KeyListingDocument & { readonly elapsedMs: number };
 
 export interface PartitionReplicaState {
   readonly node: string;
