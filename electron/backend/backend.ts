@@ -15,13 +15,12 @@ import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.
 import { ProfileStore, type TokenSealer, keyFileSealer } from './profiles.js';
 import type { AlertRule, AlertState, HistoryQuery, HistorySeries, RunRecord, Scenario, Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, NodeDetails, NodeLogPage, NodeLogQuery, Profile, TraceResult } from '../../node-core/src/wire/console.js';
 import { MembershipChanges, checkChange } from './membership.js';
-import { type AskNode, causal, checkFailed, checkKeyListQuery, listKeys, partitionsDetail, repair, whatIfView } from './cluster-views.js';
+import { type AskNode, causal, checkFailed, checkKeyListQuery, listKeys, partitionSizes, partitionsDetail, repair, whatIfView } from './cluster-views.js';
 import { SeriesStore } from './history.js';
 import { AuditLog } from './audit.js';
 import { Experiments, type RunRecord as StoredRun } from './experiments.js';
 import type { Scenario as StoredScenario } from './scenario.js';
 import { type Observation, checkAlertRules, defaultAlertRules, evaluate, observe, windowMs } from './alerts.js';
-import type { PartitionSize } from '../../node-core/src/core/membership-plan.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Workload, checkWorkloadSpec } from './workload.js';
 import { GyreClient } from '../../node-core/src/client/client.js';
@@ -269,7 +268,7 @@ export class ConsoleBackend {
     );
     this.membership = new MembershipChanges({
       snapshot: () => this.last,
-      partitionSizes: () => this.partitionSizes(),
+      partitionSizes: () => partitionSizes(this.ask, this.snapshotNow()),
       nextLocalNode: () => this.requireLocal('launching a node').nextNodeId(),
       launchNode: async () => (await this.requireLocal('launching a node').addNode()).id,
       leave: (node) => this.leaveNode(node),
@@ -623,29 +622,6 @@ export class ConsoleBackend {
   private async leaveNode(node: string): Promise<void> {
     const r = await this.httpTo(this.nodeUrl(node), 'POST', '/admin/leave');
     if (r.status !== 202) throw new Error(`${node} refused to leave (${r.status}): ${(r.body as { message?: string })?.message ?? String(r.body).slice(0, 200)}`);
-  }
-
-  /** What every member that answers holds per partition (GET /admin/partitions). */
-  private async partitionSizes(): Promise<Map<string, Map<number, PartitionSize>>> {
-    const out = new Map<string, Map<number, PartitionSize>>();
-    const members = (this.last?.members ?? []).filter((m) => m.status === 'up').slice(0, 256);
-    await Promise.all(
-      members.map(async (m) => {
-        try {
-          const r = await this.httpTo(memberUrl(this.target, m.address), 'GET', '/admin/partitions', undefined, 5000);
-          const parts = (r.body as { partitions?: unknown })?.partitions;
-          if (r.status !== 200 || !Array.isArray(parts)) return;
-          const map = new Map<number, PartitionSize>();
-          for (const p of parts.slice(0, 1 << 16) as { partition?: unknown; keys?: unknown; bytes?: unknown }[]) {
-            if (Number.isInteger(p?.partition) && Number.isFinite(p.keys) && Number.isFinite(p.bytes)) map.set(p.partition as number, { keys: p.keys as number, bytes: p.bytes as number });
-          }
-          out.set(m.id, map);
-        } catch {
-          // a node that does not answer leaves its sizes unknown in the plan
-        }
-      }),
-    );
-    return out;
   }
 
   async nodeDetails(id: string): Promise<NodeDetails> {

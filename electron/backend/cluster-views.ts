@@ -5,6 +5,7 @@
 // capped before anything reaches the renderer.
 
 import { causalGraph } from '../../node-core/src/core/causal.js';
+import type { PartitionSize } from '../../node-core/src/core/membership-plan.js';
 import { whatIf } from '../../node-core/src/core/what-if.js';
 import type { CausalGraphView, ClusterSnapshot, KeyListEntry, KeyListQuery, KeyPage, PartitionDetail, PartitionReplicaState, RepairReport, WhatIfView } from '../../node-core/src/wire/console.js';
 
@@ -93,6 +94,17 @@ async function allPartitions(ask: AskNode, s: ClusterSnapshot): Promise<Partitio
     }),
   );
   return got.filter((x): x is PartitionsAnswer => x !== null);
+}
+
+/** What each member that answered holds per partition (keys and bytes), for a membership plan. */
+export async function partitionSizes(ask: AskNode, s: ClusterSnapshot): Promise<Map<string, Map<number, PartitionSize>>> {
+  const out = new Map<string, Map<number, PartitionSize>>();
+  for (const a of await allPartitions(ask, s)) {
+    const sizes = new Map<number, PartitionSize>();
+    for (const [p, r] of a.parts) if (r.keys !== null && r.bytes !== null) sizes.set(p, { keys: r.keys, bytes: r.bytes });
+    out.set(a.node, sizes);
+  }
+  return out;
 }
 
 /** Per partition: its replicas' anti-entropy state, as each reports it. */

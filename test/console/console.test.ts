@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { LocalCluster } from '../../node-core/src/cli/supervisor.js';
-import { TestConsole, attrOf, until as untilOn } from '../helpers/console.js';
+import { TestConsole, attrOf, goTo, until as untilOn } from '../helpers/console.js';
 
 const screensDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'artifacts', 'screens');
 const routes = ['overview', 'ring', 'membership', 'replicas', 'hints', 'conflicts', 'throughput', 'chaos', 'keys', 'workload', 'connections'] as const;
@@ -36,10 +36,7 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(screensDir, `${name}.png`), fullPage: true });
 }
 
-async function go(route: (typeof routes)[number]): Promise<void> {
-  await page.getByTestId(`nav-${route}`).click();
-  await page.getByTestId(`screen-${route}`).waitFor({ timeout: 10_000 });
-}
+const go = (route: (typeof routes)[number]) => goTo(page, route);
 
 const node = (i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 10_000) => tc.request(i, method, path, body, headers, timeoutMs);
 const attr = (testId: string, name: string) => attrOf(page, testId, name);

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { TestConsole, attrOf, until as untilOn } from '../helpers/console.js';
+import { TestConsole, attrOf, goTo, until as untilOn } from '../helpers/console.js';
 
 const screensDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'artifacts', 'screens', 'operator');
 const tc = new TestConsole();
@@ -37,10 +37,7 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(screensDir, `${name}.png`), fullPage: true });
 }
 
-async function go(route: string): Promise<void> {
-  await page.getByTestId(`nav-${route}`).click();
-  await page.getByTestId(`screen-${route}`).waitFor({ timeout: 10_000 });
-}
+const go = (route: string) => goTo(page, route);
 
 const node = (i: number, method: string, path: string, body?: string, headers: Record<string, string> = {}, timeoutMs = 10_000) => tc.request(i, method, path, body, headers, timeoutMs);
 const attr = (testId: string, name: string) => attrOf(page, testId, name);

@@ -126,3 +126,9 @@ export async function until(page: Page, what: string, timeoutMs: number, check: 
     await page.waitForTimeout(250);
   }
 }
+
+/** Clicks a screen in the sidebar and waits until it is shown. */
+export async function goTo(page: Page, route: string): Promise<void> {
+  await page.getByTestId(`nav-${route}`).click();
+  await page.getByTestId(`screen-${route}`).waitFor({ timeout: 10_000 });
+}
