@@ -19,7 +19,7 @@ import { GyreClient, type RawRequest, type RawResponse, header, parseErrorDocume
 import type { ErrorDocument, ReplicaVersionJson as WireReplicaVersionJson, ReplicasDocument, SiblingJson as WireSiblingJson, SiblingsDocument, StatusDocument } from '../../node-core/src/wire/api.js';
 import { internodePortOffset, respPortOffset } from '../../node-core/src/cli/node-settings.js';
 
-const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
+export const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node-core', 'src', 'cli', 'gyre.js');
 
 /** Ports are drawn from here, below Linux's default ephemeral range (32768+), so a port we
  *  picked is not handed to some outgoing connection before the node binds it. */
@@ -306,11 +306,11 @@ export class TestCluster {
     if (!n.exited) throw new Error(`node ${id} (pid ${child.pid}) did not exit within ${exitWaitMs} ms of ${signal}`);
   }
 
-  /** Starts a stopped node again with the same --id, --dir and --port. */
-  restart(id: string): void {
+  /** Starts a stopped node again with the same --id, --dir and --port (and every other node as a seed, or only `seedIds`). */
+  restart(id: string, seedIds?: readonly string[]): void {
     const n = this.node(id);
     if (this.isRunning(id)) throw new Error(`node ${id} is still running`);
-    this.spawnNode(n);
+    this.spawnNode(n, seedIds);
   }
 
   /** Starts one more node (the next free nK) with `seeds` of the running cluster; returns its id. */

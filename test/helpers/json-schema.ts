@@ -1,12 +1,12 @@
 // A JSON Schema checker for the subset /openapi.json is written in (node-core/src/http/openapi.ts):
 // $ref (to '#/...' in the same document), type, properties, required, additionalProperties,
-// items, maxItems, enum, const, allOf, oneOf, minimum, maximum, minLength, maxLength, pattern,
+// items, minItems, maxItems, enum, const, allOf, oneOf, minimum, maximum, minLength, maxLength, pattern,
 // format date-time and contentEncoding base64. A keyword outside the subset is reported as an
 // error rather than ignored, so the document cannot say more than the tests check.
 
 /** Keywords that only annotate: nothing to check. */
 const annotations = new Set(['description', 'examples', 'title']);
-const checked = new Set(['$ref', 'type', 'properties', 'required', 'additionalProperties', 'items', 'maxItems', 'enum', 'const', 'allOf', 'oneOf', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format', 'contentEncoding']);
+const checked = new Set(['$ref', 'type', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'enum', 'const', 'allOf', 'oneOf', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format', 'contentEncoding']);
 /** How deep $refs may nest before the checker calls the schema circular. */
 const refDepthMax = 64;
 
@@ -73,6 +73,7 @@ export function schemaErrors(schema: unknown, value: unknown, root: unknown, at 
     if (schema.contentEncoding === 'base64' && (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))) errors.push(`${at}: not base64`);
   }
   if (Array.isArray(value)) {
+    if (typeof schema.minItems === 'number' && value.length < schema.minItems) errors.push(`${at}: fewer than ${schema.minItems} items`);
     if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) errors.push(`${at}: more than ${schema.maxItems} items`);
     if (schema.items !== undefined) value.forEach((item, i) => errors.push(...schemaErrors(schema.items, item, root, `${at}[${i}]`, depth)));
   }

@@ -7,7 +7,8 @@
 //
 // Two clusters: three nodes with a cluster token and an admin token (most statuses), and one
 // tokenless node without --allow-faults (what only such a node answers: forbidden_host,
-// forbidden, faults_disabled, and 409 for the last member's leave).
+// forbidden, faults_disabled, and 409 for the last member's leave). Last, a fourth node started
+// alone joins the three (POST /admin/join) and one of them leaves.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -350,6 +351,16 @@ describe('/admin/*: every documented status', () => {
     await expect(409, 'leave', '/admin/leave', { cluster: bare, auth: 'none', code: 'cannot_leave' });
   });
 
+  test('POST /admin/join: 400 for a body that is not {seeds}, 409 from a node that has members, 413 past 8 KiB, 415 without JSON', async () => {
+    await expect(400, 'join', '/admin/join', { body: '{"seeds": "127.0.0.1:1"', headers: json, code: 'bad_request' });
+    await expect(400, 'join', '/admin/join', { body: JSON.stringify({ seeds: ['127.0.0.1:1'], also: 1 }), headers: json, code: 'bad_request' });
+    await expect(400, 'join', '/admin/join', { body: JSON.stringify({ seeds: [] }), headers: json, code: 'bad_seeds' });
+    await expect(400, 'join', '/admin/join', { body: JSON.stringify({ seeds: ['http://127.0.0.1:1/'] }), headers: json, code: 'bad_seeds' });
+    await expect(409, 'join', '/admin/join', { body: JSON.stringify({ seeds: [`127.0.0.1:${bare.node('n1').port}`] }), headers: json, code: 'cannot_join' });
+    await expect(413, 'join', '/admin/join', { body: JSON.stringify({ seeds: ['a'.repeat(9000)] }), headers: json });
+    await expect(415, 'join', '/admin/join', { body: 'seeds=127.0.0.1:1', headers: { 'content-type': 'text/plain' } });
+  });
+
   test('POST /admin/faults: 403 faults_disabled on a node started without --allow-faults', async () => {
     await expect(403, 'injectFault', '/admin/faults', { cluster: bare, auth: 'none', body: JSON.stringify({ kind: 'latency', delayMs: 1 }), headers: json, code: 'faults_disabled' });
   });
@@ -369,6 +380,7 @@ const samples: Readonly<Record<string, { readonly target: string; readonly body?
   getMetrics: { target: '/metrics' },
   getOpenApi: { target: '/openapi.json' },
   leave: { target: '/admin/leave' },
+  join: { target: '/admin/join', body: JSON.stringify({ seeds: ['127.0.0.1:1'] }), headers: json },
   trace: { target: '/admin/trace', body: JSON.stringify({ op: 'get', key: sampleKey }), headers: json },
   listFaults: { target: '/admin/faults' },
   injectFault: { target: '/admin/faults', body: JSON.stringify({ kind: 'latency', delayMs: 1, durationMs: 1000 }), headers: json },
@@ -565,6 +577,16 @@ describe('the server serves nothing the document does not describe', () => {
 // --- last: a node leaves ------------------------------------------------------------------------
 
 describe('POST /admin/leave (last: the node goes away)', () => {
+  test('POST /admin/join on a node started alone: 503 when no seed answers, 400 for its own address, then 202 and it joins', async () => {
+    const id = await main.addNode([]);
+    const self = `127.0.0.1:${main.node(id).port}`;
+    await main.waitForStatus([id], [id], 'up');
+    await expect(503, 'join', '/admin/join', { node: id, body: JSON.stringify({ seeds: ['127.0.0.1:1'] }), headers: json, code: 'seeds_unreachable' });
+    await expect(400, 'join', '/admin/join', { node: id, body: JSON.stringify({ seeds: [self] }), headers: json, code: 'bad_seeds' });
+    await expect(202, 'join', '/admin/join', { node: id, body: JSON.stringify({ seeds: [`127.0.0.1:${main.node('n1').port}`] }), headers: json });
+    await main.waitForStatus(['n1', id], ['n1', 'n2', 'n3', id], 'up');
+  });
+
   test('202 when a member of three leaves', async () => {
     main.node('n3').expectedExit = true;
     await expect(202, 'leave', '/admin/leave', { node: 'n3' });

@@ -504,6 +504,16 @@ the markers, save. An unchanged single value writes nothing.
     }
   });
 
+clientOptions(program.command('join').description('ask the node at --url (the first named), started without seeds and empty, to join the cluster of --seeds'))
+  .requiredOption('--seeds <list>', 'client addresses (host:port) of members of the cluster to join, comma-separated')
+  .option('--json', 'print {"joining": URL, "seeds": [...]} as JSON')
+  .action(async (o: ClientOpts & { seeds: string }) => {
+    const seeds = o.seeds.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (seeds.length === 0) fail('--seeds names no seed', exitCodes.usage);
+    const c = await call(o, async (c) => (await c.join(seeds), c), true);
+    console.log(o.json ? JSON.stringify({ joining: c.url, seeds }) : `${c.url}: joining through ${seeds.join(', ')}; watch \`gyre status\` for it to become a member`);
+  });
+
 clientOptions(program.command('leave').description('decommission the node at --url (the first named): it hands off every partition, then exits'))
   .option('--json', 'print {"leaving": URL} as JSON')
   .action(async (o: ClientOpts) => {

@@ -9,7 +9,7 @@
 
 import { isIPv4, isIPv6 } from 'node:net';
 import { isValidPartitionCount } from '../core/partitioner.js';
-import { isValidNodeId } from '../core/ids.js';
+import { isValidNodeId, seedProblem } from '../core/ids.js';
 import { defaultConfig } from '../node/config.js';
 import { corsOriginProblem } from '../http/cors.js';
 
@@ -88,7 +88,6 @@ function checkHost(v: string): string | undefined {
   if (hostNamePattern.test(v) && !/^[\d.]+$/.test(v)) return undefined;
   return /^[^/]+:\d+$/.test(v) && !isIPv6(v) ? 'must be a host without a port (the ports are --port, --internode-port and --resp-port)' : 'must be a host name or an IP address (no port, no scheme; IPv4 as four numbers)';
 }
-const checkSeed = (v: string) => (/^[^:\s/]+:\d{1,5}$/.test(v) || /^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(v) ? undefined : `${JSON.stringify(v)} is not host:port`);
 const portKind: Kind = { t: 'int', min: 0, max: portMax };
 const ms = (max: number): Kind => ({ t: 'int', min: 0, max });
 const day = 86_400_000;
@@ -101,7 +100,7 @@ export const nodeSettingTable: readonly Setting[] = [
   { key: 'port', flag: '--port', env: 'GYRE_PORT', kind: portKind, help: 'client HTTP port (the control plane shares it)' },
   { key: 'internodePort', flag: '--internode-port', env: 'GYRE_INTERNODE_PORT', kind: portKind, help: `internode port (default --port + ${internodePortOffset}; 0 picks a free one, announced in /status)` },
   { key: 'respPort', flag: '--resp-port', env: 'GYRE_RESP_PORT', kind: portKind, help: `RESP (Redis protocol) port (default --port + ${respPortOffset}; 0 picks a free one, announced in /status as listeners.resp)` },
-  { key: 'seeds', flag: '--seeds', env: 'GYRE_SEEDS', kind: { t: 'list', check: checkSeed }, help: 'other nodes, host:port of their client port, comma-separated (a JSON array in the config file)' },
+  { key: 'seeds', flag: '--seeds', env: 'GYRE_SEEDS', kind: { t: 'list', check: seedProblem }, help: 'other nodes, host:port of their client port, comma-separated (a JSON array in the config file)' },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'GYRE_CORS_ORIGINS', kind: { t: 'list', check: (v) => corsOriginProblem(v) }, help: 'origins whose web pages may call the data routes with the client library, comma-separated (e.g. https://app.example.com); none by default' },
   { key: 'n', flag: '--n', env: 'GYRE_N', kind: { t: 'int', min: 1, max: 16 }, help: 'replicas per key (fixed at cluster creation)' },
   { key: 'r', flag: '--r', env: 'GYRE_R', kind: { t: 'int', min: 1, max: 16 }, help: 'default read quorum' },

@@ -308,6 +308,15 @@ export class GyreClient {
     if (res.status !== 202) throw errorOf(res, this.url);
   }
 
+  /**
+   * Asks the first node named, started without seeds and holding nothing, to join the cluster
+   * of `seeds` (client addresses, host:port): resolves once it has begun (POST /admin/join).
+   */
+  async join(seeds: readonly string[]): Promise<void> {
+    const res = await this.request({ method: 'POST', path: '/admin/join', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seeds }) });
+    if (res.status !== 202) throw errorOf(res, this.url);
+  }
+
   /** A JSON admin call to the first node named (faults, trace): the parsed body of a 2xx answer. */
   async admin(method: 'GET' | 'POST' | 'DELETE', path: `/admin/${string}`, body?: unknown): Promise<unknown> {
     const res = await this.request({ method, path, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });

@@ -1,9 +1,11 @@
-// The admin routes: leave the cluster, trace one request through the coordinator, and inject
+// The admin routes: join or leave the cluster, trace one request through the coordinator, and inject
 // or heal faults. They change the cluster, so guards.ts keeps browsers off them on a node
 // without a token and requires a JSON body.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { faultToJson } from '../core/faults.js';
+import { seedProblem } from '../core/ids.js';
+import { joinSeedsMax } from '../node/node.js';
 import { runTrace } from '../control/trace-request.js';
 import { HttpError, readBody, sendError, sendJson } from './respond.js';
 import type { ApiContext, PathParams } from './route.js';
@@ -20,6 +22,44 @@ export async function leaveRoute(ctx: ApiContext, _req: IncomingMessage, res: Se
   const r = ctx.node.leave();
   sendJson(res, r.ok ? 202 : 409, r.ok ? { ok: true, message: r.message } : { error: 'cannot_leave', message: r.message });
   return r.ok ? 202 : 409;
+}
+
+/** A join body names at most joinSeedsMax seeds of a few hundred characters each. */
+export const joinRequestBytesMax = 8 * 1024;
+
+/** The seeds of a join body, {"seeds": ["host:port", ...]}: 1 to joinSeedsMax, distinct. */
+export function parseJoinBody(raw: Buffer): string[] {
+  const usage = 'the body is {"seeds": ["host:port", ...]}: client addresses of members of the cluster to join';
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'bad_request', `the body must be JSON: ${usage}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'bad_request', usage);
+  const extra = Object.keys(body).find((k) => k !== 'seeds');
+  if (extra !== undefined) throw new HttpError(400, 'bad_request', `unknown field ${JSON.stringify(extra.slice(0, 32))}: ${usage}`);
+  const seeds = (body as { seeds?: unknown }).seeds;
+  if (!Array.isArray(seeds) || seeds.length === 0 || seeds.length > joinSeedsMax) throw new HttpError(400, 'bad_seeds', `seeds must be an array of 1 to ${joinSeedsMax} host:port strings`);
+  for (const seed of seeds) {
+    if (typeof seed !== 'string') throw new HttpError(400, 'bad_seeds', 'every seed is a host:port string');
+    const problem = seedProblem(seed);
+    if (problem) throw new HttpError(400, 'bad_seeds', problem);
+  }
+  return [...new Set(seeds as string[])];
+}
+
+/**
+ * POST /admin/join: 202 once this empty, single-node cluster's node has started joining the
+ * cluster of the named seeds; 409 when it cannot (it has members or data, or a seed's node has
+ * its id), 503 when no seed answers.
+ */
+export async function joinRoute(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
+  const seeds = parseJoinBody(await readBody(req, joinRequestBytesMax));
+  const r = await ctx.node.joinVia(seeds);
+  if (!r.ok) throw new HttpError(r.error === 'bad_seeds' ? 400 : r.error === 'seeds_unreachable' ? 503 : 409, r.error, r.message);
+  sendJson(res, 202, { ok: true, message: r.message, seeds });
+  return 202;
 }
 
 /** POST /admin/trace: runs one get, put or delete with tracing on and answers with its steps. */

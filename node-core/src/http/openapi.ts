@@ -11,7 +11,8 @@ import { faultKinds, faultsMax, latencyMaxMs, pauseDurationDefaultMs, pauseDurat
 import type { MemberState } from '../core/gossip.js';
 import type { TraceStep } from '../core/trace.js';
 import type { MemberStatus, OpKind } from '../wire/control.js';
-import { faultRequestBytesMax, traceRequestBytesMax } from './admin.js';
+import { faultRequestBytesMax, joinRequestBytesMax, traceRequestBytesMax } from './admin.js';
+import { joinSeedsMax } from '../node/node.js';
 import { requestTimeoutMsMax } from './kv.js';
 import { nodeVersion } from './status.js';
 import { logFilterCharsMax, logLinesDefault, logReadLinesMax, repairBudgetMs, repairRequestBytesMax } from './node-admin.js';
@@ -40,6 +41,7 @@ export interface Schema {
   readonly maximum?: number;
   readonly minLength?: number;
   readonly maxLength?: number;
+  readonly minItems?: number;
   readonly maxItems?: number;
   readonly pattern?: string;
   readonly format?: string;
@@ -313,6 +315,10 @@ const schemas: Readonly<Record<string, Schema>> = {
   FaultInjected: closed({ fault: schemaRef('Fault'), reached: nodeIds('members that took the change at once'), missed: nodeIds('members that did not (gossip carries it to them)') }),
   FaultsHealed: closed({ healed: { type: 'array', items: schemaRef('Fault') }, reached: nodeIds('members that took the change at once'), missed: nodeIds('members that did not') }),
   LeaveAccepted: closed({ ok: { const: true }, message: text() }),
+  JoinRequest: closed({
+    seeds: { type: 'array', minItems: 1, maxItems: joinSeedsMax, items: { type: 'string', pattern: '^([^:\\s/]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$', maxLength: 260 }, description: 'client addresses (host:port) of members of the cluster to join, as --seeds takes them' },
+  }),
+  JoinAccepted: closed({ ok: { const: true }, message: text(), seeds: { type: 'array', items: { type: 'string' }, description: 'the seeds it joins through (duplicates dropped)' } }),
   TraceRequest: closed(
     {
       op: { enum: opKinds },
@@ -623,6 +629,25 @@ const paths: Readonly<Record<string, PathItem>> = {
       tags: ['operations'],
       responses: withGuards({ '200': jsonResponse('The OpenAPI 3.1 document of this API.', schemaRef('OpenApiDocument')) }, { shed: true }),
     },
+  },
+  '/admin/join': {
+    post: admin({
+      operationId: 'join',
+      summary: 'Join another cluster (a node started without seeds)',
+      description:
+        'For a node alone in the one-node cluster it founded (started without --seeds) and holding no data: it asks each seed for its /status, then starts over as a joining node with those seeds, as if started with --seeds (they are kept in its data folder, so a restart goes on joining). It then claims its share of partitions and pulls them from their owners; `/status` shows it joining, then a member. The seeds must run the same Q and N, and take this node\'s cluster token (`gyre join`).',
+      requestBody: { description: 'The members to join through.', required: true, content: { [json]: { schema: schemaRef('JoinRequest'), example: { seeds: ['10.0.0.1:7001'] } } } },
+      responses: {
+        '202': jsonResponse('Joining has begun.', schemaRef('JoinAccepted')),
+        '400': errorResponse('A body that is not {"seeds": [...]} (bad_request), or seeds that are not 1 to 16 host:port strings, or that name this node (bad_seeds).', ['bad_request', 'bad_seeds']),
+        '409': errorResponse('The node cannot join: it already has other members or is joining, it holds data, or a seed\'s node has its id.', ['cannot_join']),
+        '413': errorResponse(`A body over ${joinRequestBytesMax} bytes.`, ['value_too_large']),
+        '415': unsupportedMediaType,
+        '503': errorResponse('seeds_unreachable: no seed answered (down, unreachable, or refusing this node\'s cluster token), and nothing changed. overloaded: the node sheds the request (Retry-After).', ['seeds_unreachable', 'overloaded'], {
+          'Retry-After': { ...headers['Retry-After']!, required: false, description: 'overloaded: seconds to wait before trying again' },
+        }),
+      },
+    }),
   },
   '/admin/leave': {
     post: admin({

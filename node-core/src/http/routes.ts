@@ -4,7 +4,7 @@
 // list exactly the same operations, or the node does not start.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { healAllFaultsRoute, healFaultRoute, injectFaultRoute, leaveRoute, listFaultsRoute, traceRoute } from './admin.js';
+import { healAllFaultsRoute, healFaultRoute, injectFaultRoute, joinRoute, leaveRoute, listFaultsRoute, traceRoute } from './admin.js';
 import { keysPath, listKeysRoute } from './keys.js';
 import { kvReadRoute, kvWriteRoute } from './kv.js';
 import { configPath, configRoute, logPath, logRoute, partitionsPath, partitionsRoute, repairPath, repairRoute } from './node-admin.js';
@@ -48,6 +48,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: statusPath, operationId: 'getStatus', op: 'status', handle: statusRoute },
   { method: 'GET', path: metricsPath, operationId: 'getMetrics', op: 'metrics', handle: metricsRoute },
   { method: 'GET', path: '/openapi.json', operationId: 'getOpenApi', op: 'openapi', handle: openApiRoute },
+  { method: 'POST', path: '/admin/join', operationId: 'join', op: 'admin', handle: joinRoute },
   { method: 'POST', path: '/admin/leave', operationId: 'leave', op: 'admin', handle: leaveRoute },
   { method: 'POST', path: '/admin/trace', operationId: 'trace', op: 'admin', handle: traceRoute },
   { method: 'GET', path: '/admin/faults', operationId: 'listFaults', op: 'admin', handle: listFaultsRoute },

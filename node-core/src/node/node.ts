@@ -30,6 +30,7 @@ import {
   sameState,
 } from '../core/gossip.js';
 import { partitionOf } from '../core/partitioner.js';
+import { seedProblem } from '../core/ids.js';
 import { computePreferenceList } from '../core/ring.js';
 import type { Version } from '../core/siblings.js';
 import { NodeMetrics } from './metrics.js';
@@ -77,6 +78,28 @@ import { type KeyRange, type ReplicaListing, inRange } from '../core/listing.js'
 
 export type MemberStatus = Liveness | 'joining' | 'leaving';
 
+/** What POST /admin/join answers (GyreNode.joinVia). */
+export type JoinOutcome = { readonly ok: true; readonly message: string } | { readonly ok: false; readonly error: 'cannot_join' | 'seeds_unreachable' | 'bad_seeds'; readonly message: string };
+
+/** The most seeds a join names. */
+export const joinSeedsMax = 16;
+/** Where the seeds named by POST /admin/join are kept (data folder meta). */
+const joinSeedsMeta = 'joinSeeds';
+
+/** The seeds a join named, as kept in the data folder; anything unreadable there names none. */
+function savedJoinSeeds(store: Pick<Store, 'getMeta'>): string[] {
+  const raw = store.getMeta(joinSeedsMeta);
+  if (!raw) return [];
+  let v: unknown;
+  try {
+    v = unpack(raw);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(v)) return [];
+  return v.slice(0, joinSeedsMax).filter((s): s is string => typeof s === 'string' && seedProblem(s) === undefined);
+}
+
 export class GyreNode {
   readonly log: Logger;
   readonly env: Env;
@@ -114,6 +137,8 @@ export class GyreNode {
   /** Peers that acknowledged a state saying we left. */
   private leftAnnounced = 0;
   private exitScheduled = false;
+  /** A POST /admin/join is asking its seeds. */
+  private joinInFlight = false;
 
   /** Wires a node from its parts; production uses `start`, the simulator passes its own. */
   constructor(parts: NodeParts) {
@@ -129,7 +154,8 @@ export class GyreNode {
     this.startedAtMs = this.env.now();
     this.observe = new Observatory(config.id, () => this.env.now());
     store.onChange((key, _partition, before, after) => this.observe.noteVersions(key, before.length, after.length));
-    this.unresolvedSeeds = new Set(config.seeds.filter((s) => s !== this.self.http));
+    // The configured seeds, and those an operator named later (POST /admin/join) until reached.
+    this.unresolvedSeeds = new Set([...config.seeds, ...savedJoinSeeds(store)].filter((s) => s !== this.self.http));
     this.state = this.initialState();
     const randomBytes = parts.randomBytes ?? ((n: number) => Uint8Array.from({ length: n }, () => Math.floor(this.env.random() * 256)));
     this.keys = new ContextKeys({
@@ -586,6 +612,49 @@ export class GyreNode {
     return { ok: true, message: 'leaving: partitions are being handed off' };
   }
 
+  /**
+   * Joins the cluster `seeds` belong to (POST /admin/join, `gyre join`): for a node started
+   * without seeds, alone in the one-node cluster it founded and holding no data. It starts over
+   * as a joining node with those seeds, exactly as if it had been started with --seeds (the
+   * seeds are kept in the data folder, so a restart goes on joining). Refused while any seed's
+   * node has this node's id, or when no seed answers: nothing changes then.
+   */
+  async joinVia(seeds: readonly string[]): Promise<JoinOutcome> {
+    const refused = this.joinRefusal(seeds);
+    if (refused) return refused;
+    this.joinInFlight = true;
+    try {
+      const answers = await Promise.all(seeds.map((seed) => this.seedLookup(seed).catch(() => undefined)));
+      const found = answers.flatMap((a) => a ?? []);
+      if (found.length === 0) return { ok: false, error: 'seeds_unreachable', message: `no seed answered (${seeds.join(', ')}): is the node up, and does it take this node's cluster token?` };
+      const twin = found.find((m) => m.id === this.config.id);
+      if (twin) return { ok: false, error: 'cannot_join', message: `${twin.http} is a node named ${twin.id} too: node ids are unique in a cluster (start this one with another --id and an empty folder)` };
+      // The world may have moved while the seeds answered (a write, a node that found us).
+      const late = this.joinRefusal(seeds, true);
+      if (late) return late;
+      await this.store.setMeta(joinSeedsMeta, pack([...seeds]));
+      for (const seed of seeds) this.unresolvedSeeds.add(seed);
+      this.setState(joiningState(this.self, this.config.partitions, this.config.n, undefined), `join through ${seeds.join(', ')}`);
+      this.log.info({ seeds }, 'joining the cluster of the named seeds');
+      return { ok: true, message: `joining through ${seeds.join(', ')}: watch /status for this node to become a member` };
+    } finally {
+      this.joinInFlight = false;
+    }
+  }
+
+  /** Why this node cannot join another cluster now, if it cannot. */
+  private joinRefusal(seeds: readonly string[], inFlight = false): JoinOutcome | undefined {
+    const no = (message: string): JoinOutcome => ({ ok: false, error: 'cannot_join', message });
+    if (seeds.includes(this.self.http)) return { ok: false, error: 'bad_seeds', message: `${this.self.http} is this node: name a node of the cluster to join` };
+    if (this.joinInFlight && !inFlight) return no('a join is already being checked');
+    const others = [...this.state.members.keys()].filter((id) => id !== this.config.id);
+    if (others.length > 0) return no(`this node already belongs to a cluster (it knows ${others.length} other member${others.length === 1 ? '' : 's'}): only a node alone in its own cluster can join another`);
+    if (this.unresolvedSeeds.size > 0) return no(`this node is already joining through ${[...this.unresolvedSeeds].join(', ')}`);
+    if (this.state.members.get(this.config.id)?.state !== 'member') return no('this node is not a member of its own cluster');
+    const { keys } = this.store.stats();
+    if (keys > 0 || this.store.hintCounts().size > 0) return no(`this node holds data (${keys} keys): only an empty node can join another cluster, since its keys would be merged into that cluster's`);
+    return undefined;
+  }
 
   private async resolveSeed(seed: string): Promise<void> {
     const found = await this.seedLookup(seed);
