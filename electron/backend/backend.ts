@@ -14,7 +14,7 @@ import { partitionOf } from '../../node-core/src/core/partitioner.js';
 import { LocalCluster, freePortRange } from '../../node-core/src/cli/supervisor.js';
 import { ProfileStore, type TokenSealer, keyFileSealer } from './profiles.js';
 import type { AlertRule, AlertState, HistoryQuery, HistorySeries, RunRecord, Scenario, Attachment, AttachTarget, ClusterSnapshot, ConnectionState, ConsoleMethod, ConsoleMethods, ConsolePush, ConsolePushes, FaultView, KeyInspection, NodeDetails, NodeLogPage, NodeLogQuery, Profile, TraceResult } from '../../node-core/src/wire/console.js';
-import { MembershipChanges, checkChange } from './membership.js';
+import { MembershipChanges, type StartedNode, checkChange } from './membership.js';
 import { type AskNode, causal, checkFailed, checkKeyListQuery, listKeys, partitionSizes, partitionsDetail, repair, whatIfView } from './cluster-views.js';
 import { SeriesStore } from './history.js';
 import { AuditLog } from './audit.js';
@@ -271,6 +271,8 @@ export class ConsoleBackend {
       partitionSizes: () => partitionSizes(this.ask, this.snapshotNow()),
       nextLocalNode: () => this.requireLocal('launching a node').nextNodeId(),
       launchNode: async () => (await this.requireLocal('launching a node').addNode()).id,
+      inspect: (address) => this.inspectStarted(address),
+      joinStarted: (address) => this.joinStarted(address),
       leave: (node) => this.leaveNode(node),
       retire: async (node) => {
         if (this.target?.local && this.local?.nodes.some((n) => n.id === node)) await this.local.removeNode(node);
@@ -608,7 +610,7 @@ export class ConsoleBackend {
   }
 
   private requireLocal(what = 'kill and restart'): LocalCluster {
-    if (!this.target?.local || !this.local) throw new Error(`${what} works on the local cluster this console launched${what === 'launching a node' ? '; on a remote cluster start `gyre node --seeds <a member>` on the new host: it joins by itself, and Membership follows it' : ''}`);
+    if (!this.target?.local || !this.local) throw new Error(`${what} works on the local cluster this console launched${what === 'launching a node' ? '; on a remote cluster, start the new node alone (gyre node, without --seeds) and add it by its address' : ''}`);
     return this.local;
   }
 
@@ -617,6 +619,27 @@ export class ConsoleBackend {
     const m = this.last?.members.find((x) => x.id === id);
     if (!m) throw new Error(`no member ${id} in the cluster's view`);
     return memberUrl(this.target, m.address);
+  }
+
+  /** A started node's own account of itself (GET /status, parsed and checked by the client library). */
+  private async inspectStarted(address: string): Promise<StartedNode> {
+    const t = this.target;
+    if (!t) throw new Error('not attached to a cluster');
+    const client = new GyreClient({ failover: false, url: memberUrl(t, address), token: t.token ?? undefined, keepAlive: false, timeoutMs: 5000, ...(t.ca ? { ca: t.ca } : {}) });
+    try {
+      const status = await client.status();
+      return { id: status.node.id, partitions: status.config.partitions, n: status.config.n, members: status.members.map((m) => m.id), keys: Number.isSafeInteger(status.storage?.keys) ? (status.storage!.keys as number) : null };
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Asks the started node at `address` to join through the members seen up (at most 16 of them, as seeds). */
+  private async joinStarted(address: string): Promise<void> {
+    const seeds = (this.last?.members ?? []).filter((m) => m.status === 'up' && m.state === 'member').map((m) => m.address).slice(0, 16);
+    if (seeds.length === 0) throw new Error('no member is seen up: nothing to join through');
+    const r = await this.httpTo(memberUrl(this.target, address), 'POST', '/admin/join', { seeds });
+    if (r.status !== 202) throw new Error(`${address} refused to join (${r.status}): ${(r.body as { message?: string })?.message ?? String(r.body).slice(0, 200)}`);
   }
 
   private async leaveNode(node: string): Promise<void> {

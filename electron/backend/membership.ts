@@ -1,12 +1,15 @@
 // Membership changes from the console (issue 14), planned then committed: a plan says what a
-// join of a new local node, or a node's leave, would move (core/membership-plan.ts, the same
-// claim the nodes run), with the sizes the nodes report per partition; committing it launches
-// the node (local clusters) or asks the node to leave (POST /admin/leave), and the change is
-// then followed on every snapshot until the ring shows it done. A node that left a local
+// join (of a new local node, or of a node started alone that the operator names by address),
+// or a node's leave, would move (core/membership-plan.ts, the same claim the nodes run), with
+// the sizes the nodes report per partition; committing it launches the node (local clusters),
+// asks the named node to join through the members (POST /admin/join) or asks the node to leave
+// (POST /admin/leave), and the change is then followed on every snapshot until the ring shows
+// it done. A node that left a local
 // cluster is stopped and dropped from the cluster file, so a restart of the cluster does not
 // bring it back.
 
 import { randomUUID } from 'node:crypto';
+import { seedProblem } from '../../node-core/src/core/ids.js';
 import { type PartitionSize, planChange } from '../../node-core/src/core/membership-plan.js';
 import type { ClusterSnapshot, MembershipChange, MembershipPlan, MembershipProgress } from '../../node-core/src/wire/console.js';
 
@@ -24,11 +27,26 @@ export interface MembershipHost {
   /** The id a new local node would get, or an error saying why no node can be launched. */
   nextLocalNode(): string;
   launchNode(): Promise<string>;
+  /** What a started node at `address` says of itself (its GET /status). */
+  inspect(address: string): Promise<StartedNode>;
+  /** Asks the started node at `address` to join through the members (POST /admin/join). */
+  joinStarted(address: string): Promise<void>;
   leave(node: string): Promise<void>;
   /** After a local node has left: stop it and forget it. */
   retire(node: string): Promise<void>;
   push(p: MembershipProgress): void;
   log(line: string): void;
+}
+
+/** A started node as its /status describes it: whether it can join, and as whom. */
+export interface StartedNode {
+  readonly id: string;
+  readonly partitions: number;
+  readonly n: number;
+  /** The members it knows (itself alone, if it was started without seeds). */
+  readonly members: readonly string[];
+  /** Keys it holds (null: its /status did not say). */
+  readonly keys: number | null;
 }
 
 interface Pending {
@@ -37,6 +55,12 @@ interface Pending {
 
 export function checkChange(v: unknown): MembershipChange {
   const o = v as Record<string, unknown> | null;
+  if (o?.kind === 'join' && o.address !== undefined) {
+    const address = typeof o.address === 'string' ? o.address.trim() : '';
+    const problem = seedProblem(address);
+    if (problem) throw new Error(`the node to add is named by its client address, host:port: ${problem}`);
+    return { kind: 'join', address };
+  }
   if (o?.kind === 'join') return { kind: 'join' };
   if (o?.kind === 'leave' && typeof o.node === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(o.node)) return { kind: 'leave', node: o.node };
   throw new Error("a membership change is {kind: 'join'} or {kind: 'leave', node}");
@@ -56,8 +80,8 @@ export class MembershipChanges {
   async plan(change: MembershipChange): Promise<MembershipPlan> {
     const s = this.host.snapshot();
     if (!s) throw new Error('no cluster snapshot yet');
-    const node = change.kind === 'join' ? this.host.nextLocalNode() : change.node;
     const members = s.members.filter((m) => m.state !== 'left').map((m) => m.id);
+    const node = change.kind === 'leave' ? change.node : change.address === undefined ? this.host.nextLocalNode() : await this.startedNodeId(change.address, s, members);
     const ring = { partitions: s.config.partitions, owners: s.partitions.map((p) => p.owner) };
     const sizes = await this.host.partitionSizes().catch(() => new Map<string, Map<number, PartitionSize>>());
     const warnings: string[] = [];
@@ -71,6 +95,24 @@ export class MembershipChanges {
     this.prune();
     this.plans.set(plan.id, { plan });
     return plan;
+  }
+
+  /** The id of the started node at `address`, once it is known to be able to join this cluster. */
+  private async startedNodeId(address: string, s: ClusterSnapshot, members: readonly string[]): Promise<string> {
+    if (s.members.some((m) => m.address === address && m.state !== 'left')) throw new Error(`${address} is already a member of this cluster`);
+    let started: StartedNode;
+    try {
+      started = await this.host.inspect(address);
+    } catch (e) {
+      throw new Error(`cannot read ${address}'s /status (${(e as Error).message}): start the node first (gyre node, without --seeds, with this cluster's token)`, { cause: e });
+    }
+    const { partitions, n } = s.config;
+    if (started.partitions !== partitions || started.n !== n) throw new Error(`${address} (${started.id}) runs Q=${started.partitions} N=${started.n}; this cluster runs Q=${partitions} N=${n}: start it with --partitions ${partitions} --n ${n} on an empty folder`);
+    if (members.includes(started.id)) throw new Error(`${address} is named ${started.id}, like a member of this cluster: node ids are unique (start it with another --id on an empty folder)`);
+    const others = started.members.filter((m) => m !== started.id);
+    if (others.length > 0) throw new Error(`${address} (${started.id}) already belongs to a cluster with ${others.slice(0, 5).join(', ')}${others.length > 5 ? '…' : ''}: only a node started alone can be added`);
+    if (started.keys !== null && started.keys > 0) throw new Error(`${address} (${started.id}) holds ${started.keys} key${started.keys === 1 ? '' : 's'}: only an empty node can be added (its keys would be merged into this cluster's)`);
+    return started.id;
   }
 
   private prune(): void {
@@ -87,13 +129,19 @@ export class MembershipChanges {
     const { plan } = pending;
     this.plans.delete(planId);
     let node = plan.node;
-    if (plan.change.kind === 'join') {
+    let message: string;
+    if (plan.change.kind === 'join' && plan.change.address !== undefined) {
+      await this.host.joinStarted(plan.change.address);
+      message = `${node} (${plan.change.address}) asked to join; waiting for it to claim its partitions`;
+    } else if (plan.change.kind === 'join') {
       node = await this.host.launchNode();
       if (node !== plan.node) this.host.log(`planned ${plan.node}, launched ${node}`);
+      message = `${node} launched; waiting for it to join`;
     } else {
       await this.host.leave(node);
+      message = `${node} asked to leave`;
     }
-    this.current = { planId, node, kind: plan.change.kind, state: 'starting', startedAt: this.now(), endedAt: null, partitionsTotal: plan.ownership, partitionsMoved: 0, message: plan.change.kind === 'join' ? `${node} launched; waiting for it to join` : `${node} asked to leave` };
+    this.current = { planId, node, kind: plan.change.kind, state: 'starting', startedAt: this.now(), endedAt: null, partitionsTotal: plan.ownership, partitionsMoved: 0, message };
     this.host.push(this.current);
     return this.current;
   }

@@ -46,7 +46,7 @@ test('refused, changing nothing: a node holding data, a member of a cluster, and
   const put = await cluster.put(loner, key, 'mine', { query: 'w=1' });
   assert.equal(put.status, 204);
   const holding = refusedWith(await joinRequest(loner, [address('n1')]), 409, 'cannot_join', 'a node holding a key');
-  assert.match(holding, /holds data \(1 keys\)/);
+  assert.match(holding, /holds data \(1 key\)/);
 
   refusedWith(await joinRequest('n1', [address(loner)]), 409, 'cannot_join', 'a member of a three-node cluster');
 

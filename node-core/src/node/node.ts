@@ -652,7 +652,7 @@ export class GyreNode {
     if (this.unresolvedSeeds.size > 0) return no(`this node is already joining through ${[...this.unresolvedSeeds].join(', ')}`);
     if (this.state.members.get(this.config.id)?.state !== 'member') return no('this node is not a member of its own cluster');
     const { keys } = this.store.stats();
-    if (keys > 0 || this.store.hintCounts().size > 0) return no(`this node holds data (${keys} keys): only an empty node can join another cluster, since its keys would be merged into that cluster's`);
+    if (keys > 0 || this.store.hintCounts().size > 0) return no(`this node holds data (${keys} key${keys === 1 ? '' : 's'}): only an empty node can join another cluster, since its keys would be merged into that cluster's`);
     return undefined;
   }
 

@@ -72,6 +72,8 @@ export interface StatusDocument {
     readonly completed?: number;
     readonly keysReceived?: number;
   };
+  /** What the node stores (not checked by parseStatusDocument: read its fields as untrusted). */
+  readonly storage?: { readonly keys?: unknown; readonly bytes?: unknown };
   /** What this node requires and allows: the console shows fault controls only where faultsAllowed. */
   readonly security?: { readonly tokenRequired: boolean; readonly adminTokenRequired: boolean; readonly faultsAllowed: boolean };
 }

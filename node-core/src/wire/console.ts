@@ -126,8 +126,12 @@ export interface NodeLogQuery {
   readonly after: number | null;
 }
 
-/** A membership change to plan: launch a new local node, or leave. */
-export type MembershipChange = { readonly kind: 'join' } | { readonly kind: 'leave'; readonly node: string };
+/**
+ * A membership change to plan: a join, of a new local node the console launches or (with
+ * `address`, host:port of its client API) of a node already started alone, which is asked to
+ * join (POST /admin/join); or a node's leave.
+ */
+export type MembershipChange = { readonly kind: 'join'; readonly address?: string } | { readonly kind: 'leave'; readonly node: string };
 
 export interface PlannedMove {
   readonly partition: number;
