@@ -196,3 +196,60 @@ test('experiments: a scheduled scenario runs when its persisted time comes (the 
     await x.close();
   }
 });
+
+/** The pid of node `id` as the supervisor knows it now (undefined: not running). */
+const pidOf = (id: string) => (cluster.running().some((n) => n.id === id) ? cluster.nodes.find((n) => n.id === id)?.pid : undefined);
+
+test('experiments: a kill step SIGKILLs the node under the workload and restarts it after its duration; nothing acknowledged is lost', async () => {
+  const x = await Experiments.open(dbPath, host);
+  try {
+    const before = pidOf('n3');
+    assert.ok(before !== undefined, 'n3 runs before the run');
+    const saved = await x.saveScenario({ name: 'kill n3', workload: { enabled: true, ratePerSecond: 60, keys: 8, getRatio: 0.5 }, steps: [{ atMs: 500, durationMs: 2500, fault: { kind: 'kill', node: 'n3' } }], settleMs: 15_000 });
+    const runId = await x.run(saved.scenario.id);
+    let seenDown = false;
+    for (let i = 0; i < 40 && !seenDown; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seenDown = pidOf('n3') === undefined;
+    }
+    assert.ok(seenDown, 'n3 was stopped during the step');
+    const r = await verdictOf(x, runId);
+    assert.equal(r.state, 'passed', show(r));
+    assert.ok(r.verdict!.acknowledgedWrites > 0 && r.verdict!.lostWrites === 0, show(r));
+    assert.ok(r.steps.some((s) => s.what === 'killed n3 for 2500 ms') && r.steps.some((s) => s.what === 'restarted n3'), show(r));
+    const after = pidOf('n3');
+    assert.ok(after !== undefined && after !== before, `n3 runs again as a new process (${before} then ${after})`);
+    await cluster.waitUntilUp(30_000);
+  } finally {
+    await x.close();
+  }
+});
+
+test('experiments: stopping a run in its long fault ends it at once with no verdict, its faults healed on the nodes', async () => {
+  const x = await Experiments.open(dbPath, host);
+  try {
+    const saved = await x.saveScenario({ name: 'long latency', workload: { enabled: true, ratePerSecond: 40, keys: 4, getRatio: 0.5 }, steps: [{ atMs: 0, durationMs: 120_000, fault: { kind: 'latency', nodes: ['n2'], delayMs: 20 } }], settleMs: 10_000 });
+    const runId = await x.run(saved.scenario.id);
+    const faultsNow = async () => (jsonBody(await httpRequest(cluster.url('n1'), 'GET', '/admin/faults', { headers: bearer(token) })) as { faults: unknown[] }).faults.length;
+    const deadline = Date.now() + 10_000;
+    while ((await faultsNow()) === 0) {
+      if (Date.now() > deadline) throw new Error('the step\'s fault never reached the nodes');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const asked = Date.now();
+    await x.stop(runId);
+    const tookMs = Date.now() - asked;
+    assert.ok(tookMs < 10_000, `stopped within 10 s of a 120 s step (${tookMs} ms)`);
+    const r = (await x.getRun(runId))!;
+    assert.equal(r.state, 'stopped', show(r));
+    assert.equal(r.verdict, null);
+    assert.ok(r.endedAt !== null);
+    assert.equal(await faultsNow(), 0, 'the fault was healed on the nodes');
+    await assert.rejects(x.stop(runId), /is not running/);
+    // Another run may start at once.
+    const next = await x.run(saved.scenario.id);
+    await x.stop(next);
+  } finally {
+    await x.close();
+  }
+});
