@@ -161,3 +161,82 @@ test('issue 14 (property): edges are exactly the covering pairs of the dominance
     { numRuns: 500 },
   );
 });
+
+// --- exact events (the dot cloud), as /replicas sends them ---------------------------------------
+
+const ev = (version: string, entries: Record<string, number>, dots: [string, number][], heldBy: string[] = ['n1']): CausalVersion => {
+  const clock: Record<string, number> = { ...entries };
+  for (const [a, c] of dots) clock[a] = Math.max(clock[a] ?? 0, c);
+  return { version, clock, events: { entries, dots: dots.map(([actor, counter]) => ({ actor, counter })) }, deleted: false, heldBy };
+};
+
+test('issue 14: two blind writes through one node are siblings, not a chain, once their exact events are known', () => {
+  // n1:1 is {n1:1}; the second blind write is the lone event n1:2, which never saw n1:1.
+  const first = ev('n1:1', { n1: 1 }, []);
+  const second = ev('n1:2', {}, [['n1', 2]]);
+  assert.deepEqual(shape(causalGraph([first, second])), { nodes: ['n1:1|version|L0|sibling', 'n1:2|version|L0|sibling'], edges: [] });
+  // The summaries alone ({n1:1}, {n1:2}) would order them: what the events are for.
+  assert.deepEqual(shape(causalGraph([v('n1:1', { n1: 1 }), v('n1:2', { n1: 2 })])).edges, ['n1:1->n1:2']);
+  // A write that read both supersedes both.
+  const merged = ev('n1:3', { n1: 3 }, []);
+  assert.deepEqual(shape(causalGraph([first, second, merged])), { nodes: ['n1:1|version|L0', 'n1:2|version|L0', 'n1:3|version|L1|sibling'], edges: ['n1:1->n1:3', 'n1:2->n1:3'] });
+});
+
+test('issue 14: the fork point of siblings with dots is the events both saw', () => {
+  // Both saw {a:1} and the lone event a:3; one added b:1, the other c:1.
+  const g = causalGraph([ev('b:1', { a: 1, b: 1 }, [['a', 3]]), ev('c:1', { a: 1, c: 1 }, [['a', 3]])]);
+  const anc = g.nodes.find((n) => n.kind === 'ancestor')!;
+  assert.deepEqual(anc.clock, { a: 3 }, 'drawn by its summary');
+  assert.deepEqual(shape(g).edges, [`${anc.id}->b:1`, `${anc.id}->c:1`]);
+  // A held version with a:1 alone is below the fork, not the fork itself.
+  const g2 = causalGraph([ev('a:1', { a: 1 }, []), ev('b:1', { a: 1, b: 1 }, [['a', 3]]), ev('c:1', { a: 1, c: 1 }, [['a', 3]])]);
+  assert.equal(g2.nodes.filter((n) => n.kind === 'ancestor').length, 1);
+  assert.ok(shape(g2).edges.includes(`a:1->${g2.nodes.find((n) => n.kind === 'ancestor')!.id}`));
+});
+
+test('issue 14: events are checked like clocks: bad dots are refused with a RangeError', () => {
+  for (const bad of [{ entries: { a: 1 }, dots: 'x' }, { entries: { a: 1 }, dots: [{ actor: 'a', counter: 0 }] }, { entries: { a: -1 }, dots: [] }, { entries: {}, dots: [{ actor: 7, counter: 1 }] }, { entries: {}, dots: Array.from({ length: 300 }, (_, i) => ({ actor: 'a', counter: i + 2 })) }, null]) {
+    assert.throws(() => causalGraph([{ version: 'x:1', clock: { a: 1 }, events: bad as never, deleted: false, heldBy: [] }]), RangeError, JSON.stringify(bad)?.slice(0, 80));
+  }
+});
+
+/** Event sets over two actors, counters 1..4, as prefix + dots. */
+const eventsArb = fc.record({ a: fc.subarray([1, 2, 3, 4]), b: fc.subarray([1, 2, 3, 4]) });
+type EventSet = { a: number[]; b: number[] };
+const asVersion = (id: string, e: EventSet): CausalVersion => {
+  const entries: Record<string, number> = {};
+  const dots: [string, number][] = [];
+  for (const actor of ['a', 'b'] as const) {
+    let p = 0;
+    while (e[actor].includes(p + 1)) p++;
+    if (p > 0) entries[actor] = p;
+    for (const c of e[actor]) if (c > p) dots.push([actor, c]);
+  }
+  return ev(id, entries, dots);
+};
+const subset = (x: EventSet, y: EventSet) => x.a.every((c) => y.a.includes(c)) && x.b.every((c) => y.b.includes(c));
+
+test('issue 14 (property): with exact events, an edge joins x to y exactly when y saw every event of x and no held version sits between', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(eventsArb, { minLength: 1, maxLength: 6, selector: (e) => JSON.stringify([e.a.slice().sort(), e.b.slice().sort()]) }), (sets) => {
+      const nonEmpty = sets.filter((e) => e.a.length + e.b.length > 0);
+      if (nonEmpty.length === 0) return;
+      const versions = nonEmpty.map((e, i) => asVersion(`v${i}`, e));
+      const g = causalGraph(versions);
+      const lt = (x: EventSet, y: EventSet) => subset(x, y) && !subset(y, x);
+      const edges = new Set(g.edges.map((e) => `${e.from}>${e.to}`));
+      const reaches = (from: string, to: string, seen = new Set<string>()): boolean => g.edges.some((e) => e.from === from && (e.to === to || (!seen.has(e.to) && (seen.add(e.to), reaches(e.to, to, seen)))));
+      for (const [i, x] of nonEmpty.entries()) {
+        for (const [j, y] of nonEmpty.entries()) if (lt(x, y)) assert.ok(reaches(`v${i}`, `v${j}`), `v${j} saw v${i}: a path joins them`);
+        const sibling = !nonEmpty.some((y) => lt(x, y));
+        assert.equal(g.nodes.find((n) => n.id === `v${i}`)!.sibling, sibling, `v${i} sibling`);
+        for (const [j, y] of nonEmpty.entries()) {
+          if (!lt(x, y)) assert.ok(!edges.has(`v${i}>v${j}`), `no edge v${i}->v${j}`);
+          // Held versions only: implied ancestors may sit between, so only check no edge skips a held one.
+          if (lt(x, y) && nonEmpty.some((z) => lt(x, z) && lt(z, y))) assert.ok(!edges.has(`v${i}>v${j}`), `v${i}->v${j} skips a version between`);
+        }
+      }
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -7,14 +7,26 @@
 // of them that state is the element-wise minimum of their clocks, added as an 'ancestor' node
 // so the fork is visible. Layers (longest path from a root) place the nodes for drawing.
 //
-// The clocks here are plain counters per actor (the dot cloud of core/vclock.ts flattened to
-// the highest counter, as SiblingView carries them), so dominance is the pointwise order.
+// A clock is a set of events (core/vclock.ts): every counter of an actor up to its prefix, plus
+// single events beyond it (the dot cloud). "b saw a" is set inclusion. A version may come with
+// only the summary (the highest counter per actor, as /replicas's `clock` and SiblingView carry
+// it), which is read as a prefix; that summary orders too much: two blind writes through one
+// node, n1:1 and then n1:2 (whose events are {n1:2} alone), summarise as {n1:1} and {n1:2} and
+// would look ordered. With `events` (as /replicas sends them) they are the siblings they are.
 
 export type CausalClock = Readonly<Record<string, number>>;
 
+/** A clock's exact events: every counter up to entries[actor], and each of dots. */
+export interface CausalEvents {
+  readonly entries: CausalClock;
+  readonly dots: readonly { readonly actor: string; readonly counter: number }[];
+}
+
 export interface CausalVersion {
   readonly version: string;
+  /** The summary (highest counter per actor): what is drawn, and the events when `events` is absent. */
   readonly clock: CausalClock;
+  readonly events?: CausalEvents | undefined;
   readonly deleted: boolean;
   readonly heldBy: readonly string[];
 }
@@ -59,29 +71,80 @@ export const causalAncestorsMax = 64;
 /** Replicas named as holders of one version at most. */
 export const causalHoldersMax = 64;
 
-type Clock = Map<string, number>;
+/** Dots beyond the prefixes taken in one clock at most. */
+export const causalDotsMax = 256;
 
-/** Throws RangeError naming what is wrong (the caller's boundary maps it to a 400). */
-function clockOf(v: CausalVersion): Clock {
-  if (typeof v?.clock !== 'object' || v.clock === null || Array.isArray(v.clock)) throw new RangeError(`version ${String(v?.version)}: the clock must be an object of counters`);
-  const entries = Object.entries(v.clock);
-  if (entries.length > causalActorsMax) throw new RangeError(`version ${v.version}: more than ${causalActorsMax} actors in its clock`);
-  const out: Clock = new Map();
+/** A set of events: each actor's contiguous prefix, and the counters beyond it (never prefix + 1: normalized). */
+interface Clock {
+  readonly prefix: Map<string, number>;
+  readonly dots: Map<string, Set<number>>;
+}
+
+function counter(n: unknown, what: string, min: number): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) throw new RangeError(`${what} must be an integer of at least ${min}`);
+  return n;
+}
+
+function counters(raw: unknown, what: string): Map<string, number> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RangeError(`${what} must be an object of counters`);
+  const entries = Object.entries(raw);
+  if (entries.length > causalActorsMax) throw new RangeError(`${what}: more than ${causalActorsMax} actors`);
+  const out = new Map<string, number>();
   for (const [actor, n] of entries) {
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new RangeError(`version ${v.version}: counter of ${actor} must be a non-negative integer`);
     // A zero counter is the same clock as no entry.
-    if (n > 0) out.set(actor, n);
+    if (counter(n, `${what}: the counter of ${actor}`, 0) > 0) out.set(actor, n as number);
   }
   return out;
 }
 
+/** Absorbs the dots that extend a prefix, so each event has one spelling and inclusion is a prefix check. */
+function normalized(prefix: Map<string, number>, dots: Map<string, Set<number>>): Clock {
+  for (const [actor, set] of dots) {
+    let p = prefix.get(actor) ?? 0;
+    for (const c of [...set]) if (c <= p) set.delete(c);
+    while (set.delete(p + 1)) p++;
+    if (p > 0) prefix.set(actor, p);
+    if (set.size === 0) dots.delete(actor);
+  }
+  return { prefix, dots };
+}
+
+/** Throws RangeError naming what is wrong (the caller's boundary maps it to a 400). */
+function clockOf(v: CausalVersion): Clock {
+  const what = `version ${String(v?.version)}`;
+  const summary = counters(v?.clock, `${what}: the clock`);
+  if (v.events === undefined) return { prefix: summary, dots: new Map() };
+  const e = v.events as Partial<CausalEvents> | null;
+  if (typeof e !== 'object' || e === null || !Array.isArray(e.dots)) throw new RangeError(`${what}: events are {entries, dots}`);
+  if (e.dots.length > causalDotsMax) throw new RangeError(`${what}: more than ${causalDotsMax} dots`);
+  const prefix = counters(e.entries, `${what}: the events' entries`);
+  const dots = new Map<string, Set<number>>();
+  for (const d of e.dots as unknown[]) {
+    const o = d as { actor?: unknown; counter?: unknown } | null;
+    if (typeof o?.actor !== 'string') throw new RangeError(`${what}: a dot is {actor, counter}`);
+    const c = counter(o.counter, `${what}: a dot's counter`, 1);
+    let set = dots.get(o.actor);
+    if (!set) dots.set(o.actor, (set = new Set()));
+    set.add(c);
+  }
+  if (new Set([...prefix.keys(), ...dots.keys()]).size > causalActorsMax) throw new RangeError(`${what}: more than ${causalActorsMax} actors`);
+  return normalized(prefix, dots);
+}
+
+function has(c: Clock, actor: string, n: number): boolean {
+  return n <= (c.prefix.get(actor) ?? 0) || c.dots.get(actor)?.has(n) === true;
+}
+
+/** Every event of a is one of b's. */
 function leq(a: Clock, b: Clock): boolean {
-  for (const [actor, n] of a) if ((b.get(actor) ?? 0) < n) return false;
+  // Normalized: b lacks its own prefix + 1, so a longer prefix of a is an event b lacks.
+  for (const [actor, n] of a.prefix) if ((b.prefix.get(actor) ?? 0) < n) return false;
+  for (const [actor, set] of a.dots) for (const n of set) if (!has(b, actor, n)) return false;
   return true;
 }
 
 function sameClock(a: Clock, b: Clock): boolean {
-  return a.size === b.size && leq(a, b) && leq(b, a);
+  return leq(a, b) && leq(b, a);
 }
 
 /** a happened strictly before b. */
@@ -90,26 +153,53 @@ function before(a: Clock, b: Clock): boolean {
   return leq(a, b) && !leq(b, a);
 }
 
+/** The events both saw. */
 function meet(a: Clock, b: Clock): Clock {
-  const out: Clock = new Map();
-  for (const [actor, n] of a) {
-    const m = Math.min(n, b.get(actor) ?? 0);
-    if (m > 0) out.set(actor, m);
+  const prefix = new Map<string, number>();
+  for (const [actor, n] of a.prefix) {
+    const m = Math.min(n, b.prefix.get(actor) ?? 0);
+    if (m > 0) prefix.set(actor, m);
   }
+  const dots = new Map<string, Set<number>>();
+  const keep = (from: Clock, other: Clock) => {
+    for (const [actor, set] of from.dots) {
+      for (const n of set) {
+        if (!has(other, actor, n) || n <= (prefix.get(actor) ?? 0)) continue;
+        let out = dots.get(actor);
+        if (!out) dots.set(actor, (out = new Set()));
+        out.add(n);
+      }
+    }
+  };
+  keep(a, b);
+  keep(b, a);
+  return normalized(prefix, dots);
+}
+
+function isEmpty(c: Clock): boolean {
+  return c.prefix.size === 0 && c.dots.size === 0;
+}
+
+/** The summary drawn: the highest counter per actor. */
+function summary(c: Clock): Map<string, number> {
+  const out = new Map(c.prefix);
+  for (const [actor, set] of c.dots) out.set(actor, Math.max(out.get(actor) ?? 0, ...set));
   return out;
 }
 
 function sortedRecord(c: Clock): Record<string, number> {
+  const m = summary(c);
   const out: Record<string, number> = {};
   // Defined, not assigned: an actor named __proto__ would otherwise vanish (a number cannot be a prototype).
-  for (const actor of [...c.keys()].sort()) Object.defineProperty(out, actor, { value: c.get(actor)!, enumerable: true, writable: true, configurable: true });
+  for (const actor of [...m.keys()].sort()) Object.defineProperty(out, actor, { value: m.get(actor)!, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
 function clockLabel(c: Clock): string {
-  return [...c.keys()]
+  const m = summary(c);
+  return [...m.keys()]
     .sort()
-    .map((a) => `${a}:${c.get(a)!}`)
+    .map((a) => `${a}:${m.get(a)!}`)
     .join(',');
 }
 
@@ -159,7 +249,7 @@ export function causalGraph(versions: readonly CausalVersion[]): CausalGraph {
   for (let i = 0; i < siblings.length; i++) {
     for (let j = i + 1; j < siblings.length; j++) {
       const m = meet(siblings[i]!.clock, siblings[j]!.clock);
-      if (m.size === 0 || drafts.some((d) => sameClock(d.clock, m))) continue;
+      if (isEmpty(m) || drafts.some((d) => sameClock(d.clock, m))) continue;
       if (drafts.length - held.length >= causalAncestorsMax) {
         ancestorsOmitted++;
         continue;
