@@ -4,7 +4,7 @@
 // core/causal). Every answer from a node is read as untrusted: shapes are checked and sizes
 // capped before anything reaches the renderer.
 
-import { causalGraph } from '../../node-core/src/core/causal.js';
+import { type CausalEvents, type CausalGraph, type CausalVersion, causalActorsMax, causalDotsMax, causalGraph } from '../../node-core/src/core/causal.js';
 import type { PartitionSize } from '../../node-core/src/core/membership-plan.js';
 import { whatIf } from '../../node-core/src/core/what-if.js';
 import type { CausalGraphView, ClusterSnapshot, KeyListEntry, KeyListQuery, KeyPage, PartitionDetail, PartitionReplicaState, RepairReport, WhatIfView } from '../../node-core/src/wire/console.js';
@@ -189,7 +189,20 @@ export async function whatIfView(ask: AskNode, s: ClusterSnapshot, failed: reado
 }
 
 interface ReplicasDoc {
-  readonly replicas?: readonly { readonly node?: unknown; readonly versions?: readonly { readonly version?: unknown; readonly clock?: unknown; readonly deleted?: unknown }[] }[];
+  readonly replicas?: readonly { readonly node?: unknown; readonly versions?: readonly { readonly version?: unknown; readonly clock?: unknown; readonly events?: unknown; readonly deleted?: unknown }[] }[];
+}
+
+/** A version's exact events as /replicas sends them, bounded; undefined (the summary is used) when absent or malformed. */
+function eventsOf(raw: unknown): CausalEvents | undefined {
+  const o = raw as { entries?: unknown; dots?: unknown } | null;
+  if (typeof o !== 'object' || o === null || typeof o.entries !== 'object' || o.entries === null || Array.isArray(o.entries) || !Array.isArray(o.dots)) return undefined;
+  const entries: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [actor, c] of Object.entries(o.entries as Record<string, unknown>).slice(0, causalActorsMax)) if (Number.isSafeInteger(c) && (c as number) >= 0) entries[actor] = c as number;
+  const dots = (o.dots as unknown[]).slice(0, causalDotsMax).flatMap((d) => {
+    const x = d as { actor?: unknown; counter?: unknown } | null;
+    return typeof x?.actor === 'string' && Number.isSafeInteger(x.counter) && (x.counter as number) >= 1 ? [{ actor: x.actor, counter: x.counter as number }] : [];
+  });
+  return { entries, dots };
 }
 
 /** A key's causal graph from what its replicas hold now (GET /replicas/{key}). */
@@ -197,7 +210,7 @@ export async function causal(ask: AskNode, key: string, encodedPath: string): Pr
   const a = await ask(null, 'GET', `/replicas/${encodedPath}`, undefined, 10_000);
   if (a.status !== 200) throw new Error(`/replicas answered ${a.status}: ${String(errorText(a))}`);
   const doc = a.body as ReplicasDoc;
-  const versions = new Map<string, { version: string; clock: Record<string, number>; deleted: boolean; heldBy: string[] }>();
+  const versions = new Map<string, CausalVersion & { heldBy: string[] }>();
   for (const r of (doc.replicas ?? []).slice(0, 64)) {
     if (typeof r.node !== 'string') continue;
     for (const v of (r.versions ?? []).slice(0, 128)) {
@@ -206,9 +219,15 @@ export async function causal(ask: AskNode, key: string, encodedPath: string): Pr
       for (const [actor, c] of Object.entries(v.clock as Record<string, unknown>).slice(0, 64)) if (Number.isSafeInteger(c) && (c as number) >= 0) clock[actor] = c as number;
       const have = versions.get(v.version);
       if (have) have.heldBy.push(r.node);
-      else versions.set(v.version, { version: v.version, clock, deleted: v.deleted === true, heldBy: [r.node] });
+      else versions.set(v.version, { version: v.version, clock, events: eventsOf(v.events), deleted: v.deleted === true, heldBy: [r.node] });
     }
   }
-  const g = causalGraph([...versions.values()].slice(0, 64));
+  let g: CausalGraph;
+  try {
+    g = causalGraph([...versions.values()].slice(0, 64));
+  } catch (e) {
+    // What a node sent does not make a graph (causalGraph names why): say so, draw nothing.
+    throw new Error(`the replicas' clocks of this key cannot be drawn: ${(e as Error).message}`, { cause: e });
+  }
   return { key, nodes: g.nodes, edges: g.edges, ancestorsOmitted: g.ancestorsOmitted };
 }

@@ -140,6 +140,19 @@ test("a key's causal graph after concurrent writes: two siblings from one common
   assert.ok(Number(await attr('causal-graph', 'data-edges')) >= 2, 'each sibling descends from the base');
   assert.ok((await page.locator('[data-testid="causal-graph"] [data-sibling="false"]').count()) >= 1, 'an ancestor drawn');
   await shot('data-causal-light');
+  // Two blind writes through one node: siblings side by side, neither drawn as the other's ancestor.
+  const blind = `${key}-blind`;
+  for (const value of ['one', 'two']) assert.equal((await node(1, 'PUT', `/kv/${blind}?w=3`, value)).status, 204);
+  await page.getByTestId('data-prefix').fill(blind);
+  await page.getByTestId('data-search').click();
+  await until('the blind key listed with 2 siblings', 15_000, async () => /2/.test((await page.locator(`[data-testid="data-siblings-${blind}"]`).textContent()) ?? ''));
+  await page.locator(`[data-testid="data-open-${blind}"]`).click();
+  await until('its causal graph: two siblings', 15_000, async () => (await page.locator('[data-testid="causal-graph"] [data-sibling="true"]').count()) === 2 && (await attr('causal-history', 'data-key')) === blind);
+  assert.equal(await attr('causal-graph', 'data-edges'), '0', 'blind writes share no history: no edge');
+  await page.getByTestId('data-prefix').fill(key);
+  await page.getByTestId('data-search').click();
+  await page.locator(`[data-testid="data-open-${key}"]`).click();
+  await until('back on the first key', 15_000, async () => (await page.locator('[data-testid="causal-graph"] [data-sibling="true"]').count()) === 2 && (await attr('causal-history', 'data-key')) === key);
   // Keep one from the browser: the context is handled for the operator.
   await page.getByTestId('data-keep-0').click();
   await until('one version on every replica', 15_000, async () => {

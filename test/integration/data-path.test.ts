@@ -92,6 +92,21 @@ describe('Dynamo 4.5: replication through any coordinator', () => {
     }
     assert.ok(Object.keys(first.clock).length > 0, 'the clock names at least one event');
   });
+
+  test('GET /replicas: two blind writes through one node are two versions whose exact events do not include each other (the summaries would)', async () => {
+    const key = uniqueKey('dp-replicas-blind');
+    await putOk('n1', key, 'one', { query: 'w=3' });
+    await putOk('n1', key, 'two', { query: 'w=3' });
+    const rep = await cluster.replicas('n2', key);
+    for (const r of rep.replicas) {
+      assert.equal(r.versions.length, 2, `${r.node} holds both blind writes`);
+      const covers = (e: NonNullable<(typeof r.versions)[number]['events']>, d: { actor: string; counter: number }) => d.counter <= (e.entries[d.actor] ?? 0) || e.dots.some((x) => x.actor === d.actor && x.counter === d.counter);
+      const [a, b] = r.versions;
+      assert.ok(a!.events && b!.events && a!.dot && b!.dot, 'each version has its events and its dot');
+      assert.ok(covers(a!.events, a!.dot) && covers(b!.events, b!.dot), 'a version\'s events include its own dot');
+      assert.ok(!covers(a!.events, b!.dot) && !covers(b!.events, a!.dot), `neither saw the other: ${JSON.stringify(r.versions.map((v) => v.events))}`);
+    }
+  });
 });
 
 describe('Dynamo 4.4: siblings and contexts', () => {

@@ -191,6 +191,13 @@ export function clockToJson(clock: VClock): Record<string, number> {
   return out;
 }
 
+/** The exact form for tools: the prefix per actor, and each dot beyond it (GET /replicas `events`). */
+export function clockEvents(clock: VClock): { entries: Record<string, number>; dots: { actor: string; counter: number }[] } {
+  const entries: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const e of clock.entries) entries[e.actor] = e.counter;
+  return { entries, dots: clock.dots.map((d) => ({ actor: d.actor, counter: d.counter })) };
+}
+
 export function clockSize(clock: VClock): number {
   return clock.entries.length + clock.dots.length;
 }

@@ -241,6 +241,11 @@ const schemas: Readonly<Record<string, Schema>> = {
     {
       clock: mapOf(integer(), 'the highest counter seen per actor (a summary; `context` is exact)'),
       dot: closed({ actor: text(), counter: integer() }, [], 'the event that created this version'),
+      events: closed(
+        { entries: mapOf(integer(), 'every event of the actor up to this counter'), dots: { type: 'array', items: closed({ actor: text(), counter: integer() }), description: 'single events beyond the entries' } },
+        [],
+        'the exact events the clock covers (`clock` is their summary): b saw a exactly when b\'s events include a\'s',
+      ),
       timestamp: integer('the dot\'s time, ms since the epoch on the coordinator\'s clock'),
       deleted: { type: 'boolean' },
       size: integer('value bytes'),

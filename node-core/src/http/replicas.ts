@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { partitionOf } from '../core/partitioner.js';
 import { type Version, versionToJson } from '../core/siblings.js';
+import { clockEvents } from '../core/vclock.js';
 import { decodeKeySegment } from './kv.js';
 import { sendJson, versionId } from './respond.js';
 import type { ApiContext, PathParams } from './route.js';
@@ -20,6 +21,8 @@ export async function replicasRoute(ctx: ApiContext, _req: IncomingMessage, res:
     contentType: v.contentType,
     // This version's own clock, sealed like any context (exact, where `clock` is a summary).
     context: ctx.contextFor(v.clock, key),
+    // The clock's exact events, in the open: what a tool needs to tell which version saw which.
+    events: clockEvents(v.clock),
     ...(withValues ? { value: Buffer.from(v.value).toString('base64') } : {}),
   });
   const partition = partitionOf(key, config.partitions);

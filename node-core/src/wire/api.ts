@@ -29,6 +29,8 @@ export interface ReplicaVersionJson {
   readonly size: number;
   readonly ts?: number;
   readonly dot?: { readonly actor: string; readonly counter: number };
+  /** The clock's exact events: every counter up to entries[actor], and each of dots (`clock` is their summary). */
+  readonly events?: { readonly entries: Readonly<Record<string, number>>; readonly dots: readonly { readonly actor: string; readonly counter: number }[] };
   readonly version?: string;
   readonly contentType?: string;
   /** This version's own clock, sealed like any context. */
