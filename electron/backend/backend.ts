@@ -279,6 +279,11 @@ export class ConsoleBackend {
       },
       push: (p) => this.emit('membership', p),
       log: (l) => this.opts.log(l),
+      save: (cluster, p) => this.profiles.setSetting(`membership:${cluster}`, JSON.stringify(p)),
+      load: async (cluster) => {
+        const v = await this.profiles.setting(`membership:${cluster}`);
+        return v === undefined ? undefined : (JSON.parse(v) as unknown);
+      },
     });
     void this.profiles.setting('alertRules').then((v) => {
       if (v === undefined) return;
@@ -445,6 +450,7 @@ export class ConsoleBackend {
 
   /** Connects to the target's nodes, recording the attach (or its failure) in the audit trail. */
   private async attached(target: Target, how: string): Promise<void> {
+    await this.membership.attachTo(target.name);
     try {
       await this.connect(target.seeds);
       this.record({ action: 'attach', detail: { target: how, seeds: target.seeds } }, target.name, 'ok');
@@ -565,6 +571,7 @@ export class ConsoleBackend {
     this.last = undefined;
     this.observations = [];
     this.alertStates = [];
+    this.membership.detach();
     c?.close();
     this.setState({ state: 'detached' });
   }

@@ -4,7 +4,8 @@
 // the sizes the nodes report per partition; committing it launches the node (local clusters),
 // asks the named node to join through the members (POST /admin/join) or asks the node to leave
 // (POST /admin/leave), and the change is then followed on every snapshot until the ring shows
-// it done. A node that left a local
+// it done. The change is kept per cluster (the console's settings), so it is followed again after
+// a detach or a console restart. A node that left a local
 // cluster is stopped and dropped from the cluster file, so a restart of the cluster does not
 // bring it back.
 
@@ -36,6 +37,31 @@ export interface MembershipHost {
   retire(node: string): Promise<void>;
   push(p: MembershipProgress): void;
   log(line: string): void;
+  /** Keeps the change of cluster `cluster` (null: none) across a detach or a console restart. */
+  save(cluster: string, p: MembershipProgress | null): Promise<void>;
+  load(cluster: string): Promise<unknown>;
+}
+
+const progressStates: readonly MembershipProgress['state'][] = ['starting', 'moving', 'done', 'failed'];
+
+/** A kept change as read back (the file is outside input like any other): undefined if it is not one. */
+export function checkProgress(v: unknown): MembershipProgress | undefined {
+  const o = v as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null) return undefined;
+  const ints = ['startedAt', 'partitionsTotal', 'partitionsMoved'].every((k) => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0);
+  const ok =
+    ints &&
+    typeof o.planId === 'string' &&
+    o.planId.length <= 64 &&
+    typeof o.node === 'string' &&
+    /^[A-Za-z0-9._-]{1,64}$/.test(o.node) &&
+    (o.kind === 'join' || o.kind === 'leave') &&
+    progressStates.includes(o.state as MembershipProgress['state']) &&
+    (o.endedAt === null || (Number.isSafeInteger(o.endedAt) && (o.endedAt as number) >= 0)) &&
+    typeof o.message === 'string' &&
+    o.message.length <= 1000;
+  if (!ok) return undefined;
+  return { planId: o.planId as string, node: o.node as string, kind: o.kind as 'join' | 'leave', state: o.state as MembershipProgress['state'], startedAt: o.startedAt as number, endedAt: o.endedAt as number | null, partitionsTotal: o.partitionsTotal as number, partitionsMoved: o.partitionsMoved as number, message: o.message as string };
 }
 
 /** A started node as its /status describes it: whether it can join, and as whom. */
@@ -70,6 +96,8 @@ export class MembershipChanges {
   private readonly plans = new Map<string, Pending>();
   private current: MembershipProgress | null = null;
   private retiring = false;
+  /** The cluster attached to: changes are planned, followed and kept for it alone. */
+  private cluster: string | null = null;
 
   constructor(private readonly host: MembershipHost, private readonly now: () => number = Date.now) {}
 
@@ -77,7 +105,40 @@ export class MembershipChanges {
     return this.current;
   }
 
+  /**
+   * On attach: the change kept for this cluster (if any) is followed again from the next
+   * snapshot, so a change outlives a detach or a console restart.
+   */
+  async attachTo(cluster: string): Promise<void> {
+    this.detach();
+    this.cluster = cluster;
+    let kept: MembershipProgress | undefined;
+    try {
+      kept = checkProgress(await this.host.load(cluster));
+    } catch (e) {
+      this.host.log(`the kept membership change of ${cluster} is unreadable: ${(e as Error).message}`);
+    }
+    if (this.cluster === cluster && kept) {
+      this.current = kept;
+      this.host.push(kept);
+    }
+  }
+
+  /** On detach: plans and the followed change belong to the cluster left (which keeps the change). */
+  detach(): void {
+    this.cluster = null;
+    this.current = null;
+    this.plans.clear();
+  }
+
+  private keep(p: MembershipProgress): void {
+    const cluster = this.cluster;
+    if (cluster === null) return;
+    this.host.save(cluster, p).catch((e: Error) => this.host.log(`keeping the membership change of ${cluster}: ${e.message}`));
+  }
+
   async plan(change: MembershipChange): Promise<MembershipPlan> {
+    const cluster = this.cluster;
     const s = this.host.snapshot();
     if (!s) throw new Error('no cluster snapshot yet');
     const members = s.members.filter((m) => m.state !== 'left').map((m) => m.id);
@@ -92,6 +153,7 @@ export class MembershipChanges {
     if (this.current && this.current.state !== 'done' && this.current.state !== 'failed') warnings.push(`a change is in progress (${this.current.kind} of ${this.current.node})`);
     const c = planChange(ring, members, change.kind === 'join' ? { kind: 'join', node } : change, s.config.n, (p, id) => sizes.get(id)?.get(p) ?? null);
     const plan: MembershipPlan = { id: randomUUID(), change, node, createdAt: this.now(), ownership: c.ownership.length, moves: c.moves, totals: c.totals, flows: c.flows, atRisk: c.atRisk, load: c.load, warnings: [...warnings, ...c.warnings] };
+    if (this.cluster !== cluster) throw new Error('the console attached elsewhere while planning: plan again');
     this.prune();
     this.plans.set(plan.id, { plan });
     return plan;
@@ -143,6 +205,7 @@ export class MembershipChanges {
     }
     this.current = { planId, node, kind: plan.change.kind, state: 'starting', startedAt: this.now(), endedAt: null, partitionsTotal: plan.ownership, partitionsMoved: 0, message };
     this.host.push(this.current);
+    this.keep(this.current);
     return this.current;
   }
 
@@ -177,6 +240,7 @@ export class MembershipChanges {
     if (next.state !== c.state || next.partitionsMoved !== c.partitionsMoved || next.message !== c.message) {
       this.current = next;
       this.host.push(next);
+      this.keep(next);
     }
   }
 }

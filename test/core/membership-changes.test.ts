@@ -12,7 +12,7 @@ import { clusterSnapshot } from '../helpers/snapshots.js';
 const snapshot = clusterSnapshot({ at: 1000, nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, at: 1000 })) });
 const alone: StartedNode = { id: 'n9', partitions: snapshot.config.partitions, n: snapshot.config.n, members: ['n9'], keys: 0 };
 
-function changes(started: StartedNode | Error): { m: MembershipChanges; asked: string[] } {
+function changes(started: StartedNode | Error, kept = new Map<string, string>()): { m: MembershipChanges; asked: string[]; kept: Map<string, string> } {
   const asked: string[] = [];
   const host: MembershipHost = {
     snapshot: () => snapshot,
@@ -33,8 +33,13 @@ function changes(started: StartedNode | Error): { m: MembershipChanges; asked: s
     retire: () => Promise.resolve(),
     push: () => undefined,
     log: () => undefined,
+    save: (cluster, p) => {
+      kept.set(cluster, JSON.stringify(p));
+      return Promise.resolve();
+    },
+    load: (cluster) => Promise.resolve(kept.has(cluster) ? (JSON.parse(kept.get(cluster)!) as unknown) : undefined),
   };
-  return { m: new MembershipChanges(host, () => 5000), asked };
+  return { m: new MembershipChanges(host, () => 5000), asked, kept };
 }
 
 const address = '10.0.0.9:7070';
@@ -47,6 +52,7 @@ test('checkChange: a started node is named by host:port; anything else is refuse
 
 test('a started node that can join is planned under its own id; only the commit asks it to join', async () => {
   const { m, asked } = changes(alone);
+  await m.attachTo('prod');
   const plan = await m.plan({ kind: 'join', address });
   assert.equal(plan.node, 'n9');
   assert.ok(plan.ownership > 0 && plan.moves.length >= plan.ownership);
@@ -76,4 +82,38 @@ test('every reason a started node cannot join is said at the plan, and nothing i
   const { m, asked } = changes(alone);
   await assert.rejects(m.plan({ kind: 'join', address: snapshot.members[1]!.address }), /already a member of this cluster/);
   assert.deepEqual(asked, [], 'a member\'s address is refused without asking it');
+});
+
+test('a committed change is kept per cluster: a new console attached to the same cluster follows it to done; another cluster never sees it', async () => {
+  const first = changes(alone);
+  await first.m.attachTo('prod');
+  const plan = await first.m.plan({ kind: 'join', address });
+  await first.m.commit(plan.id);
+  first.m.detach();
+  assert.equal(first.m.progress(), null, 'detached: no change followed');
+  await assert.rejects(first.m.commit(plan.id), /no such plan/, 'plans do not outlive the attachment');
+
+  // A console restarted (a new MembershipChanges over the same settings).
+  const second = changes(alone, first.kept);
+  await second.m.attachTo('staging');
+  assert.equal(second.m.progress(), null, 'another cluster has no change');
+  await second.m.attachTo('prod');
+  assert.equal(second.m.progress()?.node, 'n9');
+  assert.equal(second.m.progress()?.state, 'starting');
+  // The ring shows n9 a member owning partitions: done, and kept as done.
+  const joined = { ...snapshot, members: [...snapshot.members, { ...snapshot.members[0]!, id: 'n9', address }], partitions: snapshot.partitions.map((p, i) => (i === 0 ? { ...p, owner: 'n9' } : p)) };
+  second.m.observe(joined);
+  assert.equal(second.m.progress()?.state, 'done');
+  assert.equal((JSON.parse(first.kept.get('prod')!) as { state: string }).state, 'done');
+});
+
+test('a kept change that is not one (a damaged settings row) is ignored', async () => {
+  for (const bad of ['{"node": "n9"}', '[]', 'null', JSON.stringify({ planId: 'p', node: '../x', kind: 'join', state: 'moving', startedAt: 1, endedAt: null, partitionsTotal: 1, partitionsMoved: 0, message: '' })]) {
+    const { m } = changes(alone, new Map([['prod', bad]]));
+    await m.attachTo('prod');
+    assert.equal(m.progress(), null, bad);
+  }
+  const { m } = changes(alone, new Map([['prod', '{not json']]));
+  await m.attachTo('prod');
+  assert.equal(m.progress(), null);
 });
