@@ -66,6 +66,12 @@ function withoutToken(p: Profile): Profile {
 
 interface Target {
   readonly name: string;
+  /**
+   * What the cluster's history and kept membership change are filed under: 'local', the
+   * profile's id (a rename keeps them), or a digest of the attached URLs (two clusters attached
+   * by --attach are both named "remote" and must not share a history).
+   */
+  readonly key: string;
   readonly local: boolean;
   readonly environment: Profile['environment'];
   readonly seeds: readonly string[];
@@ -302,7 +308,7 @@ export class ConsoleBackend {
     this.membership.observe(s);
     this.evaluateAlerts(s);
     const t = this.target;
-    if (t && this.history) this.history.record(t.name, s).catch((e: Error) => this.opts.log(`history: ${e.message}`));
+    if (t && this.history) this.history.record(t.key, s).catch((e: Error) => this.opts.log(`history: ${e.message}`));
   }
 
   private evaluateAlerts(s: ClusterSnapshot): void {
@@ -383,7 +389,7 @@ export class ConsoleBackend {
     if (typeof o !== 'object' || o === null || !Number.isSafeInteger(o.from) || !Number.isSafeInteger(o.to) || !Number.isInteger(o.maxPoints)) throw new Error('a history query is {from, to, scope, maxPoints}');
     const scope = o.scope === 'cluster' ? 'cluster' : typeof o.scope === 'object' && o.scope !== null && typeof o.scope.node === 'string' ? { node: o.scope.node } : null;
     if (scope === null) throw new Error("scope is 'cluster' or {node}");
-    return { cluster: this.target.name, from: o.from, to: o.to, series: scope, maxPoints: o.maxPoints };
+    return { cluster: this.target.key, from: o.from, to: o.to, series: scope, maxPoints: o.maxPoints };
   }
 
   get localClusterDir(): string {
@@ -436,11 +442,11 @@ export class ConsoleBackend {
     let target: Target;
     if (t.kind === 'local') {
       const urls = this.local ? this.local.urls() : await this.startLocal();
-      target = { name: 'local', local: true, environment: 'development', seeds: urls, token: this.opts.token ?? null, tls: false, ca: undefined };
+      target = { name: 'local', key: 'local', local: true, environment: 'development', seeds: urls, token: this.opts.token ?? null, tls: false, ca: undefined };
     } else {
       const p = await this.profiles.get(t.id);
       if (!p) throw new Error(`no profile ${t.id}`);
-      target = { name: p.name, local: false, environment: p.environment, seeds: p.seeds, token: p.token, tls: p.tls, ca: readCa(p.caFile) };
+      target = { name: p.name, key: `profile:${p.id}`, local: false, environment: p.environment, seeds: p.seeds, token: p.token, tls: p.tls, ca: readCa(p.caFile) };
     }
     await this.detach();
     this.target = target;
@@ -450,7 +456,7 @@ export class ConsoleBackend {
 
   /** Connects to the target's nodes, recording the attach (or its failure) in the audit trail. */
   private async attached(target: Target, how: string): Promise<void> {
-    await this.membership.attachTo(target.name);
+    await this.membership.attachTo(target.key);
     try {
       await this.connect(target.seeds);
       this.record({ action: 'attach', detail: { target: how, seeds: target.seeds } }, target.name, 'ok');
@@ -465,7 +471,8 @@ export class ConsoleBackend {
     const tls = urls.some((u) => u.startsWith('https:'));
     if (tls && urls.some((u) => !u.startsWith('https:'))) throw new Error('attach to https URLs only, or http URLs only: a token must not travel in clear text to some of them');
     await this.detach();
-    this.target = { name, local: false, environment: 'development', seeds: urls, token, tls, ca: readCa(caFile) };
+    const key = `urls:${createHash('sha256').update([...urls].sort().join(',')).digest('hex').slice(0, 24)}`;
+    this.target = { name, key, local: false, environment: 'development', seeds: urls, token, tls, ca: readCa(caFile) };
     await this.attached(this.target, 'urls');
     return this.attachment()!;
   }
