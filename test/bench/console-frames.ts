@@ -4,7 +4,9 @@
 // tell it from the preload), against a peer in the same run: the same pages fed a 3-node,
 // Q=64 snapshot. Per screen: frame intervals (requestAnimationFrame deltas: p50, p95, max),
 // long tasks (> 50 ms) and the time each snapshot's update took (from the push to the next
-// frame). `npm run bench:console`; prints a table and the ratios.
+// frame). `npm run bench:console`; prints a table and the ratios. With GYRE_FRAMES_PROFILE=screen
+// it profiles that screen under the 100-node snapshot instead (Chrome's CPU profiler through
+// CDP) and prints the functions that took the most time of their own.
 
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -110,11 +112,47 @@ async function serve(): Promise<{ url: string; close: () => void }> {
   return { url: `http://127.0.0.1:${port}/index.html`, close: () => server.close() };
 }
 
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber: number };
+  readonly hitCount?: number;
+}
+
+/** Self time per function of one screen under the 100-node snapshot, from a CPU profile. */
+async function profile(page: Page, screen: string): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const f = await measure(page, screen, (i) => bigSnapshot(100, 1024, i));
+  const { profile: prof } = (await cdp.send('Profiler.stop')) as unknown as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+  const selfUs = new Map<string, number>();
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  prof.samples.forEach((id, k) => {
+    const n = byId.get(id)!;
+    const name = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop() ?? ''}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}`;
+    selfUs.set(name, (selfUs.get(name) ?? 0) + (prof.timeDeltas[k] ?? 0));
+  });
+  const busy = [...selfUs].filter(([name]) => !/^\((idle|program|garbage collector)\)/.test(name));
+  const total = busy.reduce((a, [, us]) => a + us, 0);
+  console.log(`${screen}, 100 nodes: update p95 ${f.updateP95.toFixed(1)} ms, long tasks ${f.longMs.toFixed(0)} ms/${secondsPerScreen}s; ${(total / 1000).toFixed(0)} ms of script over the run (gc ${(((selfUs.get('(garbage collector) :0') ?? 0) / 1000) | 0) } ms)`);
+  for (const [name, us] of busy.sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(us / 1000).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+}
+
 async function main(): Promise<void> {
+  const only = process.env.GYRE_FRAMES_PROFILE;
   const site = await serve();
   const browser = await chromium.launch({ executablePath: browserPath(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   const rows: string[] = [];
   try {
+    if (only !== undefined) {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.addInitScript(bridge);
+      await page.goto(site.url);
+      await page.waitForSelector('[data-testid="connection-state"][data-state="attached"]', { timeout: 15_000 });
+      await profile(page, only);
+      return;
+    }
     for (const [label, make] of [
       ['3 nodes, Q=64', (i: number) => bigSnapshot(3, 64, i)],
       ['100 nodes, Q=1024', (i: number) => bigSnapshot(100, 1024, i)],

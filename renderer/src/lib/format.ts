@@ -19,9 +19,18 @@ export function fmtMsAxis(v: number | null | undefined): string {
   return `${+v.toPrecision(3)} ms`;
 }
 
+/**
+ * One formatter per number of digits: toLocaleString with options builds an Intl.NumberFormat
+ * on every call, and with 100 nodes that was 29% of the renderer's script time per snapshot
+ * (docs/performance.md).
+ */
+const numberFormats = new Map<number, Intl.NumberFormat>();
+
 export function fmtNum(v: number | null | undefined, digits = 0): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return dash;
-  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  let f = numberFormats.get(digits);
+  if (!f) numberFormats.set(digits, (f = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 })));
+  return f.format(v);
 }
 
 export function fmtRate(v: number | null | undefined): string {
