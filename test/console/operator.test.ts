@@ -301,6 +301,15 @@ test('an experiment runs to the checker\'s verdict; a sabotaged one (writes outs
   assert.equal(await attr('run-detail', 'data-state'), 'failed', 'the checker flags writes it did not record');
   assert.ok((await page.locator('[data-testid^="run-rule-"]').count()) > 0, 'the broken rule is named');
   await shot('experiments-failed-light');
+
+  // The run's charts: History opens on the run's own time range, with the samples taken during it.
+  const started = Number(await attr('run-detail', 'data-started'));
+  const ended = Number(await attr('run-detail', 'data-ended'));
+  await page.getByTestId('run-charts').click();
+  await page.getByTestId('screen-history').waitFor({ timeout: 10_000 });
+  await until('the run\'s range, filled', 15_000, async () => Number(await attr('history-info', 'data-filled')) > 0 && (await attr('history-info', 'data-from')) !== '');
+  assert.deepEqual([Number(await attr('history-info', 'data-from')), Number(await attr('history-info', 'data-to'))], [started - 5000, ended + 5000], 'the run, 5 s either side');
+  await shot('experiments-run-charts-light');
 });
 
 test('the audit screen lists the actions this test took', async () => {
