@@ -602,9 +602,13 @@ export class ConsoleBackend {
   }
 
   /** A request to one node (`base`: its URL), answered as parsed JSON when it is JSON. */
+  /** A one-off client to one node of the attached cluster, with its token and CA. */
+  private clientTo(base: string, timeoutMs: number): GyreClient {
+    return new GyreClient({ failover: false, url: base, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
+  }
+
   private async httpTo(base: string, method: string, path: string, json?: unknown, timeoutMs = httpTimeoutMs): Promise<{ status: number; body: unknown; headers: Headers }> {
-    const client = new GyreClient({ failover: false, url: base, token: this.target?.token ?? undefined, keepAlive: false, timeoutMs, ...(this.target?.ca ? { ca: this.target.ca } : {}) });
-    const res = await client.request({ method, path, headers: { accept: 'application/json', ...(json !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+    const res = await this.clientTo(base, timeoutMs).request({ method, path, headers: { accept: 'application/json', ...(json !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
     const text = res.body.toString('utf8');
     let body: unknown = text;
     try {
@@ -637,9 +641,8 @@ export class ConsoleBackend {
 
   /** A started node's own account of itself (GET /status, parsed and checked by the client library). */
   private async inspectStarted(address: string): Promise<StartedNode> {
-    const t = this.target;
-    if (!t) throw new Error('not attached to a cluster');
-    const client = new GyreClient({ failover: false, url: memberUrl(t, address), token: t.token ?? undefined, keepAlive: false, timeoutMs: 5000, ...(t.ca ? { ca: t.ca } : {}) });
+    if (!this.target) throw new Error('not attached to a cluster');
+    const client = this.clientTo(memberUrl(this.target, address), 5000);
     try {
       const status = await client.status();
       return { id: status.node.id, partitions: status.config.partitions, n: status.config.n, members: status.members.map((m) => m.id), keys: Number.isSafeInteger(status.storage?.keys) ? (status.storage!.keys as number) : null };

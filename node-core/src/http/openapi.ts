@@ -13,6 +13,7 @@ import type { TraceStep } from '../core/trace.js';
 import type { MemberStatus, OpKind } from '../wire/control.js';
 import { faultRequestBytesMax, joinRequestBytesMax, traceRequestBytesMax } from './admin.js';
 import { joinSeedsMax } from '../node/node.js';
+import { seedCharsMax, seedPattern } from '../core/ids.js';
 import { requestTimeoutMsMax } from './kv.js';
 import { nodeVersion } from './status.js';
 import { logFilterCharsMax, logLinesDefault, logReadLinesMax, repairBudgetMs, repairRequestBytesMax } from './node-admin.js';
@@ -321,7 +322,7 @@ const schemas: Readonly<Record<string, Schema>> = {
   FaultsHealed: closed({ healed: { type: 'array', items: schemaRef('Fault') }, reached: nodeIds('members that took the change at once'), missed: nodeIds('members that did not') }),
   LeaveAccepted: closed({ ok: { const: true }, message: text() }),
   JoinRequest: closed({
-    seeds: { type: 'array', minItems: 1, maxItems: joinSeedsMax, items: { type: 'string', pattern: '^([^:\\s/]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$', maxLength: 260 }, description: 'client addresses (host:port) of members of the cluster to join, as --seeds takes them' },
+    seeds: { type: 'array', minItems: 1, maxItems: joinSeedsMax, items: { type: 'string', pattern: seedPattern.source, maxLength: seedCharsMax }, description: 'client addresses (host:port) of members of the cluster to join, as --seeds takes them' },
   }),
   JoinAccepted: closed({ ok: { const: true }, message: text(), seeds: { type: 'array', items: { type: 'string' }, description: 'the seeds it joins through (duplicates dropped)' } }),
   TraceRequest: closed(

@@ -620,6 +620,7 @@ export class GyreNode {
    * node has this node's id, or when no seed answers: nothing changes then.
    */
   async joinVia(seeds: readonly string[]): Promise<JoinOutcome> {
+    if (this.joinInFlight) return { ok: false, error: 'cannot_join', message: 'a join is already being checked' };
     const refused = this.joinRefusal(seeds);
     if (refused) return refused;
     this.joinInFlight = true;
@@ -630,7 +631,7 @@ export class GyreNode {
       const twin = found.find((m) => m.id === this.config.id);
       if (twin) return { ok: false, error: 'cannot_join', message: `${twin.http} is a node named ${twin.id} too: node ids are unique in a cluster (start this one with another --id and an empty folder)` };
       // The world may have moved while the seeds answered (a write, a node that found us).
-      const late = this.joinRefusal(seeds, true);
+      const late = this.joinRefusal(seeds);
       if (late) return late;
       await this.store.setMeta(joinSeedsMeta, pack([...seeds]));
       for (const seed of seeds) this.unresolvedSeeds.add(seed);
@@ -643,10 +644,9 @@ export class GyreNode {
   }
 
   /** Why this node cannot join another cluster now, if it cannot. */
-  private joinRefusal(seeds: readonly string[], inFlight = false): JoinOutcome | undefined {
+  private joinRefusal(seeds: readonly string[]): JoinOutcome | undefined {
     const no = (message: string): JoinOutcome => ({ ok: false, error: 'cannot_join', message });
     if (seeds.includes(this.self.http)) return { ok: false, error: 'bad_seeds', message: `${this.self.http} is this node: name a node of the cluster to join` };
-    if (this.joinInFlight && !inFlight) return no('a join is already being checked');
     const others = [...this.state.members.keys()].filter((id) => id !== this.config.id);
     if (others.length > 0) return no(`this node already belongs to a cluster (it knows ${others.length} other member${others.length === 1 ? '' : 's'}): only a node alone in its own cluster can join another`);
     if (this.unresolvedSeeds.size > 0) return no(`this node is already joining through ${[...this.unresolvedSeeds].join(', ')}`);
